@@ -1,0 +1,191 @@
+"""Hook specifications: everything a plugin can add to or change in mig.
+
+Hooks are grouped by area and named ``mig_<area>_<verb>``. Each docstring says when the hook is
+called, what it receives and returns, how the results of several plugins combine, and the plugin
+API version that introduced it. Plugins implement them with :data:`mig.hookimpl`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .models import Migration, MigrationExecution, Problem, Statement
+    from .protocols import (
+        BackupStrategy,
+        Context,
+        Dialect,
+        ExecutorFactory,
+        RollbackMethod,
+        StorageTarget,
+    )
+
+#: Version of the hook API described here. A plugin may declare the version it needs.
+API_VERSION = 1
+
+hookspec = pluggy.HookspecMarker("mig")
+hookimpl = pluggy.HookimplMarker("mig")
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+@hookspec
+def mig_config_loaded(config: Config) -> None:
+    """Called once after the configuration is loaded and validated, before any database work.
+
+    ``config.options`` holds the free-form ``[mig.options.<name>]`` tables; a plugin reads its
+    own and raises :class:`mig.ConfigError` for a bad value. Return values are ignored.
+    Since API 1.
+    """
+
+
+# -- parsing ----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mig_parse_migration(path: Path, text: str) -> Migration | None:
+    """Parse one file of the migrations folder into a :class:`mig.Migration`.
+
+    Called for every file whose name looks like ``<version>_<slug>.<ext>``. Return None when
+    the file is not of your format so the next parser is asked; raise
+    :class:`mig.MigrationFileError` (naming the line) when it is yours but malformed.
+    Stops at the first non-None result. Since API 1.
+    """
+
+
+@hookspec(firstresult=True)
+def mig_parse_split(
+    sql: str, dialect: str, first_line: int, path: Path | None
+) -> list[Statement] | None:
+    """Split a section of SQL into statements for ``dialect`` (a dialect name).
+
+    ``first_line`` is the line of ``path`` the section starts on, so each
+    :class:`mig.Statement` can say where it begins. Statements come without their closing
+    semicolon; comment-only text yields none. Raise :class:`mig.MigrationFileError` (naming
+    ``path`` and the line) for an unterminated string, quoted name, comment or body. Stops at the first non-None result; a dialect plugin may implement it
+    with ``tryfirst`` to take over splitting for its own dialect. Since API 1.
+    """
+
+
+# -- resolution -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def mig_resolve_order(migrations: Sequence[Migration]) -> list[Migration] | None:
+    """Order ``migrations`` so every migration comes after its dependencies.
+
+    The core's resolver (networkx, lowest version first among those free at the same time)
+    runs ``trylast``; a plugin may return another order. Raise :class:`mig.DependencyError`
+    naming the files of a cycle or an unknown dependency. Stops at the first non-None result.
+    Since API 1.
+    """
+
+
+# -- dialects and executors -------------------------------------------------------------------
+
+
+@hookspec
+def mig_register_dialects() -> list[type[Dialect]]:
+    """Return dialect classes (see :class:`mig.protocols.Dialect`).
+
+    Called once when a database URL is first resolved. Results are collected from every
+    plugin; the URL's scheme picks the dialect; two dialects claiming one scheme are refused.
+    Since API 1.
+    """
+
+
+@hookspec
+def mig_register_executors() -> list[ExecutorFactory]:
+    """Return executor factories (see :class:`mig.protocols.ExecutorFactory`).
+
+    An executor wraps the dialect's own one (for logging, timing, policies); ``executor`` in
+    the configuration picks one by ``name``. Collected; duplicate names are refused.
+    Since API 1.
+    """
+
+
+# -- backups and storage ----------------------------------------------------------------------
+
+
+@hookspec
+def mig_register_backup_types() -> list[type[BackupStrategy]]:
+    """Return backup strategy classes (see :class:`mig.protocols.BackupStrategy`), one per
+    backup type name (``full``, ``schema``, ``data``, ``incremental`` or your own).
+
+    Collected; duplicate names are refused. Since API 1.
+    """
+
+
+@hookspec
+def mig_register_storage_targets() -> list[type[StorageTarget]]:
+    """Return storage target classes (see :class:`mig.protocols.StorageTarget`).
+
+    ``storage`` in the configuration picks one by ``name`` (default ``local``). Collected;
+    duplicate names are refused. Since API 1.
+    """
+
+
+# -- rollback ---------------------------------------------------------------------------------
+
+
+@hookspec
+def mig_register_rollback_methods() -> list[type[RollbackMethod]]:
+    """Return rollback method classes (see :class:`mig.protocols.RollbackMethod`).
+
+    ``--method`` and ``rollback`` in the configuration pick one by ``name``; ``auto`` is the
+    core's choice of ``down`` where a migration is reversible and ``restore`` otherwise.
+    Collected; duplicate names are refused. Since API 1.
+    """
+
+
+# -- integrity --------------------------------------------------------------------------------
+
+
+@hookspec
+def mig_integrity_check(ctx: Context) -> list[Problem] | None:
+    """Check the database behind ``ctx.dialect`` and return the problems found.
+
+    Called by ``mig check`` and ``validate_database_integrity()`` outside any transaction. A
+    check for another dialect returns None. Every plugin's problems are collected and
+    concatenated; an empty list means the check passed. Must not change the database.
+    Since API 1.
+    """
+
+
+# -- lifecycle events -------------------------------------------------------------------------
+
+
+@hookspec
+def mig_migration_before(ctx: Context, migration: Migration, direction: str) -> None:
+    """Called just before a migration is applied (``direction="up"``) or rolled back
+    (``"down"``), inside its transaction when it has one. Raising aborts that migration as a
+    failure. Return values are ignored. Since API 1.
+    """
+
+
+@hookspec
+def mig_migration_after(
+    ctx: Context, migration: Migration, execution: MigrationExecution, direction: str
+) -> None:
+    """Called after a migration was applied or rolled back, or failed (see
+    ``execution.status``), once its transaction has ended. Must not raise; return values are
+    ignored. Since API 1.
+    """
+
+
+@hookspec
+def mig_run_finished(ctx: Context, executions: list[MigrationExecution]) -> None:
+    """Called once at the end of ``up``, ``down`` or ``rollback`` with every execution the
+    run recorded, after the lock is released. Return values are ignored. Since API 1.
+    """
+
+
+def all_hooks() -> dict[str, Any]:
+    """Every hook specification of this module by name (for documentation and checks)."""
+    return {name: obj for name, obj in globals().items() if name.startswith("mig_")}

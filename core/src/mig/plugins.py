@@ -1,0 +1,219 @@
+"""The plugin manager: finds plugins through the ``mig`` entry-point group and gives the core a
+typed facade over the hooks, so core code never calls ``pm.hook.*`` untyped."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pluggy
+
+from . import hookspecs
+from .errors import ConfigError, PluginError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .models import Migration, MigrationExecution, Problem, Statement
+    from .protocols import Context
+
+ENTRY_POINT_GROUP = "mig"
+#: Set to 1 to load no plugins from entry points (tests register their own).
+AUTOLOAD_ENV = "MIG_DISABLE_PLUGIN_AUTOLOAD"
+
+T = TypeVar("T")
+
+
+@dataclass
+class PluginInfo:
+    """What ``mig plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    api_version: int | None = None
+    hooks: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+class Plugins:
+    """Loads plugins once, lazily, and forwards typed calls to their hooks."""
+
+    def __init__(self, disable: Iterable[str] = (), autoload: bool | None = None) -> None:
+        self.pm = pluggy.PluginManager("mig")
+        self.pm.add_hookspecs(hookspecs)
+        self.disabled = set(disable)
+        self.autoload = (os.environ.get(AUTOLOAD_ENV, "") not in ("1", "true")) if (
+            autoload is None
+        ) else autoload
+        self.infos: dict[str, PluginInfo] = {}
+        self._loaded = False
+        self._registries: dict[str, dict[str, Any]] = {}
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def load(self) -> Plugins:
+        if self._loaded:
+            return self
+        self._loaded = True
+        from . import graph
+
+        self.register(graph, name="graph")
+        if self.autoload:
+            self._load_entry_points()
+        self.pm.check_pending()
+        return self
+
+    def _load_entry_points(self) -> None:
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if ep.name in self.disabled or self.pm.get_plugin(ep.name) is not None:
+                continue
+            dist = getattr(ep, "dist", None)
+            info = PluginInfo(
+                name=ep.name,
+                distribution=dist.name if dist else None,
+                version=dist.version if dist else None,
+            )
+            self.infos[ep.name] = info
+            try:
+                plugin = ep.load()
+                self.register(plugin, name=ep.name, info=info)
+            except Exception as exc:  # a broken plugin must not break unrelated commands
+                info.error = f"{type(exc).__name__}: {exc}"
+
+    def register(self, plugin: object, name: str, info: PluginInfo | None = None) -> None:
+        """Register ``plugin`` (a module or object with hook implementations)."""
+        required = getattr(plugin, "MIG_API_VERSION", None)
+        if required is not None and required > hookspecs.API_VERSION:
+            raise PluginError(
+                f"plugin {name!r} needs mig plugin API {required}, "
+                f"this mig-core provides {hookspecs.API_VERSION}"
+            )
+        try:
+            self.pm.register(plugin, name=name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
+        info = info or self.infos.setdefault(name, PluginInfo(name=name))
+        info.api_version = required
+        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
+        self.infos[name] = info
+        self._registries.clear()
+
+    def unregister(self, name: str) -> None:
+        self.pm.unregister(name=name)
+        self.infos.pop(name, None)
+        self._registries.clear()
+
+    def plugin_infos(self) -> list[PluginInfo]:
+        self.load()
+        return sorted(self.infos.values(), key=lambda i: i.name)
+
+    @property
+    def hook(self) -> Any:
+        return self.load().pm.hook
+
+    # -- registries ---------------------------------------------------------------------------
+
+    def _registry(self, hook_name: str, what: str) -> dict[str, Any]:
+        if hook_name in self._registries:
+            return self._registries[hook_name]
+        caller = getattr(self.hook, hook_name)
+        found: dict[str, Any] = {}
+        owners: dict[str, str] = {}
+        for impl in reversed(caller.get_hookimpls()):
+            for cls in impl.function() or ():
+                name = cls.name
+                if name in found and found[name] is not cls:
+                    raise PluginError(
+                        f"two plugins register the {what} {name!r}: "
+                        f"{owners[name]!r} and {impl.plugin_name!r}"
+                    )
+                found[name] = cls
+                owners[name] = impl.plugin_name
+        self._registries[hook_name] = found
+        return found
+
+    def dialects(self) -> dict[str, Any]:
+        return self._registry("mig_register_dialects", "dialect")
+
+    def executors(self) -> dict[str, Any]:
+        return self._registry("mig_register_executors", "executor")
+
+    def backup_types(self) -> dict[str, Any]:
+        return self._registry("mig_register_backup_types", "backup type")
+
+    def storage_targets(self) -> dict[str, Any]:
+        return self._registry("mig_register_storage_targets", "storage target")
+
+    def rollback_methods(self) -> dict[str, Any]:
+        return self._registry("mig_register_rollback_methods", "rollback method")
+
+    def dialect_for(self, url: str) -> Any:
+        scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
+        owners: dict[str, Any] = {}
+        for cls in self.dialects().values():
+            for s in cls.schemes:
+                if s in owners:
+                    raise PluginError(
+                        f"dialects {owners[s].name!r} and {cls.name!r} both claim {s}:// URLs"
+                    )
+                owners[s] = cls
+        if scheme not in owners:
+            known = ", ".join(sorted(owners)) or "none installed"
+            raise ConfigError(
+                f"no dialect plugin handles {scheme or url!r} URLs (known: {known})"
+            )
+        return owners[scheme]
+
+    def pick(self, registry: dict[str, Any], name: str, what: str, key: str) -> Any:
+        if name not in registry:
+            known = ", ".join(sorted(registry)) or "none installed"
+            raise PluginError(f"no {what} named {name!r} ({key}); installed: {known}")
+        return registry[name]
+
+    # -- typed hook calls ---------------------------------------------------------------------
+
+    def config_loaded(self, config: Config) -> None:
+        self.hook.mig_config_loaded(config=config)
+
+    def parse_migration(self, path: Path, text: str) -> Migration | None:
+        return self.hook.mig_parse_migration(path=path, text=text)
+
+    def split(
+        self, sql: str, dialect: str, first_line: int = 1, path: Path | None = None
+    ) -> list[Statement]:
+        result = self.hook.mig_parse_split(
+            sql=sql, dialect=dialect, first_line=first_line, path=path
+        )
+        if result is None:
+            raise PluginError("no plugin splits SQL into statements (install mig-sqlfile)")
+        return result
+
+    def resolve_order(self, migrations: Sequence[Migration]) -> list[Migration]:
+        return self.hook.mig_resolve_order(migrations=migrations)
+
+    def integrity_check(self, ctx: Context) -> list[Problem]:
+        problems: list[Problem] = []
+        for found in self.hook.mig_integrity_check(ctx=ctx):
+            problems.extend(found or ())
+        return problems
+
+    def migration_before(self, ctx: Context, migration: Migration, direction: str) -> None:
+        self.hook.mig_migration_before(ctx=ctx, migration=migration, direction=direction)
+
+    def migration_after(
+        self, ctx: Context, migration: Migration, execution: MigrationExecution, direction: str
+    ) -> None:
+        self.hook.mig_migration_after(
+            ctx=ctx, migration=migration, execution=execution, direction=direction
+        )
+
+    def run_finished(self, ctx: Context, executions: list[MigrationExecution]) -> None:
+        self.hook.mig_run_finished(ctx=ctx, executions=executions)
