@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownTargetError
@@ -231,6 +232,15 @@ class History:
             [values[c] for c in _EXEC_COLS],
         )
 
+    def update_execution(self, ex: MigrationExecution) -> None:
+        """Write back the outcome of an execution recorded while it was RUNNING."""
+        self._execute(
+            "UPDATE {migration_executions} SET status = ?, completed_at = ?, error_message = ?,"
+            " execution_time = ?, statements_committed = ? WHERE execution_id = ?",
+            (ex.status.value, ex.completed_at, ex.error_message, ex.execution_time,
+             ex.statements_committed, ex.execution_id),
+        )
+
     def update_status(
         self, execution_id: str, status: MigrationStatus, *, by: str | None = None,
         error: str | None = None,
@@ -259,11 +269,25 @@ class History:
             ),
         )
 
-    def stored_down_sql(self, migration_id: str) -> str | None:
+    def stored_migration(self, migration_id: str, directory: Path) -> Migration | None:
+        """The migration as recorded when it was applied (its file may be gone or edited)."""
         rows = self._query(
-            "SELECT down_sql FROM {migration_metadata} WHERE migration_id = ?", (migration_id,)
+            "SELECT version, name, description, migration_type, up_sql, down_sql, dependencies,"
+            " checksum, author, is_reversible, backup_required, transactional, checksum_version"
+            " FROM {migration_metadata} WHERE migration_id = ?",
+            (migration_id,),
         )
-        return rows[0][0] if rows else None
+        if not rows:
+            return None
+        (version, name, description, kind, up, down, deps, digest, author, reversible,
+         backup_required, transactional, checksum_version) = rows[0]
+        return Migration(
+            id=migration_id, version=version, name=name, path=directory / f"{migration_id}.sql",
+            up_sql=up, down_sql=down, checksum=digest, checksum_version=checksum_version or 1,
+            description=description or "", migration_type=kind or "", author=author or "",
+            dependencies=tuple(json.loads(deps or "[]")), reversible=bool(reversible),
+            backup_required=bool(backup_required), transactional=bool(transactional),
+        )
 
     def set_version(self, version: str | None, migration_id: str | None) -> None:
         self._execute(

@@ -106,7 +106,8 @@ class Context:
     history: History
     plugins: Plugins
     config: Any
-    split: Callable[[str, int], list[Statement]]
+    #: ``split(migration, "up" | "down")``: that section's statements for this dialect.
+    split: Callable[[Migration, str], list[Statement]]
     executor: Executor
     extras: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,135 @@
+"""The ``mig`` command line (SPEC §6).
+
+Start-up is kept cheap: this package imports only typer; the engine, networkx and database
+drivers are imported by the commands that need them.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import typer
+
+if TYPE_CHECKING:
+    from ..engine import MigrationEngine
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+app = typer.Typer(
+    name="mig",
+    help="Database schema migrations with rollback.",
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+
+@dataclass
+class Options:
+    config: Path | None = None
+    database: str | None = None
+    verbose: bool = False
+
+
+options = Options()
+
+
+@app.callback()
+def _global(
+    config: Path | None = typer.Option(
+        None, "--config", "-c", help="Config file (default: ./mig.toml, else [tool.mig])."
+    ),
+    database: str | None = typer.Option(
+        None, "--database", "-d", help="Database URL; overrides MIG_DATABASE and the config."
+    ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
+) -> None:
+    options.config, options.database, options.verbose = config, database, verbose
+
+
+def engine() -> MigrationEngine:
+    from ..engine import MigrationEngine
+
+    return MigrationEngine.from_config(options.config, database=options.database)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    typer.echo(f"mig: error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def handle_errors(func: F) -> F:
+    """Turn mig's exceptions into one line on stderr and the exit code of SPEC §6."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ..errors import MigError
+
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except MigError as exc:
+            if options.verbose:
+                traceback.print_exc()
+            raise fail(str(exc), exc.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted", 130) from None
+        except Exception as exc:  # a bug or a driver error we did not expect
+            if options.verbose:
+                traceback.print_exc()
+            hint = "" if options.verbose else " (run with -v for the traceback)"
+            raise fail(f"{type(exc).__name__}: {exc}{hint}", 1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+class ProgressLine:
+    """A one-line progress display on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+        self.shown = False
+
+    def __call__(self, done: int, total: int, migration: Any, execution: Any) -> None:
+        if execution is not None:
+            self.clear()
+            status = execution.status.value
+            word = {"COMPLETED": self.label, "FAILED": "FAILED", "ROLLED_BACK": "undone"}.get(
+                status, status.lower()
+            )
+            ms = execution.execution_time * 1000
+            typer.echo(f"{word:<12} {execution.migration_id} ({ms:.0f} ms)")
+        if self.enabled and total > 1 and done < total:
+            sys.stderr.write(f"\r[{done + 1}/{total}] {migration.id}"[:120].ljust(60))
+            sys.stderr.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 60 + "\r")
+            sys.stderr.flush()
+            self.shown = False
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "main", "engine", "handle_errors", "options", "print_json", "ProgressLine"]
+
+
+from . import backup, migrate, project  # noqa: E402,F401  (register the commands)

@@ -1,0 +1,221 @@
+"""Commands that read or change which migrations are applied."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from . import ProgressLine, app, engine, fail, handle_errors, print_json
+
+if TYPE_CHECKING:
+    from ..engine import RollbackStep
+    from ..models import MigrationExecution
+
+
+@app.command()
+@handle_errors
+def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Current version, applied, pending, failed, drift and out-of-order migrations."""
+    eng = engine()
+    st = eng.status()
+    if as_json:
+        print_json({"database": eng.dialect.display_url(), **st.to_dict()})
+        return
+    typer.echo(f"database:        {eng.dialect.display_url()}")
+    typer.echo(f"current version: {st.current_version or '(none)'}")
+    typer.echo(
+        f"applied: {len(st.applied)}   pending: {len(st.pending)}   failed: {len(st.failed)}"
+    )
+    sections = [
+        ("pending", [m.id for m in st.pending]),
+        ("out of order (older than the newest applied)", [m.id for m in st.out_of_order]),
+        ("failed", [f"{e.migration_id}: {e.error_message}" for e in st.failed]),
+        ("DRIFT (edited after being applied)", [m.id for m in st.drift]),
+        ("applied but missing from the folder", [e.migration_id for e in st.missing]),
+        ("NEEDS ATTENTION (failed outside a transaction, not restored)",
+         [f"{e.migration_id}: {e.statements_committed or 0} statement(s) committed"
+          for e in st.attention]),
+    ]
+    for title, items in sections:
+        if items:
+            typer.echo(f"{title}:")
+            for item in items:
+                typer.echo(f"  {item}")
+
+
+@app.command()
+@handle_errors
+def plan(
+    target: str | None = typer.Argument(None, help="Migration id or version to stop at."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """What `up` would run, in order."""
+    todo = engine().plan(target)
+    if as_json:
+        print_json([
+            {"id": m.id, "version": m.version, "name": m.name,
+             "dependencies": list(m.dependencies), "path": str(m.path)}
+            for m in todo
+        ])
+        return
+    if not todo:
+        typer.echo("nothing to apply")
+    for m in todo:
+        typer.echo(f"{m.id}  {m.name}")
+
+
+@app.command()
+@handle_errors
+def up(
+    target: str | None = typer.Argument(None, help="Migration id or version to stop at."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would run; change nothing."),
+    atomic: bool = typer.Option(False, "--atomic", help="All migrations in one transaction."),
+    backup: str | None = typer.Option(None, "--backup", help="Backup type to take (or none)."),
+    allow_drift: bool = typer.Option(False, "--allow-drift", help="Apply despite edited files."),
+) -> None:
+    """Apply pending migrations (all, or up to TARGET and its dependencies)."""
+    eng = engine()
+    if dry_run:
+        todo = eng.plan(target)
+        for m in todo:
+            typer.echo(f"-- would apply {m.id} ({m.name})")
+            for statement in eng.split(m, "up"):
+                typer.echo(statement.sql.rstrip() + ";")
+        typer.echo(f"-- dry run: {len(todo)} migration(s) would be applied; nothing was changed")
+        return
+    if backup is not None:
+        from ..config import BACKUP_CHOICES
+
+        if backup not in BACKUP_CHOICES:
+            raise fail(f"--backup must be one of {', '.join(BACKUP_CHOICES)}", 2)
+    executions = eng.up(
+        target, atomic=atomic, backup=backup, allow_drift=allow_drift,
+        progress=ProgressLine("applied"),
+    )
+    _finish(executions, "applied", eng.get_current_version())
+
+
+@app.command()
+@handle_errors
+def down(
+    target: str | None = typer.Argument(None, help="Roll back to this migration (it stays)."),
+    steps: int | None = typer.Option(None, "--steps", "-n", help="How many to roll back."),
+    everything: bool = typer.Option(False, "--all", help="Roll back every migration."),
+    method: str | None = typer.Option(None, "--method", "-m", help="down | restore | auto"),
+    cascade: bool = typer.Option(False, "--cascade", help="Roll back dependents first."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be undone."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Roll back the newest migration (or --steps N, --all, or down to TARGET)."""
+    if sum(x is not None and x is not False for x in (target, steps, everything or None)) > 1:
+        raise fail("give at most one of TARGET, --steps and --all", 2)
+    _check_method(method)
+    eng = engine()
+    if dry_run:
+        steps_ = eng.rollback_plan(
+            target=target, steps=steps, everything=everything, method=method, cascade=cascade
+        )
+        _show_steps(steps_, "would roll back")
+        typer.echo("-- dry run: nothing was changed")
+        return
+    executions = eng.down(
+        target, steps=steps, everything=everything, method=method, cascade=cascade,
+        confirm=_confirm(yes), progress=ProgressLine("rolled back"),
+    )
+    _finish(executions, "rolled back", eng.get_current_version())
+
+
+@app.command()
+@handle_errors
+def rollback(
+    execution_id: str = typer.Argument(..., help="Execution id from `mig history`."),
+    method: str | None = typer.Option(None, "--method", "-m", help="down | restore | auto"),
+    cascade: bool = typer.Option(False, "--cascade", help="Roll back dependents first."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Roll back one execution."""
+    _check_method(method)
+    eng = engine()
+    executions = eng.rollback(execution_id, method=method, cascade=cascade, confirm=_confirm(yes))
+    if not executions:
+        typer.echo(f"nothing to undo: execution {execution_id} is not in effect")
+        return
+    for ex in executions:
+        ProgressLine("rolled back")(1, 1, None, ex)
+    _finish(executions, "rolled back", eng.get_current_version(), quiet=True)
+
+
+@app.command()
+@handle_errors
+def history(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    limit: int | None = typer.Option(None, "--limit", "-n", help="Only the newest N."),
+) -> None:
+    """The audit trail, newest first."""
+    rows = engine().history(limit)
+    if as_json:
+        print_json([r.to_dict() for r in rows])
+        return
+    if not rows:
+        typer.echo("no executions recorded")
+        return
+    typer.echo(f"{'EXECUTION':<13} {'OPERATION':<9} {'STATUS':<11} {'MIGRATION':<32} STARTED")
+    for r in rows:
+        extra = f"  [{r.method}]" if r.method else ""
+        typer.echo(
+            f"{r.execution_id:<13} {r.operation.value:<9} {r.status.value:<11} "
+            f"{r.migration_id:<32} {r.started_at[:19]}{extra}"
+        )
+        if r.error_message:
+            typer.echo(f"{'':<13} {r.error_message}")
+
+
+def _check_method(method: str | None) -> None:
+    from ..config import ROLLBACK_CHOICES
+
+    if method is not None and method not in ROLLBACK_CHOICES:
+        raise fail(f"--method must be one of {', '.join(ROLLBACK_CHOICES)}", 2)
+
+
+def _show_steps(plan: list[RollbackStep], verb: str) -> None:
+    if not plan:
+        typer.echo("nothing to roll back")
+    for step in plan:
+        for ex in step.undoes:
+            how = step.method if ex is step.root else f"{step.method} of {step.root.migration_id}"
+            typer.echo(f"-- {verb} {ex.migration_id} (execution {ex.execution_id}) by {how}")
+
+
+def _confirm(yes: bool) -> Any:
+    """Ask before a step that undoes more than the migration it names (a restore)."""
+
+    def confirm(plan: list[RollbackStep]) -> bool:
+        if yes or all(len(step.undoes) == 1 for step in plan):
+            return True
+        _show_steps(plan, "will roll back")
+        if not sys.stdin.isatty():
+            raise fail("this rollback also undoes later migrations; pass --yes to confirm", 1)
+        return typer.confirm("Roll back all of these?", default=False)
+
+    return confirm
+
+
+def _finish(
+    executions: list[MigrationExecution], verb: str, version: str | None, quiet: bool = False
+) -> None:
+    failed = [e for e in executions if e.status.value == "FAILED"]
+    if failed:
+        ex = failed[-1]
+        typer.echo(f"mig: error: {ex.migration_id} failed: {ex.error_message}", err=True)
+        if ex.statements_committed:
+            typer.echo(f"mig: error: {ex.statements_committed} statement(s) had committed and"
+                       " were not undone; see `mig status`", err=True)
+        raise typer.Exit(1)
+    if not quiet:
+        if executions:
+            typer.echo(f"{verb} {len(executions)} migration(s); "
+                       f"database is at version {version or '(none)'}")
+        else:
+            typer.echo(f"nothing to do; database is at version {version or '(none)'}")

@@ -1,0 +1,128 @@
+"""Commands about the project itself: its config, files, graph, checks and plugins."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import typer
+
+from . import app, engine, fail, handle_errors, options, print_json
+
+
+@app.command()
+@handle_errors
+def init(
+    database: str | None = typer.Option(
+        None, "--database", "-d", help="Database URL to write (default sqlite:///app.db)."
+    ),
+) -> None:
+    """Write mig.toml and create the migrations and backups folders."""
+    import tomli_w
+
+    from ..config import CONFIG_FILE, default_toml
+
+    path = Path(options.config or CONFIG_FILE)
+    if path.exists():
+        raise fail(f"{path} already exists; not overwriting it", 2)
+    url = database or options.database or "sqlite:///app.db"
+    path.write_bytes(tomli_w.dumps(default_toml(url)).encode())
+    base = path.resolve().parent
+    (base / "migrations").mkdir(exist_ok=True)
+    backups = base / "backups"
+    backups.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(backups, 0o700)
+    typer.echo(f"wrote {path}; created {base / 'migrations'} and {backups}")
+
+
+@app.command()
+@handle_errors
+def new(
+    name: str = typer.Argument(..., help="What the migration does, e.g. 'Add user email'."),
+    migration_type: str = typer.Option("table_modification", "--type", "-t", help="Its kind."),
+    author: str = typer.Option("", "--author", "-a"),
+    description: str = typer.Option("", "--description"),
+    depends: list[str] = typer.Option([], "--depends", help="Migration id it depends on."),
+) -> None:
+    """Create the next numbered migration from a template."""
+    from ..config import load_config
+    from ..scaffold import create_migration_file
+
+    config = load_config(options.config, database=options.database)
+    if depends:
+        known = {m.id for m in engine().migrations()}
+        unknown = [d for d in depends if d not in known]
+        if unknown:
+            raise fail(f"--depends {unknown[0]!r} is not a migration in {config.migrations_dir}", 2)
+    path = create_migration_file(
+        config.migrations_dir, name, migration_type, author, description, depends
+    )
+    typer.echo(str(path))
+
+
+@app.command()
+@handle_errors
+def validate() -> None:
+    """Check the migration files without touching a database."""
+    from ..config import load_config
+    from ..engine import MigrationEngine
+
+    config = load_config(options.config, database=options.database)
+    migrations = MigrationEngine(config=config).validate()
+    typer.echo(f"{len(migrations)} migration(s) in {config.migrations_dir}: OK")
+
+
+@app.command()
+@handle_errors
+def check(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Database integrity, drift and backup checksums; exit 4 when problems are found."""
+    result = engine().validate_database_integrity()
+    if as_json:
+        print_json({"ok": result.ok, "problems": [p.__dict__ for p in result.problems]})
+    elif result.ok:
+        typer.echo("no problems found")
+    else:
+        for p in result.problems:
+            typer.echo(f"{p.check}: {p.message}")
+    if not result.ok:
+        raise typer.Exit(4)
+
+
+@app.command()
+@handle_errors
+def graph(
+    fmt: str = typer.Option("text", "--format", "-f", help="text | dot | mermaid"),
+) -> None:
+    """The dependency graph ([x] applied, [ ] pending)."""
+    from .. import graph as graph_module
+
+    if fmt not in ("text", "dot", "mermaid"):
+        raise fail("--format must be one of text, dot, mermaid", 2)
+    eng = engine()
+    applied = {e.migration_id for e in eng.applied_executions()} if eng.config.database else set()
+    typer.echo(graph_module.render(eng.migrations(), fmt, applied))
+
+
+@app.command()
+@handle_errors
+def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Loaded plugins: name, distribution, version, API version and hooks."""
+    from ..config import load_config
+    from ..plugins import Plugins
+
+    try:
+        disable = load_config(options.config, database=options.database).disable
+    except Exception:  # listing plugins must work even when the config is broken
+        disable = []
+    infos = Plugins(disable=disable).plugin_infos()
+    if as_json:
+        print_json([i.to_dict() for i in infos])
+        return
+    for i in infos:
+        dist = f"{i.distribution} {i.version}" if i.distribution else "(builtin)"
+        api = f"api {i.api_version}" if i.api_version else "api ?"
+        typer.echo(f"{i.name:<22} {dist:<32} {api}")
+        if i.error:
+            typer.echo(f"{'':<22} FAILED TO LOAD: {i.error}")
+        else:
+            typer.echo(f"{'':<22} hooks: {', '.join(i.hooks) or '(none)'}")
