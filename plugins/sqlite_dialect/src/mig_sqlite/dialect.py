@@ -1,0 +1,200 @@
+"""The SQLite dialect: URL parsing, the connection, transactions and bookkeeping types."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+from mig.errors import ConfigError, DatabaseError
+
+from . import locking
+from .executor import SQLiteExecutor
+
+#: Seconds a statement waits for another connection's write lock before "database is locked".
+DEFAULT_BUSY_TIMEOUT = 5.0
+_URL_FORMS = "sqlite:///relative/app.db, sqlite:////absolute/app.db or sqlite:///:memory:"
+
+
+def parse_url(url: str, base_dir: Path) -> Path | None:
+    """The database file a ``sqlite://`` URL names (absolute), or None for ``:memory:``.
+
+    A relative path is relative to ``base_dir``. The path is taken literally: no
+    percent-decoding, no ``~``, no query string.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() != "sqlite":
+        raise ConfigError(f"malformed sqlite URL {url!r}: expected {_URL_FORMS}")
+    if not rest.startswith("/"):
+        raise ConfigError(
+            f"malformed sqlite URL {url!r}: sqlite URLs have no host; use {_URL_FORMS}"
+        )
+    path = rest[1:]
+    if "?" in path:
+        raise ConfigError(
+            f"malformed sqlite URL {url!r}: sqlite URLs take no query string"
+            " (settings go in [mig.options.sqlite])"
+        )
+    if not path or path.endswith("/"):
+        raise ConfigError(f"malformed sqlite URL {url!r}: no database file; use {_URL_FORMS}")
+    if path == ":memory:":
+        return None
+    return Path(os.path.abspath(Path(base_dir) / path))
+
+
+def _busy_timeout(options: Mapping[str, Any]) -> float:
+    unknown = sorted(set(options) - {"busy_timeout"})
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in [mig.options.sqlite] (known: busy_timeout)"
+        )
+    value = options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(
+            f"sqlite.busy_timeout must be a non-negative number of seconds, not {value!r}"
+        )
+    return float(value)
+
+
+class _Closed:
+    """Stands in for the connection while there is none, so the hot methods need no check."""
+
+    def _fail(self, *args: Any) -> Any:
+        raise DatabaseError("the sqlite database is not connected (call connect() first)")
+
+    execute = executemany = _fail
+
+    def rollback(self) -> None:
+        pass
+
+
+_CLOSED: Any = _Closed()
+
+
+class SQLiteDialect:
+    """One SQLite database, through the standard library's ``sqlite3`` in autocommit mode.
+
+    ``path`` is the resolved database file (None in memory) and ``connection`` the open
+    ``sqlite3.Connection`` (None when closed), for plugins that need SQLite itself (backups).
+    """
+
+    name: ClassVar[str] = "sqlite"
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+    paramstyle: ClassVar[str] = "qmark"
+    transactional_ddl: ClassVar[bool] = True
+    column_types: ClassVar[Mapping[str, str]] = {
+        "key": "TEXT",
+        "text": "TEXT",
+        "timestamp": "TIMESTAMP",
+        "bool": "BOOLEAN",
+        "int": "INTEGER",
+        "real": "REAL",
+    }
+
+    def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self.path = parse_url(url, base_dir)
+        self.busy_timeout = _busy_timeout(options or {})
+        self.connection: sqlite3.Connection | None = None
+        self._conn: Any = _CLOSED
+
+    def __repr__(self) -> str:
+        return f"SQLiteDialect({self.url!r})"
+
+    @property
+    def lock_path(self) -> Path | None:
+        """The sidecar file the migration lock is taken on (None in memory)."""
+        return None if self.path is None else self.path.with_name(self.path.name + ".miglock")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection is not None and self.connection.in_transaction
+
+    def display_url(self) -> str:
+        return self.url
+
+    def exists(self) -> bool:
+        return self.path is None or self.path.is_file()
+
+    # -- connection -------------------------------------------------------------------------
+
+    def connect(self, *, readonly: bool = False) -> None:
+        self.close()
+        where = self.path if self.path is not None else ":memory:"
+        try:
+            conn = self._open(readonly)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open sqlite database {where}: {exc}") from exc
+        try:
+            # Opening is lazy: a file that is not a database only fails on first read.
+            conn.execute("PRAGMA schema_version").fetchone()
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise DatabaseError(f"cannot open sqlite database {where}: {exc}") from exc
+        self.connection = self._conn = conn
+
+    def _open(self, readonly: bool) -> sqlite3.Connection:
+        kwargs: dict[str, Any] = {"isolation_level": None, "timeout": self.busy_timeout}
+        if self.path is None:
+            return sqlite3.connect(":memory:", **kwargs)
+        folder = self.path.parent
+        if not folder.is_dir():
+            raise DatabaseError(
+                f"cannot open sqlite database {self.path}: folder {folder} does not exist"
+            )
+        if readonly:
+            if not self.path.exists():
+                raise DatabaseError(f"cannot open sqlite database {self.path}: no such file")
+            # mode=ro never creates the file, unlike a plain open.
+            uri = f"file:{quote(str(self.path))}?mode=ro"
+            return sqlite3.connect(uri, uri=True, **kwargs)
+        return sqlite3.connect(self.path, **kwargs)
+
+    def close(self) -> None:
+        conn, self.connection, self._conn = self.connection, None, _CLOSED
+        if conn is not None:
+            conn.close()
+
+    # -- statements: thin on purpose, the engine's throughput depends on it --------------------
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._conn.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._conn.executemany(sql, rows)
+
+    def begin(self) -> None:
+        # IMMEDIATE takes the write lock now, so a busy database fails here and not halfway.
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        # sqlite3's rollback() does nothing when no transaction is open.
+        self._conn.rollback()
+
+    # -- the rest of the protocol -------------------------------------------------------------
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        if self.path is None:
+            return nullcontext()
+        return locking.hold(self.lock_path, timeout, database=self.path)
+
+    def table_names(self) -> list[str]:
+        rows = self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        )
+        return [name for (name,) in rows]
+
+    def executor(self) -> SQLiteExecutor:
+        return SQLiteExecutor()
