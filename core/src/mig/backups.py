@@ -1,25 +1,490 @@
-"""Backups: the core's orchestration of backup strategies and storage targets (plugins)."""
+"""Backups: the core's orchestration of backup strategies and storage targets.
+
+Strategies (plugins) only write and read local files; this module names backups, checksums
+their parts, writes a manifest beside them through the storage target, keeps the
+``backup_info`` catalogue, verifies before every restore, keeps the audit trail whole across
+restores and applies the retention rules. Nothing here knows a backup type by name.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .errors import PluginError
+from .errors import BackupError, PluginError, UnknownTargetError
+from .history import History, now
+from .models import (
+    BackupInfo,
+    BackupType,
+    MigrationExecution,
+    MigrationStatus,
+    Operation,
+    Problem,
+)
+from .protocols import BackupJob, Dialect, RestoreJob, StorageTarget
 
 if TYPE_CHECKING:
     from .engine import MigrationEngine
-    from .models import BackupInfo
+
+MANIFEST = "manifest.json"
+MANIFEST_FORMAT = 1
+_CHUNK = 1 << 20
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """The SHA-256 and size of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def sha256_stream(stream: Any) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    while chunk := stream.read(_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    return digest.hexdigest(), size
+
+
+@dataclass
+class Manifest:
+    """A backup as described by the manifest stored with it."""
+
+    info: BackupInfo
+    parts: dict[str, dict[str, Any]]
+    applied: list[str]
+    data: dict[str, Any]
+
+    @classmethod
+    def parse(cls, text: str, key: str) -> Manifest:
+        try:
+            data = json.loads(text)
+            info = BackupInfo(
+                backup_id=data["backup_id"],
+                backup_path=data.get("backup_path", ""),
+                backup_type=BackupType(data["backup_type"]),
+                database_path=data.get("database", {}).get("url", ""),
+                created_at=data["created_at"],
+                size_bytes=int(data["size_bytes"]),
+                checksum=data["checksum"],
+                migration_id=data.get("migration_id"),
+                parent_id=data.get("parent_id"),
+                storage=data.get("storage", "local"),
+                extra=data.get("extra", {}),
+            )
+            return cls(info, dict(data["parts"]), list(data.get("applied", [])), data)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BackupError(f"manifest {key} is damaged: {exc}") from None
 
 
 class Backups:
+    """Backup operations for one engine (its config, plugins and database)."""
+
     def __init__(self, engine: MigrationEngine) -> None:
         self.engine = engine
+        self.config = engine.config
+        self.plugins = engine.plugins
+        self._storage: StorageTarget | None = None
 
-    def create(self, backup_type: str, migration_id: str | None = None, *, locked: bool = False) -> BackupInfo:
-        types = self.engine.plugins.backup_types()
-        if backup_type not in types:
-            raise PluginError(
-                f"backup = {backup_type!r} but no installed plugin provides it"
-                f" (install mig-backup-{backup_type} or set backup = \"none\")"
+    # -- plumbing -----------------------------------------------------------------------------
+
+    @property
+    def storage(self) -> StorageTarget:
+        if self._storage is None:
+            targets = self.plugins.load().storage_targets()
+            cls = self.plugins.pick(targets, self.config.storage, "storage target", "storage")
+            self._storage = cls(
+                self.config.backups_dir, options=self.config.options.get(cls.name, {})
             )
-        raise NotImplementedError
+        return self._storage
+
+    def strategy(self, backup_type: str) -> Any:
+        types = self.plugins.load().backup_types()
+        if backup_type not in types:
+            installed = ", ".join(sorted(types)) or "none"
+            raise PluginError(
+                f"no installed plugin makes {backup_type!r} backups (installed: {installed});"
+                f" install mig-backup-{backup_type} or set backup = \"none\""
+            )
+        return types[backup_type]()
+
+    @contextmanager
+    def _workdir(self) -> Iterator[Path]:
+        """A private scratch folder beside the backups, so parts can be moved, not copied."""
+        root = self.config.backups_dir
+        _private_dir(root)
+        staging = root / ".staging"
+        _private_dir(staging)
+        path = Path(tempfile.mkdtemp(dir=staging))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    # -- listing and verifying ----------------------------------------------------------------
+
+    def manifests(self) -> list[Manifest]:
+        """Every backup in storage, oldest first, read from the manifests alone."""
+        found = []
+        for key in self.storage.keys():
+            if key.endswith("/" + MANIFEST):
+                found.append(self._read_manifest(key))
+        return sorted(found, key=lambda m: (m.info.created_at, m.info.backup_id))
+
+    def _read_manifest(self, key: str) -> Manifest:
+        try:
+            with self.storage.open(key) as fh:
+                text = fh.read().decode("utf-8")
+        except UnicodeDecodeError:
+            raise BackupError(f"manifest {key} is damaged: not UTF-8") from None
+        return Manifest.parse(text, key)
+
+    def get(self, backup_id: str) -> Manifest:
+        """A backup by id, or by a prefix that names exactly one."""
+        manifests = {m.info.backup_id: m for m in self.manifests()}
+        if backup_id in manifests:
+            return manifests[backup_id]
+        matches = [m for key, m in manifests.items() if key.startswith(backup_id)]
+        if len(matches) != 1:
+            what = "no backup" if not matches else "more than one backup"
+            raise UnknownTargetError(f"{what} has the id {backup_id!r} (see `mig backup list`)")
+        return matches[0]
+
+    def chain(self, manifest: Manifest) -> list[Manifest]:
+        """The backup and its ancestors, base first; a missing link is an error."""
+        chain = [manifest]
+        seen = {manifest.info.backup_id}
+        while chain[0].info.parent_id:
+            parent_id = chain[0].info.parent_id
+            if parent_id in seen:
+                raise BackupError(f"backup chain of {manifest.info.backup_id} loops at {parent_id}")
+            try:
+                parent = self._read_manifest(f"{parent_id}/{MANIFEST}")
+            except FileNotFoundError:
+                raise BackupError(
+                    f"backup {manifest.info.backup_id} needs {parent_id}, which is missing:"
+                    " the incremental chain is broken"
+                ) from None
+            seen.add(parent_id)
+            chain.insert(0, parent)
+        return chain
+
+    def verify(self, backup_id: str) -> list[Manifest]:
+        """Check every part of the backup and of its chain; return the chain, base first."""
+        chain = self.chain(self.get(backup_id))
+        for link in chain:
+            self._verify_parts(link)
+        return chain
+
+    def _verify_parts(self, manifest: Manifest) -> None:
+        bid = manifest.info.backup_id
+        if manifest.parts.get("data", {}).get("sha256") != manifest.info.checksum:
+            raise BackupError(f"backup {bid}: the manifest's checksum does not match its parts")
+        for part, expected in manifest.parts.items():
+            key = f"{bid}/{part}"
+            try:
+                local = self.storage.local_path(key)
+                if local is not None:
+                    digest, size = sha256_file(local)
+                else:
+                    with self.storage.open(key) as fh:
+                        digest, size = sha256_stream(fh)
+            except FileNotFoundError:
+                raise BackupError(f"backup {bid} is damaged: part {part!r} is missing") from None
+            if size != expected.get("size"):
+                raise BackupError(
+                    f"backup {bid} is damaged: {part!r} has {size} bytes, the manifest says "
+                    f"{expected.get('size')} (truncated or altered)"
+                )
+            if digest != expected.get("sha256"):
+                raise BackupError(f"backup {bid} is damaged: {part!r} fails its SHA-256 check")
+
+    def fetcher(self, workdir: Path, verified: set[str]) -> Any:
+        """``fetch(info, part)`` for strategies: a local, verified copy of a part."""
+
+        def fetch(info: BackupInfo, part: str) -> Path:
+            key = f"{info.backup_id}/{part}"
+            local = self.storage.local_path(key)
+            if local is not None and info.backup_id in verified:
+                return local
+            manifest = self._read_manifest(f"{info.backup_id}/{MANIFEST}")
+            dest = workdir / f"fetched-{info.backup_id}-{part}"
+            with self.storage.open(key) as src, dest.open("wb") as out:
+                shutil.copyfileobj(src, out, _CHUNK)
+            digest, _ = sha256_file(dest)
+            if digest != manifest.parts.get(part, {}).get("sha256"):
+                raise BackupError(f"backup {info.backup_id} is damaged: {part!r} fails its check")
+            return dest
+
+        return fetch
+
+    # -- creating -----------------------------------------------------------------------------
+
+    def create(self, backup_type: str, migration_id: str | None = None) -> BackupInfo:
+        """Take a backup now (the caller holds the migration lock)."""
+        strategy = self.strategy(backup_type)
+        history = self.engine._open(write=True)
+        assert history is not None
+        ctx = self.engine.context()
+        stamp = _dt.datetime.now(_dt.UTC)
+        info = BackupInfo(
+            backup_id=f"{stamp:%Y%m%dT%H%M%S%fZ}-{backup_type}",
+            backup_path="",
+            backup_type=BackupType(backup_type),
+            database_path=ctx.dialect.display_url(),
+            created_at=stamp.isoformat(timespec="microseconds"),
+            size_bytes=0,
+            checksum="",
+            migration_id=migration_id,
+            storage=self.config.storage,
+        )
+        parent = self._latest_of_chain(backup_type) if strategy.chained else None
+        info.parent_id = parent.backup_id if parent else None
+        applied = [e.execution_id for e in history.applied()]
+        with self._workdir() as workdir:
+            out = workdir / "parts"
+            out.mkdir()
+            job = BackupJob(info, out, parent, self.fetcher(workdir, set()))
+            try:
+                strategy.create(ctx, job)
+            except OSError as exc:
+                raise BackupError(f"backup {info.backup_id} failed: {exc}") from exc
+            parts = sorted(p for p in out.iterdir() if p.is_file())
+            if not any(p.name == "data" for p in parts):
+                raise BackupError(f"the {backup_type} backup plugin wrote no 'data' part")
+            manifest = self._store(info, parts, applied, job.extra, ctx.dialect)
+        self.engine._in_transaction(lambda: history.record_backup(info, manifest))
+        return info
+
+    def _latest_of_chain(self, backup_type: str) -> BackupInfo | None:
+        """The newest backup of this type that is still whole enough to build on."""
+        for manifest in reversed(self.manifests()):
+            if manifest.info.backup_type.value == backup_type:
+                return manifest.info
+        return None
+
+    def _store(
+        self,
+        info: BackupInfo,
+        parts: list[Path],
+        applied: list[str],
+        extra: dict[str, Any],
+        dialect: Dialect,
+    ) -> str:
+        summary: dict[str, dict[str, Any]] = {}
+        for part in parts:
+            os.chmod(part, 0o600)
+            digest, size = sha256_file(part)
+            summary[part.name] = {"sha256": digest, "size": size}
+        info.checksum = summary["data"]["sha256"]
+        info.size_bytes = sum(p["size"] for p in summary.values())
+        info.backup_path = self.storage.describe(f"{info.backup_id}/data")
+        info.extra = extra
+        try:
+            for part in parts:
+                self.storage.put(f"{info.backup_id}/{part.name}", part)
+            manifest = json.dumps(
+                {
+                    "format": MANIFEST_FORMAT,
+                    "backup_id": info.backup_id,
+                    "backup_type": info.backup_type.value,
+                    "created_at": info.created_at,
+                    "migration_id": info.migration_id,
+                    "parent_id": info.parent_id,
+                    "checksum": info.checksum,
+                    "size_bytes": info.size_bytes,
+                    "backup_path": info.backup_path,
+                    "storage": info.storage,
+                    "parts": summary,
+                    "database": {"dialect": dialect.name, "url": info.database_path},
+                    "applied": applied,
+                    "extra": extra,
+                },
+                indent=2,
+            )
+            path = parts[0].parent / MANIFEST
+            path.write_text(manifest, encoding="utf-8")
+            os.chmod(path, 0o600)
+            self.storage.put(f"{info.backup_id}/{MANIFEST}", path)
+        except OSError as exc:
+            self._delete(info.backup_id)
+            raise BackupError(f"storing backup {info.backup_id} failed: {exc}") from exc
+        return manifest
+
+    def _delete(self, backup_id: str) -> None:
+        # The manifest goes first: a backup without one is invisible, never half-listed.
+        self.storage.delete(f"{backup_id}/{MANIFEST}")
+        for key in list(self.storage.keys(f"{backup_id}/")):
+            self.storage.delete(key)
+
+    # -- restoring ----------------------------------------------------------------------------
+
+    def restore(self, backup_id: str, reason: str = "") -> MigrationExecution:
+        """Verify, then restore a backup; the bookkeeping is kept whole and the restore is
+        recorded. Returns the restore's execution row. The caller holds the lock."""
+        chain = self.verify(backup_id)
+        target = chain[-1]
+        strategy = self.strategy(target.info.backup_type.value)
+        history = self.engine._open(write=True)
+        assert history is not None
+        ctx = self.engine.context()
+        snapshot = history.snapshot()
+        record = MigrationExecution(
+            execution_id=os.urandom(6).hex(),
+            migration_id=target.info.migration_id or "",
+            version="",
+            status=MigrationStatus.COMPLETED,
+            started_at=now(),
+            operation=Operation.RESTORE,
+            backup_id=target.info.backup_id,
+            backup_path=target.info.backup_path,
+            method=target.info.backup_type.value,
+            rollback_available=False,
+            error_message=reason or None,
+        )
+        prefix = self.config.table_prefix
+        saved_applied = set(target.applied)
+
+        def finish(dialect: Dialect) -> None:
+            _rewrite_bookkeeping(History(dialect, prefix), snapshot, saved_applied, record)
+            job.finished = True
+
+        with self._workdir() as workdir:
+            verified = {m.info.backup_id for m in chain}
+            job = RestoreJob([m.info for m in chain], self.fetcher(workdir, verified), finish)
+            try:
+                strategy.restore(ctx, job)
+            except OSError as exc:
+                raise BackupError(f"restoring {target.info.backup_id} failed: {exc}") from exc
+        # The strategy may have replaced the database under the connection: reopen it.
+        self.engine._reconnect()
+        if not job.finished:
+            self.engine._in_transaction(lambda: finish(self.engine.dialect))
+        return record
+
+    # -- retention ----------------------------------------------------------------------------
+
+    def prune(self, keep_days: int, keep_count: int) -> list[str]:
+        """Delete backups outside the retention rules, never one that is still needed."""
+        manifests = self.manifests()
+        cutoff = _dt.datetime.now(_dt.UTC) - _dt.timedelta(days=keep_days)
+        kept = {m.info.backup_id for m in manifests[len(manifests) - keep_count:]} if (
+            keep_count
+        ) else set()
+        if keep_days:
+            kept |= {m.info.backup_id for m in manifests
+                     if _dt.datetime.fromisoformat(m.info.created_at) >= cutoff}
+        kept |= self._needed_for_rollback()
+        by_id = {m.info.backup_id: m for m in manifests}
+        for backup_id in list(kept):  # a kept backup keeps its whole chain
+            parent = by_id[backup_id].info.parent_id if backup_id in by_id else None
+            while parent and parent in by_id and parent not in kept:
+                kept.add(parent)
+                parent = by_id[parent].info.parent_id
+        removed = [m.info.backup_id for m in reversed(manifests) if m.info.backup_id not in kept]
+        history = self.engine._open(write=True)
+        assert history is not None
+        for backup_id in removed:
+            self._delete(backup_id)
+            self.engine._in_transaction(lambda b=backup_id: history.delete_backup(b))
+        return removed
+
+    def _needed_for_rollback(self) -> set[str]:
+        """Pre-migration backups of applied migrations that only a restore can undo."""
+        needed = set()
+        for ex in self.engine.applied_executions():
+            if ex.backup_id and not ex.rollback_available:
+                needed.add(ex.backup_id)
+        return needed
+
+    # -- checks -------------------------------------------------------------------------------
+
+    def problems(self) -> list[Problem]:
+        """Damaged backups, broken chains, and catalogue rows without a manifest."""
+        problems: list[Problem] = []
+        try:
+            manifests = self.manifests()
+        except BackupError as exc:
+            return [Problem("backup", str(exc))]
+        for m in manifests:
+            try:
+                self.chain(m)
+                self._verify_parts(m)
+            except BackupError as exc:
+                problems.append(Problem("backup", str(exc), m.info.backup_id))
+        history = self.engine._reader()
+        if history is not None:
+            stored = {m.info.backup_id for m in manifests}
+            for row in history.backups():
+                if row.backup_id not in stored:
+                    problems.append(Problem(
+                        "backup", f"catalogue lists {row.backup_id} but its manifest is gone",
+                        row.backup_id,
+                    ))
+        return problems
+
+
+def _rewrite_bookkeeping(
+    history: History,
+    snapshot: dict[str, list[tuple[Any, ...]]],
+    saved_applied: set[str],
+    record: MigrationExecution,
+) -> None:
+    """Put the audit trail back as it was before the restore, then record what the restore
+    changed: executions applied since the backup are rolled back, executions in effect at
+    backup time but rolled back since are in effect again, and the restore itself."""
+    history.create_tables()
+    if snapshot.get("migration_executions") or snapshot.get("backup_info"):
+        history.replace_all(snapshot)
+    # else the database was lost and recreated empty: the restored copy's own audit trail is
+    # the best there is, so it stays
+    applied = history.applied()
+    in_effect = {e.execution_id for e in applied}
+    for ex in applied:
+        if ex.execution_id not in saved_applied:
+            history.update_status(ex.execution_id, MigrationStatus.ROLLED_BACK,
+                                  by=record.execution_id)
+    for execution_id in saved_applied - in_effect:
+        try:
+            old = history.get_execution(execution_id)
+        except UnknownTargetError:
+            continue
+        history.record(MigrationExecution(
+            execution_id=os.urandom(6).hex(),
+            migration_id=old.migration_id,
+            version=old.version,
+            status=MigrationStatus.COMPLETED,
+            started_at=record.started_at,
+            completed_at=now(),
+            operation=Operation.APPLY,
+            method="restore",
+            backup_id=record.backup_id,
+            checksum=old.checksum,
+            checksum_version=old.checksum_version,
+            rollback_available=old.rollback_available,
+            error_message=f"in effect again: restored from backup {record.backup_id}",
+        ))
+    record.completed_at = now()
+    history.record(record)
+    remaining = history.applied()
+    top = max(remaining, key=lambda e: int(e.version), default=None)
+    history.set_version(top.version if top else None, top.migration_id if top else None)
+
+
+def _private_dir(path: Path) -> None:
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import graph
 from .checksum import checksum
@@ -41,6 +41,9 @@ from .models import (
 )
 from .plugins import Plugins
 from .protocols import Context, Dialect, Executor
+
+if TYPE_CHECKING:
+    from .backups import Backups
 
 #: Called as ``progress(done, total, migration, execution)``; execution is None at the start.
 Progress = Callable[[int, int, Migration, "MigrationExecution | None"], None]
@@ -123,6 +126,7 @@ class MigrationEngine:
         self._history: History | None = None
         self._migrations: list[Migration] | None = None
         self._executor: Executor | None = None
+        self._backups: Backups | None = None
 
     @classmethod
     def from_config(
@@ -177,6 +181,18 @@ class MigrationEngine:
             self._history.ensure()
         return self._history
 
+    def _reconnect(self) -> None:
+        """Reopen the connection read-write (a restore may have replaced the database); the
+        History object stays the same so callers holding it keep working."""
+        dialect = self.dialect
+        if self._mode is not None:
+            dialect.close()
+        dialect.connect()
+        self._mode = "rw"
+        if self._history is None:
+            self._history = History(dialect, self.config.table_prefix)
+        self._history.forget()
+
     def _reader(self) -> History | None:
         history = self._open(write=False)
         if history is not None and self._mode == "ro" and not history.exists():
@@ -205,7 +221,7 @@ class MigrationEngine:
             config=self.config,
             split=self.split,
             executor=self.executor,
-            extras={"engine": self},
+            backups=self.backups(),
         )
 
     def _lock(self) -> AbstractContextManager[None]:
@@ -569,11 +585,13 @@ class MigrationEngine:
 
     # -- backups (the strategies and storage come from plugins) -------------------------------
 
-    def backups(self) -> Any:
-        from .backups import Backups
+    def backups(self) -> Backups:
+        """The backup service (strategies and storage targets come from plugins)."""
+        if self._backups is None:
+            from .backups import Backups
 
-        self._open(write=True)
-        return Backups(self)
+            self._backups = Backups(self)
+        return self._backups
 
     def _backup_before(
         self, m: Migration, backup_type: str, force: bool | None = None
@@ -581,18 +599,28 @@ class MigrationEngine:
         needed = m.backup_required if force is None else force
         if backup_type == "none" or not needed:
             return None
-        return self.backups().create(backup_type, migration_id=m.id, locked=True)
+        return self.backups().create(backup_type, migration_id=m.id)
 
     def create_backup(self, backup_type: BackupType | str = BackupType.FULL_DATABASE) -> BackupInfo:
+        """Take a backup of the given type now."""
         with self._lock():
-            return self.backups().create(BackupType(backup_type).value, locked=True)
+            return self.backups().create(BackupType(backup_type).value)
+
+    def restore_backup(self, backup_id: str) -> MigrationExecution:
+        """Verify and restore a backup; the audit trail stays whole and records the restore."""
+        with self._lock():
+            return self.backups().restore(backup_id)
+
+    def verify_backup(self, backup_id: str) -> list[BackupInfo]:
+        """Verify a backup and its chain; returns the chain, base first."""
+        return [m.info for m in self.backups().verify(backup_id)]
 
     def get_backup_history(self) -> list[dict[str, Any]]:
-        from .backups import Backups
-
-        return [b.to_dict() for b in Backups.list_readonly(self)]
+        """Every backup, oldest first, from the manifests (works without the database)."""
+        return [m.info.to_dict() for m in self.backups().manifests()]
 
     def cleanup_old_backups(self, keep_days: int | None = None, keep_count: int | None = None) -> int:
+        """Apply the retention rules; returns how many backups were removed."""
         with self._lock():
             removed = self.backups().prune(
                 self.config.keep_days if keep_days is None else keep_days,
@@ -870,10 +898,8 @@ class MigrationEngine:
                     e.migration_id)
             for e in status.attention
         ]
-        if history is not None and self.plugins.backup_types():
-            from .backups import Backups
-
-            problems += Backups.verify_all_readonly(self)
+        if self.plugins.storage_targets():
+            problems += self.backups().problems()
         return IntegrityResult(tuple(problems))
 
 

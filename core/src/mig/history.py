@@ -104,6 +104,10 @@ class History:
         self._sql: dict[str, str] = {}
         self._seq: int | None = None
 
+    def forget(self) -> None:
+        """Drop what is cached about the tables' contents (after a restore)."""
+        self._seq = None
+
     def table(self, name: str) -> str:
         return self.prefix + name
 
@@ -143,19 +147,24 @@ class History:
             return
         self.dialect.begin()
         try:
-            for statement in self.ddl():
-                self.dialect.execute(statement)
-            ex = self.table("migration_executions")
-            self.dialect.execute(f"CREATE INDEX {ex}_migration ON {ex} (migration_id)")
-            self._execute(
-                "INSERT INTO {schema_version} (id, current_version, last_migration_id, updated_at)"
-                " VALUES (1, '', NULL, ?)",
-                (now(),),
-            )
+            self.create_tables()
             self.dialect.commit()
         except BaseException:
             self.dialect.rollback()
             raise
+
+    def create_tables(self) -> None:
+        """Create missing bookkeeping tables inside the caller's transaction."""
+        for statement in self.ddl():
+            self.dialect.execute(statement)
+        ex = self.table("migration_executions")
+        self.dialect.execute(f"CREATE INDEX IF NOT EXISTS {ex}_migration ON {ex} (migration_id)")
+        if not self._query("SELECT 1 FROM {schema_version} WHERE id = 1"):
+            self._execute(
+                "INSERT INTO {schema_version} (id, current_version, last_migration_id,"
+                " updated_at) VALUES (1, '', NULL, ?)",
+                (now(),),
+            )
 
     # -- executions ---------------------------------------------------------------------------
 

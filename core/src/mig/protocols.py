@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, Protocol, runtime_checkable
 
 from .models import BackupInfo, Migration, MigrationExecution, Statement
 
 if TYPE_CHECKING:
+    from .backups import Backups
     from .history import History
     from .plugins import Plugins
 
@@ -58,11 +59,20 @@ class Dialect(Protocol):
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open on the connection."""
+        ...
+
     def begin(self) -> None: ...
 
-    def commit(self) -> None: ...
+    def commit(self) -> None:
+        """Commit the open transaction; an error when none is open."""
+        ...
 
-    def rollback(self) -> None: ...
+    def rollback(self) -> None:
+        """Roll back the open transaction; does nothing when none is open."""
+        ...
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """Hold the migration lock for this database; raise :class:`mig.LockTimeout` after
@@ -109,7 +119,8 @@ class Context:
     #: ``split(migration, "up" | "down")``: that section's statements for this dialect.
     split: Callable[[Migration, str], list[Statement]]
     executor: Executor
-    extras: dict[str, Any] = field(default_factory=dict)
+    #: The backup service (:class:`mig.backups.Backups`): ``get``, ``verify``, ``restore``.
+    backups: Backups
 
 
 @runtime_checkable
@@ -141,43 +152,94 @@ class RollbackMethod(Protocol):
 
 @runtime_checkable
 class StorageTarget(Protocol):
-    """Where backup files and their manifests live. Keys are relative names like
-    ``20261126T051000Z-full.db``; a target keeps its objects owner-only."""
+    """Where backups live. Objects are named by keys such as ``<backup id>/data`` and
+    ``<backup id>/manifest.json``; a target keeps what it stores readable by its owner only."""
 
     name: ClassVar[str]
 
-    def __init__(self, location: str, *, base_dir: Path, options: Mapping[str, Any]) -> None: ...
+    def __init__(self, location: Path, *, options: Mapping[str, Any]) -> None:
+        """``location`` is the configured ``backups_dir``; ``options`` the target's
+        ``[mig.options.<name>]`` table."""
+        ...
 
     def put(self, key: str, source: Path) -> None:
-        """Store ``source`` under ``key`` atomically (all or nothing)."""
+        """Store the local file ``source`` under ``key``, all or nothing. ``source`` is the
+        target's to take: it may be moved rather than copied."""
         ...
 
-    def get(self, key: str, dest: Path) -> None:
-        """Copy the object ``key`` to the local file ``dest``."""
+    def open(self, key: str) -> BinaryIO:
+        """A readable binary stream of the object; :class:`FileNotFoundError` if missing."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def local_path(self, key: str) -> Path | None:
+        """The object as a local file that may be read in place, or None when it must be
+        fetched through :meth:`open`."""
+        ...
 
-    def keys(self) -> Iterator[str]: ...
+    def delete(self, key: str) -> None:
+        """Remove the object; missing objects are not an error."""
+        ...
 
-    def exists(self, key: str) -> bool: ...
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Every stored key starting with ``prefix``."""
+        ...
 
     def describe(self, key: str) -> str:
-        """A human-readable location of ``key`` (a path or URL)."""
+        """A human-readable location of ``key`` (a path or URL) for messages and listings."""
         ...
+
+
+@dataclass
+class BackupJob:
+    """What a backup strategy gets to write one backup."""
+
+    #: The backup being made: id, type, migration and creation time are filled in;
+    #: ``parent_id`` holds the previous backup of the chain for chained types (the strategy
+    #: may set it to None to start a new chain).
+    info: BackupInfo
+    #: An empty private folder: every file written here becomes one part of the backup,
+    #: named by its file name. The part named ``data`` is the one ``checksum`` describes.
+    workdir: Path
+    #: The parent backup (chained types only), or None.
+    parent: BackupInfo | None
+    #: ``fetch(backup, part)``: a verified local file holding a part of an earlier backup.
+    fetch: Callable[[BackupInfo, str], Path]
+    #: Strategy-specific facts to keep in the manifest (small, JSON-serialisable).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RestoreJob:
+    """What a backup strategy gets to restore one backup (already verified, chain and all)."""
+
+    #: Base first, the backup being restored last (one element for unchained types).
+    chain: list[BackupInfo]
+    #: ``fetch(backup, part)``: a verified local file holding a part of a backup of the chain.
+    fetch: Callable[[BackupInfo, str], Path]
+    #: ``finish(dialect)`` writes mig's bookkeeping into ``dialect``'s connection, inside the
+    #: caller's open transaction. A strategy calls it inside its own final atomic step (the
+    #: transaction that replaces rows, or on a temporary database before it is renamed into
+    #: place) so the restore and its audit trail land together; otherwise the core calls it
+    #: after :meth:`BackupStrategy.restore` returns.
+    finish: Callable[[Dialect], None]
+    finished: bool = False
 
 
 @runtime_checkable
 class BackupStrategy(Protocol):
-    """One backup type (``full``, ``schema``, ``data``, ``incremental``)."""
+    """One backup type (``full``, ``schema``, ``data``, ``incremental``, or a third party's)."""
 
     name: ClassVar[str]
+    #: True when a backup of this type builds on the previous one of its chain.
+    chained: ClassVar[bool]
 
-    def create(self, ctx: Context, storage: StorageTarget, info: BackupInfo) -> BackupInfo:
-        """Write the backup described by ``info`` (id, type, migration filled in) to
-        ``storage`` and return it completed (path, size, checksum, parent)."""
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        """Write the backup's parts into ``job.workdir``. Raise :class:`mig.BackupError` when
+        the database's dialect is not supported or the backup cannot be made."""
         ...
 
-    def restore(self, ctx: Context, storage: StorageTarget, info: BackupInfo) -> None:
-        """Bring the database back to the state saved in ``info`` (already verified)."""
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        """Bring the database to the state saved in ``job.chain[-1]``, atomically where the
+        dialect allows, calling ``job.finish`` in the same atomic step (see
+        :class:`RestoreJob`). The database must be unchanged if this raises."""
         ...

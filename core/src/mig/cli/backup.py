@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
-from . import app, engine, handle_errors, print_json
+from . import app, engine, fail, handle_errors, print_json
 
 backup_app = typer.Typer(help="Manage backups.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(backup_app, name="backup")
@@ -13,18 +15,92 @@ app.add_typer(backup_app, name="backup")
 @backup_app.command("create")
 @handle_errors
 def create(
-    backup_type: str = typer.Option(None, "--type", "-t", help="full | schema | data | incremental"),
+    backup_type: str | None = typer.Option(
+        None, "--type", "-t", help="full | schema | data | incremental (default: the config's)"
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest."),
 ) -> None:
     """Take a backup now and print its id."""
     eng = engine()
-    info = eng.create_backup(backup_type or _default_type(eng))
+    chosen = backup_type or (eng.config.backup if eng.config.backup != "none" else "full")
+    if chosen == "none":
+        raise fail("--type none makes no backup", 2)
+    info = eng.create_backup(chosen)
     if as_json:
-        print_json(info.to_dict())
+        manifest = eng.backups().get(info.backup_id)
+        print_json(manifest.data)
     else:
         typer.echo(info.backup_id)
 
 
-def _default_type(eng: object) -> str:
-    configured = eng.config.backup  # type: ignore[attr-defined]
-    return "full" if configured == "none" else configured
+@backup_app.command("list")
+@handle_errors
+def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
+    """Every backup in storage, oldest first (read from the manifests)."""
+    rows = engine().get_backup_history()
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        typer.echo("no backups")
+        return
+    typer.echo(f"{'BACKUP':<36} {'TYPE':<12} {'SIZE MB':>9}  {'BEFORE':<28} PARENT")
+    for r in rows:
+        typer.echo(
+            f"{r['backup_id']:<36} {r['backup_type']:<12} {r['size_mb']:>9.3f}  "
+            f"{r['migration_id'] or '-':<28} {r['parent_id'] or '-'}"
+        )
+
+
+@backup_app.command("verify")
+@handle_errors
+def verify(
+    backup_id: str | None = typer.Argument(None, help="Backup id (default: every backup)."),
+) -> None:
+    """Check the checksums of a backup and its chain (or of every backup)."""
+    eng = engine()
+    if backup_id is not None:
+        chain = eng.verify_backup(backup_id)
+        typer.echo(f"{chain[-1].backup_id}: OK ({len(chain)} link(s) checked)")
+        return
+    problems = eng.backups().problems()
+    count = len(eng.backups().manifests())
+    for p in problems:
+        typer.echo(f"{p.check}: {p.message}", err=True)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{count} backup(s): OK")
+
+
+@backup_app.command("restore")
+@handle_errors
+def restore(
+    backup_id: str = typer.Argument(..., help="Backup id (a unique prefix will do)."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Verify and restore a backup. Migrations applied since it are recorded as rolled back."""
+    eng = engine()
+    manifest = eng.backups().get(backup_id)
+    if not yes:
+        typer.echo(f"restore {manifest.info.backup_id} ({manifest.info.backup_type.value},"
+                   f" {manifest.info.created_at}) over {eng.dialect.display_url()}")
+        if not sys.stdin.isatty():
+            raise fail("restoring replaces the database; pass --yes to confirm", 1)
+        if not typer.confirm("Replace the database with this backup?", default=False):
+            raise fail("restore cancelled; nothing was changed", 1)
+    record = eng.restore_backup(manifest.info.backup_id)
+    typer.echo(f"restored {manifest.info.backup_id} (execution {record.execution_id});"
+               f" database is at version {eng.get_current_version() or '(none)'}")
+
+
+@backup_app.command("prune")
+@handle_errors
+def prune(
+    keep_days: int | None = typer.Option(None, "--keep-days", help="Keep backups younger."),
+    keep_count: int | None = typer.Option(None, "--keep-count", help="Keep the newest N."),
+) -> None:
+    """Delete old backups, never one that a kept chain or a possible rollback needs."""
+    if (keep_days is not None and keep_days < 0) or (keep_count is not None and keep_count < 0):
+        raise fail("--keep-days and --keep-count must not be negative", 2)
+    removed = engine().cleanup_old_backups(keep_days, keep_count)
+    typer.echo(f"removed {removed} backup(s)")
