@@ -75,8 +75,8 @@ class Migration:
     transactional: bool = True
     up_line: int = 1
     down_line: int = 0
-    header_lines: Mapping[str, int] = field(default_factory=dict)
-    metadata: Mapping[str, str] = field(default_factory=dict)
+    header_lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)
+    metadata: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def migration_id(self) -> str:
