@@ -119,6 +119,7 @@ class Backups:
             raise PluginError(
                 f"no installed plugin makes {backup_type!r} backups (installed: {installed});"
                 f" install mig-backup-{backup_type} or set backup = \"none\""
+                + self.plugins.problems_note()
             )
         return types[backup_type]()
 

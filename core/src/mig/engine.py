@@ -702,6 +702,7 @@ class MigrationEngine:
                     installed = ", ".join(sorted(methods)) or "none installed"
                     raise RollbackRefused(
                         f"rollback method {name!r} is not installed (installed: {installed})"
+                        + self.plugins.problems_note()
                     )
                 impl = methods[name]()
                 reason = impl.refuse_reason(ctx, m, ex)

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from .errors import DependencyError
-from .hookspecs import hookimpl
+from .hookspecs import API_VERSION, hookimpl
 from .models import Migration
 
 if TYPE_CHECKING:
     import networkx as nx
+
+MIG_API_VERSION = API_VERSION
 
 
 def check_dependencies(migrations: Sequence[Migration]) -> dict[str, Migration]:

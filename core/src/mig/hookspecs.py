@@ -25,8 +25,11 @@ if TYPE_CHECKING:
         StorageTarget,
     )
 
-#: Version of the hook API described here. A plugin may declare the version it needs.
+#: Version of the hook API described here. A plugin declares the version it was written for
+#: as ``MIG_API_VERSION`` in the module its entry point names; one outside
+#: ``MIN_API_VERSION``..``API_VERSION`` is refused at load with a message naming it.
 API_VERSION = 1
+MIN_API_VERSION = 1
 
 hookspec = pluggy.HookspecMarker("mig")
 hookimpl = pluggy.HookimplMarker("mig")

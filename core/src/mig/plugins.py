@@ -66,7 +66,7 @@ class Plugins:
         self.register(graph, name="graph")
         if self.autoload:
             self._load_entry_points()
-        self.pm.check_pending()
+            self._check_requirements()
         return self
 
     def _load_entry_points(self) -> None:
@@ -85,26 +85,76 @@ class Plugins:
             try:
                 plugin = ep.load()
                 self.register(plugin, name=ep.name, info=info)
-            except Exception as exc:  # a broken plugin must not break unrelated commands
-                info.error = f"{type(exc).__name__}: {exc}"
+            except PluginError as exc:  # a broken plugin must not break unrelated commands
+                info.error = str(exc)
+            except Exception as exc:
+                info.error = f"plugin {self._label(info)} cannot be imported: " + (
+                    f"{type(exc).__name__}: {exc}"
+                )
+
+    def _check_requirements(self) -> None:
+        """Unload plugins whose ``MIG_REQUIRES`` names a plugin that is not loaded."""
+        changed = True
+        while changed:
+            changed = False
+            for name, info in list(self.infos.items()):
+                plugin = self.pm.get_plugin(name)
+                if plugin is None or info.error:
+                    continue
+                for needed in getattr(plugin, "MIG_REQUIRES", ()):
+                    if self.pm.get_plugin(needed) is None:
+                        why = "disabled in [mig.plugins]" if needed in self.disabled else (
+                            "not installed" if needed not in self.infos else "broken"
+                        )
+                        info.error = f"plugin {self._label(info)} needs {needed!r}, which is {why}"
+                        self.pm.unregister(name=name)
+                        changed = True
+                        break
+
+    @staticmethod
+    def _label(info: PluginInfo) -> str:
+        dist = f" ({info.distribution} {info.version})" if info.distribution else ""
+        return f"{info.name!r}{dist}"
 
     def register(self, plugin: object, name: str, info: PluginInfo | None = None) -> None:
-        """Register ``plugin`` (a module or object with hook implementations)."""
+        """Register ``plugin`` (a module or object with hook implementations).
+
+        Refuses, with a :class:`PluginError` naming the plugin, one that needs another plugin
+        API version, implements a hook with arguments the hook does not have, or implements
+        a ``mig_`` hook that does not exist (a misspelt name)."""
+        info = info or self.infos.get(name) or PluginInfo(name=name)
+        label = self._label(info)
         required = getattr(plugin, "MIG_API_VERSION", None)
-        if required is not None and required > hookspecs.API_VERSION:
+        info.api_version = required
+        if required is not None and not (
+            isinstance(required, int) and hookspecs.MIN_API_VERSION <= required <= hookspecs.API_VERSION
+        ):
             raise PluginError(
-                f"plugin {name!r} needs mig plugin API {required}, "
-                f"this mig-core provides {hookspecs.API_VERSION}"
+                f"plugin {label} needs mig plugin API {required!r}; this mig-core supports "
+                f"{hookspecs.MIN_API_VERSION} to {hookspecs.API_VERSION}"
             )
         try:
             self.pm.register(plugin, name=name)
         except pluggy.PluginValidationError as exc:
-            raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
-        info = info or self.infos.setdefault(name, PluginInfo(name=name))
-        info.api_version = required
-        info.hooks = sorted(h.name for h in self.pm.get_hookcallers(plugin) or ())
+            raise PluginError(f"plugin {label} has a hook with a wrong signature: {exc}") from None
+        callers = self.pm.get_hookcallers(plugin) or []
+        unknown = sorted(c.name for c in callers if not c.has_spec() and c.name.startswith("mig_"))
+        if unknown:
+            self.pm.unregister(plugin)
+            raise PluginError(f"plugin {label} implements {unknown[0]}, which is not a mig hook")
+        info.hooks = sorted(c.name for c in callers)
         self.infos[name] = info
         self._registries.clear()
+
+    def problems_note(self) -> str:
+        """Why an expected plugin may be missing: the broken and the disabled ones."""
+        broken = [i.error for i in self.infos.values() if i.error]
+        notes = []
+        if broken:
+            notes.append("plugins that failed to load: " + "; ".join(broken))
+        if self.disabled:
+            notes.append("disabled: " + ", ".join(sorted(self.disabled)))
+        return f" ({'; '.join(notes)})" if notes else ""
 
     def unregister(self, name: str) -> None:
         self.pm.unregister(name=name)
@@ -169,13 +219,16 @@ class Plugins:
             known = ", ".join(sorted(owners)) or "none installed"
             raise ConfigError(
                 f"no dialect plugin handles {scheme or url!r} URLs (known: {known})"
+                + self.problems_note()
             )
         return owners[scheme]
 
     def pick(self, registry: dict[str, Any], name: str, what: str, key: str) -> Any:
         if name not in registry:
             known = ", ".join(sorted(registry)) or "none installed"
-            raise PluginError(f"no {what} named {name!r} ({key}); installed: {known}")
+            raise PluginError(
+                f"no {what} named {name!r} ({key}); installed: {known}" + self.problems_note()
+            )
         return registry[name]
 
     # -- typed hook calls ---------------------------------------------------------------------

@@ -147,13 +147,23 @@ class SQLiteDialect:
             raise DatabaseError(
                 f"cannot open sqlite database {self.path}: folder {folder} does not exist"
             )
-        if readonly:
+        if readonly and not self._hot_journal():
             if not self.path.exists():
                 raise DatabaseError(f"cannot open sqlite database {self.path}: no such file")
-            # mode=ro never creates the file, unlike a plain open.
+            # mode=ro never creates the file, unlike a plain open. (With a hot journal left by
+            # a killed writer, a plain open is needed: SQLite's first read rolls it back,
+            # which brings the file back to its last committed state and changes nothing else.)
             uri = f"file:{quote(str(self.path))}?mode=ro"
             return sqlite3.connect(uri, uri=True, **kwargs)
         return sqlite3.connect(self.path, **kwargs)
+
+    def _hot_journal(self) -> bool:
+        assert self.path is not None
+        journal = self.path.with_name(self.path.name + "-journal")
+        try:
+            return journal.stat().st_size > 0 and self.path.exists()
+        except OSError:
+            return False
 
     def close(self) -> None:
         conn, self.connection, self._conn = self.connection, None, _CLOSED
