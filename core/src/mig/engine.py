@@ -207,7 +207,11 @@ class MigrationEngine:
                 factory = self.plugins.pick(
                     self.plugins.executors(), self.config.executor, "executor", "executor"
                 )
-                executor = factory(executor, self.config.options.get(self.config.executor, {}))
+                executor = factory(
+                    executor,
+                    options=self.config.options.get(self.config.executor, {}),
+                    config=self.config,
+                )
             self._executor = executor
         return self._executor
 

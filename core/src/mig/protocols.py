@@ -13,6 +13,7 @@ from .models import BackupInfo, Migration, MigrationExecution, Statement
 
 if TYPE_CHECKING:
     from .backups import Backups
+    from .config import Config
     from .history import History
     from .plugins import Plugins
 
@@ -100,12 +101,15 @@ class Executor(Protocol):
 
 
 class ExecutorFactory(Protocol):
-    """A registered executor: made from the executor it wraps (the dialect's own, or another
-    wrapper) and its ``[mig.options.<name>]`` table."""
+    """A registered executor: made from the executor it wraps (the dialect's own), its
+    ``[mig.options.<name>]`` table and the whole configuration (for ``base_dir`` and the
+    like). Usually the class itself, with ``name`` as a class attribute."""
 
     name: ClassVar[str]
 
-    def __call__(self, inner: Executor, options: Mapping[str, Any]) -> Executor: ...
+    def __call__(
+        self, inner: Executor, *, options: Mapping[str, Any], config: Config
+    ) -> Executor: ...
 
 
 @dataclass
