@@ -76,7 +76,7 @@ class Manifest:
             info = BackupInfo(
                 backup_id=data["backup_id"],
                 backup_path=data.get("backup_path", ""),
-                backup_type=BackupType(data["backup_type"]),
+                backup_type=BackupType.parse(data["backup_type"]),
                 database_path=data.get("database", {}).get("url", ""),
                 created_at=data["created_at"],
                 size_bytes=int(data["size_bytes"]),
@@ -245,7 +245,7 @@ class Backups:
         info = BackupInfo(
             backup_id=f"{stamp:%Y%m%dT%H%M%S%fZ}-{backup_type}",
             backup_path="",
-            backup_type=BackupType(backup_type),
+            backup_type=BackupType.parse(backup_type),
             database_path=ctx.dialect.display_url(),
             created_at=stamp.isoformat(timespec="microseconds"),
             size_bytes=0,
@@ -274,7 +274,7 @@ class Backups:
     def _latest_of_chain(self, backup_type: str) -> BackupInfo | None:
         """The newest backup of this type that is still whole enough to build on."""
         for manifest in reversed(self.manifests()):
-            if manifest.info.backup_type.value == backup_type:
+            if str(manifest.info.backup_type) == backup_type:
                 return manifest.info
         return None
 
@@ -302,7 +302,7 @@ class Backups:
                 {
                     "format": MANIFEST_FORMAT,
                     "backup_id": info.backup_id,
-                    "backup_type": info.backup_type.value,
+                    "backup_type": str(info.backup_type),
                     "created_at": info.created_at,
                     "migration_id": info.migration_id,
                     "parent_id": info.parent_id,
@@ -339,7 +339,7 @@ class Backups:
         recorded. Returns the restore's execution row. The caller holds the lock."""
         chain = self.verify(backup_id)
         target = chain[-1]
-        strategy = self.strategy(target.info.backup_type.value)
+        strategy = self.strategy(str(target.info.backup_type))
         history = self.engine._open(write=True)
         assert history is not None
         ctx = self.engine.context()
@@ -353,7 +353,7 @@ class Backups:
             operation=Operation.RESTORE,
             backup_id=target.info.backup_id,
             backup_path=target.info.backup_path,
-            method=target.info.backup_type.value,
+            method=str(target.info.backup_type),
             rollback_available=False,
             error_message=reason or None,
         )

@@ -608,7 +608,7 @@ class MigrationEngine:
     def create_backup(self, backup_type: BackupType | str = BackupType.FULL_DATABASE) -> BackupInfo:
         """Take a backup of the given type now."""
         with self._lock():
-            return self.backups().create(BackupType(backup_type).value)
+            return self.backups().create(str(backup_type))
 
     def restore_backup(self, backup_id: str) -> MigrationExecution:
         """Verify and restore a backup; the audit trail stays whole and records the restore."""

@@ -312,7 +312,7 @@ class History:
     # -- backups catalogue --------------------------------------------------------------------
 
     def record_backup(self, info: BackupInfo, manifest: str = "") -> None:
-        values = {**info.__dict__, "backup_type": info.backup_type.value, "manifest": manifest}
+        values = {**info.__dict__, "backup_type": str(info.backup_type), "manifest": manifest}
         values["is_valid"] = int(info.is_valid)
         marks = ", ".join("?" * len(_BACKUP_COLS))
         self._execute("DELETE FROM {backup_info} WHERE backup_id = ?", (info.backup_id,))
@@ -329,7 +329,7 @@ class History:
         for row in rows:
             d = dict(zip(_BACKUP_COLS, row, strict=True))
             d.pop("manifest")
-            d["backup_type"] = BackupType(d["backup_type"])
+            d["backup_type"] = BackupType.parse(d["backup_type"])
             d["is_valid"] = bool(d["is_valid"])
             d["created_at"] = _text(d["created_at"])
             out.append(BackupInfo(**d))

@@ -55,8 +55,8 @@ def mig_config_loaded(config: Config) -> None:
 def mig_parse_migration(path: Path, text: str) -> Migration | None:
     """Parse one file of the migrations folder into a :class:`mig.Migration`.
 
-    Called for every file whose name looks like ``<version>_<slug>.<ext>``. Return None when
-    the file is not of your format so the next parser is asked; raise
+    Called for every file of the migrations folder (hidden files excepted), in name order.
+    Return None when the file is not of your format so the next parser is asked; raise
     :class:`mig.MigrationFileError` (naming the line) when it is yours but malformed.
     Stops at the first non-None result. Since API 1.
     """

@@ -21,6 +21,9 @@ class MigrationStatus(str, enum.Enum):
 
 
 class BackupType(str, enum.Enum):
+    """The four built-in backup types. A plugin may register others by name; those travel
+    as plain strings (see :meth:`parse`)."""
+
     FULL_DATABASE = "full"
     SCHEMA_ONLY = "schema"
     DATA_ONLY = "data"
@@ -28,6 +31,14 @@ class BackupType(str, enum.Enum):
 
     def __str__(self) -> str:
         return self.value
+
+    @classmethod
+    def parse(cls, value: str) -> BackupType | str:
+        """The member named by ``value``, or ``value`` itself for a plugin's own type."""
+        try:
+            return cls(value)
+        except ValueError:
+            return str(value)
 
 
 class Operation(str, enum.Enum):
@@ -131,7 +142,7 @@ class BackupInfo:
 
     backup_id: str
     backup_path: str
-    backup_type: BackupType
+    backup_type: BackupType | str
     database_path: str
     created_at: str
     size_bytes: int
@@ -148,7 +159,7 @@ class BackupInfo:
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        out["backup_type"] = self.backup_type.value
+        out["backup_type"] = str(self.backup_type)
         out["size_mb"] = self.size_mb
         return out
 

@@ -82,7 +82,7 @@ def restore(
     eng = engine()
     manifest = eng.backups().get(backup_id)
     if not yes:
-        typer.echo(f"restore {manifest.info.backup_id} ({manifest.info.backup_type.value},"
+        typer.echo(f"restore {manifest.info.backup_id} ({manifest.info.backup_type},"
                    f" {manifest.info.created_at}) over {eng.dialect.display_url()}")
         if not sys.stdin.isatty():
             raise fail("restoring replaces the database; pass --yes to confirm", 1)
