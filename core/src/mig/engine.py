@@ -903,7 +903,7 @@ class MigrationEngine:
                     e.migration_id)
             for e in status.attention
         ]
-        if self.plugins.storage_targets():
+        if self.config.storage in self.plugins.storage_targets():
             problems += self.backups().problems()
         return IntegrityResult(tuple(problems))
 
