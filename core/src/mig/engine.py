@@ -733,8 +733,8 @@ class MigrationEngine:
         return sorted(steps, key=lambda s: -order[s.root.execution_id])
 
     def _read_context(self) -> Context:
-        if self._history is None:
-            self._open(write=True)
+        """A context for planning: connected read-only unless already connected."""
+        self._reader()
         return self.context()
 
     def _known_migrations(self) -> dict[str, Migration]:

@@ -112,7 +112,7 @@ class ProgressLine:
                 status, status.lower()
             )
             ms = execution.execution_time * 1000
-            typer.echo(f"{word:<12} {execution.migration_id} ({ms:.0f} ms)")
+            typer.echo(f"{word:<12} {execution.migration_id} ({ms:.1f} ms)")
         if self.enabled and total > 1 and done < total:
             sys.stderr.write(f"\r[{done + 1}/{total}] {migration.id}"[:120].ljust(60))
             sys.stderr.flush()
