@@ -1,0 +1,321 @@
+"""The MySQL / MariaDB dialect: URL parsing, the connection, transactions and bookkeeping types.
+
+PyMySQL is imported when a connection is first opened, never at import time, so that
+``mig --help`` and commands that touch no database stay fast.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+from mig.errors import ConfigError, DatabaseError
+
+from . import locking
+from .executor import MySQLExecutor
+
+if TYPE_CHECKING:
+    import pymysql
+
+SCHEMES = ("mysql", "mariadb")
+URL_FORMS = "mysql://user:password@host:port/database (or mariadb://...)"
+DEFAULT_PORT = 3306
+#: Seconds a connection attempt may take before it fails.
+DEFAULT_CONNECT_TIMEOUT = 10
+OPTIONS = ("connect_timeout",)
+#: Query parameters passed to PyMySQL as they are.
+URL_PARAMETERS = (
+    "charset", "unix_socket", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert",
+    "ssl_verify_identity", "ssl_disabled",
+)
+_FLAGS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
+#: MySQL's error "Unknown database".
+ER_BAD_DB_ERROR = 1049
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a ``mysql://`` URL points."""
+
+    database: str
+    user: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    def connect_kwargs(self, database: str | None = None) -> dict[str, Any]:
+        """PyMySQL's keyword arguments; ``database=""`` connects to no database."""
+        kwargs: dict[str, Any] = {
+            "host": self.host or "localhost",
+            "port": self.port or DEFAULT_PORT,
+            "user": self.user,
+            "password": self.password or "",
+            "charset": "utf8mb4",
+            "connect_timeout": self.connect_timeout,
+            "autocommit": True,
+        }
+        kwargs.update(self.params)
+        db = self.database if database is None else database
+        if db:
+            kwargs["database"] = db
+        return kwargs
+
+
+def parse_url(url: str, options: Mapping[str, Any] | None = None) -> Target:
+    """The server and database a ``mysql://`` (or ``mariadb://``) URL names. User, password
+    and database are percent-decoded."""
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in [mig.options.mysql] (known: {', '.join(OPTIONS)})"
+        )
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower().split("+", 1)[0] not in SCHEMES:
+        raise ConfigError(f"malformed mysql URL {mask_url(url)!r}: expected {URL_FORMS}")
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"malformed mysql URL {mask_url(url)!r}: the port must be a number"
+        ) from None
+    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    if not database or "/" in database:
+        raise ConfigError(
+            f"malformed mysql URL {mask_url(url)!r}: name one database, as in {URL_FORMS}"
+        )
+    params: dict[str, Any] = {}
+    timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "connect_timeout":
+            try:
+                timeout = float(value)
+            except ValueError:
+                raise ConfigError(
+                    f"connect_timeout must be a number of seconds, not {value!r}"
+                ) from None
+        elif key in _FLAGS:
+            params[key] = value.lower() in ("1", "true", "yes", "on")
+        elif key in URL_PARAMETERS:
+            params[key] = value
+        else:
+            raise ConfigError(
+                f"unknown parameter {key!r} in the mysql URL (known: connect_timeout,"
+                f" {', '.join(URL_PARAMETERS)})"
+            )
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(
+            f"mysql.connect_timeout must be a positive number of seconds, not {timeout!r}"
+        )
+    return Target(
+        database=database,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        host=parts.hostname,
+        port=port,
+        connect_timeout=float(timeout),
+        params=params,
+    )
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password as ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not (at and userinfo.partition(":")[2]):
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}"))
+
+
+def quote_ident(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class _Closed:
+    """Stands in for the cursor while there is no connection, so hot methods need no check."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("the mysql database is not connected (call connect() first)")
+
+    execute = executemany = fetchall = _fail
+
+
+_CLOSED: Any = _Closed()
+
+
+class MySQLDialect:
+    """One MySQL or MariaDB database through PyMySQL, in autocommit mode.
+
+    MySQL commits implicitly before and after every DDL statement, so DDL cannot be rolled
+    back: ``transactional_ddl`` is False and the engine runs each migration as a
+    non-transactional one (see the README). ``connection`` is the open
+    ``pymysql.Connection`` (None when closed) and ``target`` what the URL names, for plugins
+    that need the server itself (backups with ``mysqldump``).
+    """
+
+    name: ClassVar[str] = "mysql"
+    schemes: ClassVar[tuple[str, ...]] = SCHEMES
+    paramstyle: ClassVar[str] = "format"
+    transactional_ddl: ClassVar[bool] = False
+    column_types: ClassVar[Mapping[str, str]] = {
+        # 191 characters of utf8mb4 fit the 767-byte index limit of older row formats; keys
+        # compare exactly (binary collation), as they do on the other dialects.
+        "key": "VARCHAR(191) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+        "text": "LONGTEXT CHARACTER SET utf8mb4",
+        # ISO-8601 text with its UTC offset, exactly as the core writes it (DATETIME would
+        # drop the offset, and TIMESTAMP ends in 2038).
+        "timestamp": "VARCHAR(40)",
+        "bool": "BOOLEAN",
+        "int": "BIGINT",
+        "real": "DOUBLE",
+    }
+
+    def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self.target = parse_url(url, options)
+        self.connection: pymysql.connections.Connection[Any] | None = None
+        self._cur: Any = _CLOSED
+
+    def __repr__(self) -> str:
+        return f"MySQLDialect({self.display_url()!r})"
+
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+    @property
+    def in_transaction(self) -> bool:
+        if self.connection is None:
+            return False
+        from pymysql.constants import SERVER_STATUS
+
+        return bool(self.connection.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
+
+    # -- connection -------------------------------------------------------------------------
+
+    def open_connection(
+        self, database: str | None = None, *, program_name: str | None = None
+    ) -> pymysql.connections.Connection[Any]:
+        """A new autocommit connection (to the URL's database unless ``database`` is given;
+        ``""`` for none); a failure is a :class:`DatabaseError` without the password."""
+        import pymysql
+
+        kwargs = self.target.connect_kwargs(database)
+        if program_name is not None:
+            kwargs["program_name"] = program_name
+        try:
+            return pymysql.connect(**kwargs)
+        except pymysql.MySQLError as exc:
+            raise self._connect_error(exc) from None
+
+    def _connect_error(self, exc: Exception) -> DatabaseError:
+        code = exc.args[0] if exc.args else None
+        if code == ER_BAD_DB_ERROR:
+            return DatabaseError(
+                f"cannot connect to {self.display_url()}: database {self.target.database!r}"
+                f" does not exist (mig does not create databases;"
+                f" CREATE DATABASE {quote_ident(self.target.database)} first)"
+            )
+        error = DatabaseError(f"cannot connect to {self.display_url()}: {self.describe(exc)}")
+        error.mysql_code = code  # type: ignore[attr-defined]
+        return error
+
+    def describe(self, exc: Exception) -> str:
+        """A driver error as one line without the password."""
+        args = exc.args
+        if len(args) == 2 and isinstance(args[0], int):
+            text = f"{args[1]} (error {args[0]})"
+        else:
+            text = str(exc) or type(exc).__name__
+        text = " ".join(text.split())
+        secret = self.target.password
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+        return text
+
+    def exists(self) -> bool:
+        """Whether the database exists on the server; creates nothing."""
+        import pymysql
+
+        try:
+            conn = pymysql.connect(**self.target.connect_kwargs())
+        except pymysql.MySQLError as exc:
+            if exc.args and exc.args[0] == ER_BAD_DB_ERROR:
+                return False
+            raise self._connect_error(exc) from None
+        conn.close()
+        return True
+
+    def connect(self, *, readonly: bool = False) -> None:
+        import pymysql
+
+        self.close()
+        conn = self.open_connection()
+        try:
+            cur = conn.cursor()
+            if readonly:
+                cur.execute("SET SESSION TRANSACTION READ ONLY")
+        except pymysql.MySQLError as exc:
+            conn.close()
+            raise self._connect_error(exc) from None
+        self.connection, self._cur = conn, cur
+
+    def close(self) -> None:
+        conn, self.connection, self._cur = self.connection, None, _CLOSED
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already gone: nothing left to release
+                pass
+
+    # -- statements: thin on purpose -----------------------------------------------------------
+    # Without parameters the SQL runs as written (a "%" needs no doubling), as DB-API
+    # drivers of the "format" style do; with parameters "%s" marks them and "%%" is a "%".
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cur.execute(sql, params or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._cur
+        cur.execute(sql, params or None)
+        return list(cur.fetchall())
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cur.executemany(sql, rows)
+
+    def begin(self) -> None:
+        self._cur.execute("START TRANSACTION")
+
+    def commit(self) -> None:
+        # Not an error without an open transaction: a DDL statement may have committed it
+        # implicitly (History.ensure creates tables inside begin/commit).
+        self._cur.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self._cur.execute("ROLLBACK")
+
+    # -- the rest of the protocol -------------------------------------------------------------
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        return locking.hold(self, timeout)
+
+    def table_names(self) -> list[str]:
+        rows = self.query(
+            "SELECT TABLE_NAME FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' ORDER BY 1"
+        )
+        return [str(name) for (name,) in rows]
+
+    def executor(self) -> MySQLExecutor:
+        return MySQLExecutor()

@@ -1,0 +1,395 @@
+"""The PostgreSQL dialect: URL parsing, the connection, transactions and bookkeeping types.
+
+psycopg is imported when a connection is first opened, never at import time, so that
+``mig --help`` and commands that touch no database stay fast.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+from mig.errors import ConfigError, DatabaseError
+
+from . import locking
+from .executor import PostgresExecutor
+
+if TYPE_CHECKING:
+    import psycopg
+
+SCHEMES = ("postgresql", "postgres")
+URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"
+#: Seconds a connection attempt may take before it fails (libpq waits for ever otherwise).
+DEFAULT_CONNECT_TIMEOUT = 10
+OPTIONS = ("schema", "connect_timeout")
+#: The database asked whether the target database exists when connecting to it fails.
+MAINTENANCE_DATABASE = "postgres"
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a ``postgresql://`` URL points. ``params`` are further libpq keywords from the
+    query string (``sslmode``, ``application_name``, ...), passed through as they are."""
+
+    database: str
+    user: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    schema: str | None = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    params: Mapping[str, str] = field(default_factory=dict)
+
+    def connect_kwargs(self, database: str | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "dbname": database or self.database,
+            "connect_timeout": max(1, round(self.connect_timeout)),
+        }
+        for key in ("user", "password", "host", "port"):
+            value = getattr(self, key)
+            if value is not None:
+                kwargs[key] = value
+        kwargs.update(self.params)
+        return kwargs
+
+
+def parse_url(url: str, options: Mapping[str, Any] | None = None) -> Target:
+    """The server, database and schema a ``postgresql://`` (or ``postgres://``) URL names.
+
+    User, password and database are percent-decoded. ``?schema=`` wins over the ``schema``
+    option; every other query parameter is a libpq connection keyword.
+    """
+    options = dict(options or {})
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ConfigError(
+            f"unknown key {unknown[0]!r} in [mig.options.postgres] (known: {', '.join(OPTIONS)})"
+        )
+    scheme, sep, _ = url.partition("://")
+    if not sep or scheme.lower().split("+", 1)[0] not in SCHEMES:
+        raise ConfigError(f"malformed postgresql URL {mask_url(url)!r}: expected {URL_FORMS}")
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(
+            f"malformed postgresql URL {mask_url(url)!r}: the port must be a number"
+        ) from None
+    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
+    if not database or "/" in database:
+        raise ConfigError(
+            f"malformed postgresql URL {mask_url(url)!r}: name one database, as in {URL_FORMS}"
+        )
+    params = dict(parse_qsl(parts.query, keep_blank_values=True))
+    schema = params.pop("schema", None) or options.get("schema")
+    if schema is not None and (not isinstance(schema, str) or not schema):
+        raise ConfigError(f"postgres.schema must be a non-empty string, not {schema!r}")
+    timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    if "connect_timeout" in params:
+        timeout = params.pop("connect_timeout")
+        try:
+            timeout = float(timeout)
+        except ValueError:
+            raise ConfigError(f"connect_timeout must be a number of seconds, not {timeout!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ConfigError(
+            f"postgres.connect_timeout must be a positive number of seconds, not {timeout!r}"
+        )
+    return Target(
+        database=database,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        host=_host(parts.netloc),
+        port=port,
+        schema=schema,
+        connect_timeout=float(timeout),
+        params=params,
+    )
+
+
+def _host(netloc: str) -> str | None:
+    # urlsplit lower-cases hostname and drops IPv6 brackets; a percent-encoded socket folder
+    # (%2Fvar%2Frun%2Fpostgresql) must keep its case.
+    hostport = netloc.rpartition("@")[2]
+    if hostport.startswith("["):
+        return hostport[1:].partition("]")[0] or None
+    return unquote(hostport.partition(":")[0]) or None
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password (in the user part or a ``password=`` parameter) as ``***``."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and userinfo.partition(":")[2]:
+        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
+    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class _Closed:
+    """Stands in for the connection while there is none, so the hot methods need no check."""
+
+    def _fail(self, *args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("the postgresql database is not connected (call connect() first)")
+
+    execute = cursor = _fail
+
+
+_CLOSED: Any = _Closed()
+
+
+class PostgresDialect:
+    """One PostgreSQL database (and optionally one schema in it) through psycopg 3.
+
+    The connection is in autocommit mode; the engine's ``begin``/``commit``/``rollback`` send
+    ``BEGIN``/``COMMIT``/``ROLLBACK``. ``connection`` is the open ``psycopg.Connection`` (None
+    when closed) and ``target`` what the URL names, for plugins that need the server itself
+    (backups with ``pg_dump``).
+    """
+
+    name: ClassVar[str] = "postgres"
+    schemes: ClassVar[tuple[str, ...]] = SCHEMES
+    paramstyle: ClassVar[str] = "format"
+    transactional_ddl: ClassVar[bool] = True
+    column_types: ClassVar[Mapping[str, str]] = {
+        "key": "VARCHAR(255)",
+        "text": "TEXT",
+        # Read back as UTC datetimes; the core turns them into ISO-8601 text again.
+        "timestamp": "TIMESTAMPTZ",
+        # The core writes 0/1, which PostgreSQL does not cast to BOOLEAN on insert.
+        "bool": "SMALLINT",
+        "int": "BIGINT",
+        "real": "DOUBLE PRECISION",
+    }
+
+    def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None:
+        self.url = url
+        self.target = parse_url(url, options)
+        self.connection: psycopg.Connection[Any] | None = None
+        self._conn: Any = _CLOSED
+
+    def __repr__(self) -> str:
+        return f"PostgresDialect({self.display_url()!r})"
+
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+    @property
+    def in_transaction(self) -> bool:
+        if self.connection is None:
+            return False
+        from psycopg.pq import TransactionStatus
+
+        return self.connection.info.transaction_status != TransactionStatus.IDLE
+
+    # -- connection -------------------------------------------------------------------------
+
+    def open_connection(
+        self, database: str | None = None, *, application_name: str | None = None
+    ) -> psycopg.Connection[Any]:
+        """A new autocommit connection to ``database`` (the URL's by default); a failure is a
+        :class:`DatabaseError` of one line without the password."""
+        import psycopg
+
+        kwargs = self.target.connect_kwargs(database)
+        if application_name is not None:
+            kwargs["application_name"] = application_name
+        try:
+            conn = psycopg.connect(autocommit=True, **kwargs)
+        except psycopg.Error as exc:
+            raise DatabaseError(self._connect_error(exc, database)) from None
+        conn.adapters.register_loader("timestamptz", _utc_loader())
+        return conn
+
+    def _connect_error(self, exc: Exception, database: str | None) -> str:
+        where = self.display_url()
+        if database is not None and database != self.target.database:
+            where += f" (database {database})"
+        return f"cannot connect to {where}: {self.scrub(_one_line(exc))}"
+
+    def scrub(self, text: str) -> str:
+        """``text`` without the password (driver messages never should hold it; be sure)."""
+        secret = self.target.password
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, "***")
+        return text
+
+    def exists(self) -> bool:
+        """Whether the database (and the configured schema) exists; creates nothing."""
+        try:
+            conn = self.open_connection()
+        except DatabaseError:
+            if self._database_missing():
+                return False
+            raise
+        try:
+            if self.target.schema is None:
+                return True
+            row = conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.target.schema,)
+            ).fetchone()
+            return row is not None
+        finally:
+            conn.close()
+
+    def _database_missing(self) -> bool:
+        """True when a maintenance database answers that ours does not exist (the driver's
+        own message is in the server's language, so it is not parsed)."""
+        if self.target.database == MAINTENANCE_DATABASE:
+            return False
+        try:
+            conn = self.open_connection(MAINTENANCE_DATABASE)
+        except DatabaseError:
+            return False  # the server cannot be reached either: the first error says why
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (self.target.database,)
+            ).fetchone()
+        finally:
+            conn.close()
+        return row is None
+
+    def connect(self, *, readonly: bool = False) -> None:
+        self.close()
+        try:
+            conn = self.open_connection()
+        except DatabaseError as exc:
+            if self._database_missing():
+                raise DatabaseError(
+                    f"cannot connect to {self.display_url()}: database"
+                    f" {self.target.database!r} does not exist (mig does not create databases;"
+                    f" CREATE DATABASE {quote_ident(self.target.database)} first)"
+                ) from None
+            raise exc from None
+        try:
+            self._set_up(conn, readonly)
+        except Exception as exc:
+            conn.close()
+            import psycopg
+
+            if isinstance(exc, psycopg.Error):
+                raise DatabaseError(self._connect_error(exc, None)) from None
+            raise
+        self.connection = self._conn = conn
+
+    def _set_up(self, conn: psycopg.Connection[Any], readonly: bool) -> None:
+        setup = []
+        schema = self.target.schema
+        if schema is not None:
+            if not readonly:
+                # Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on the
+                # database even when the schema is there.
+                found = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+                ).fetchone()
+                if found is None:
+                    setup.append(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+            # Only the schema: an unqualified name must never reach a table of another one.
+            setup.append(f"SET search_path TO {quote_ident(schema)}")
+        if readonly:
+            setup.append("SET default_transaction_read_only = on")
+        if setup:
+            conn.execute("; ".join(setup))
+
+    def close(self) -> None:
+        conn, self.connection, self._conn = self.connection, None, _CLOSED
+        if conn is not None:
+            conn.close()
+
+    # -- statements: thin on purpose, the engine's throughput depends on it --------------------
+    # Without parameters the SQL runs as written (a "%" needs no doubling), as DB-API
+    # drivers of the "format" style do; with parameters "%s" marks them and "%%" is a "%".
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._conn.execute(sql, params or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._conn.execute(sql, params or None)
+        return cur.fetchall() if cur.description is not None else []
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._conn.cursor() as cur:
+            cur.executemany(sql, rows)
+
+    def begin(self) -> None:
+        self._conn.execute("BEGIN")
+
+    def commit(self) -> None:
+        from psycopg.pq import TransactionStatus
+
+        status = self._status()
+        if status == TransactionStatus.INERROR:
+            # COMMIT would answer ROLLBACK without an error: say so instead.
+            self._conn.execute("ROLLBACK")
+            raise DatabaseError("the transaction was aborted by an earlier error; rolled back")
+        if status == TransactionStatus.IDLE:
+            raise DatabaseError("cannot commit: no transaction is open")
+        self._conn.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _status(self) -> Any:
+        if self.connection is None:
+            return self._conn.execute()  # raises: not connected
+        return self.connection.info.transaction_status
+
+    # -- the rest of the protocol -------------------------------------------------------------
+
+    def lock(self, timeout: float) -> AbstractContextManager[None]:
+        return locking.hold(self, timeout)
+
+    def table_names(self) -> list[str]:
+        rows = self.query(
+            "SELECT c.relname FROM pg_class c"
+            " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')"
+            " ORDER BY 1"
+        )
+        return [name for (name,) in rows]
+
+    def executor(self) -> PostgresExecutor:
+        return PostgresExecutor()
+
+
+def _one_line(exc: Exception) -> str:
+    """libpq's connection error as one line: what failed, without its boilerplate."""
+    text = " ".join(str(exc).split())
+    text = text.removeprefix("connection failed: ")
+    # "connection to server at "h", port p failed: FATAL: role "x" does not exist"
+    head, sep, tail = text.partition(" failed: ")
+    if sep and head.startswith("connection to server"):
+        text = tail
+    return text.replace("FATAL: ", "") or type(exc).__name__
+
+
+_LOADER: Any = None
+
+
+def _utc_loader() -> Any:
+    """A ``timestamptz`` loader giving UTC datetimes whatever the session's TimeZone, so the
+    bookkeeping reads back in the same form the core wrote it."""
+    global _LOADER
+    if _LOADER is None:
+        from psycopg.types.datetime import TimestamptzLoader
+
+        class UTCTimestamptzLoader(TimestamptzLoader):
+            def load(self, data: Any) -> _dt.datetime:
+                return super().load(data).astimezone(_dt.UTC)
+
+        _LOADER = UTCTimestamptzLoader
+    return _LOADER
