@@ -1,0 +1,110 @@
+"""A failing statement, --atomic runs and --dry-run."""
+
+from __future__ import annotations
+
+import json
+
+from mig.testing import Project
+
+FOUR_STATEMENTS = """\
+CREATE TABLE part_one (id INTEGER PRIMARY KEY);
+CREATE TABLE part_two (id INTEGER PRIMARY KEY);
+INSERT INTO no_such_table VALUES (1);
+CREATE TABLE part_four (id INTEGER PRIMARY KEY);
+"""
+
+
+def test_a_statement_failing_halfway_rolls_the_migration_back(mig_project: Project) -> None:
+    mig_project.table_migration("001", "before")
+    mig_project.write_migration("002_halfway", FOUR_STATEMENTS,
+                                "DROP TABLE part_four; DROP TABLE part_two; DROP TABLE part_one;")
+    mig_project.table_migration("003", "after")
+    code, out, err = mig_project.run("up")
+    assert code == 1
+    assert "Traceback" not in err
+    assert "002_halfway" in err and "no such table: no_such_table" in err
+    assert "002_halfway.sql:" in err  # the statement's file and line
+    tables = mig_project.tables()
+    assert "before" in tables
+    assert not tables & {"part_one", "part_two", "part_four", "after"}
+    failed = mig_project.executions("002_halfway")
+    assert len(failed) == 1
+    assert failed[0]["status"] == "FAILED"
+    assert "no such table: no_such_table" in failed[0]["error_message"]
+    assert mig_project.executions("003_create_after") == []
+    assert mig_project.query("SELECT current_version FROM mig_schema_version") == [("001",)]
+    status = json.loads(mig_project.run("status", "--json").out)
+    assert status["failed"] == ["002_halfway"]
+    assert status["pending"] == ["002_halfway", "003_create_after"]
+    assert status["needs_attention"] == []
+    history = json.loads(mig_project.run("history", "--json").out)
+    assert history[0]["status"] == "FAILED" and history[0]["migration_id"] == "002_halfway"
+    # Fixed, it applies on the next run.
+    mig_project.write_migration("002_halfway", FOUR_STATEMENTS.replace("no_such_table", "part_one"),
+                                "DROP TABLE part_four; DROP TABLE part_two; DROP TABLE part_one;")
+    code, _, err = mig_project.run("up")
+    assert code == 0, err
+    assert {"part_one", "part_two", "part_four", "after"} <= mig_project.tables()
+    assert json.loads(mig_project.run("status", "--json").out)["failed"] == []
+
+
+def test_atomic_run_is_all_or_nothing(mig_project: Project) -> None:
+    mig_project.table_migration("001", "a")
+    mig_project.table_migration("002", "b")
+    mig_project.write_migration("003_bad", "CREATE TABLE c (id INTEGER);\nSELECT nope FROM b;",
+                                "DROP TABLE c;")
+    mig_project.table_migration("004", "d")
+    code, _, err = mig_project.run("up", "--atomic")
+    assert code == 1
+    assert "003_bad" in err and "no such column: nope" in err
+    assert not mig_project.tables() & {"a", "b", "c", "d"}
+    rows = mig_project.executions()
+    assert {r["migration_id"]: r["status"] for r in rows} == {
+        "001_create_a": "ROLLED_BACK", "002_create_b": "ROLLED_BACK", "003_bad": "FAILED",
+    }
+    assert mig_project.query("SELECT current_version FROM mig_schema_version") == [("",)]
+    status = json.loads(mig_project.run("status", "--json").out)
+    assert status["applied"] == [] and status["current_version"] is None
+    # Without --atomic the first two go in and the run stops at the third.
+    code, _, _ = mig_project.run("up")
+    assert code == 1
+    assert {"a", "b"} <= mig_project.tables() and not mig_project.tables() & {"c", "d"}
+
+
+def test_atomic_success(mig_project: Project) -> None:
+    for i, t in enumerate("abc", start=1):
+        mig_project.table_migration(f"00{i}", t)
+    code, out, err = mig_project.run("up", "--atomic")
+    assert code == 0, err
+    assert {"a", "b", "c"} <= mig_project.tables()
+    assert "version 003" in out
+
+
+def test_dry_run_on_a_fresh_project_creates_nothing(example_project: Project) -> None:
+    code, out, err = example_project.run("up", "--dry-run")
+    assert code == 0, err
+    assert "CREATE TABLE users" in out and "5 migration(s) would be applied" in out
+    assert not example_project.db_path.exists()
+    assert not (example_project.path / "app.db.miglock").exists()
+    assert sorted(p.name for p in example_project.path.iterdir()) == ["mig.toml", "migrations"]
+    code, out, _ = example_project.run("down", "--dry-run")
+    assert code == 0
+    assert not example_project.db_path.exists()
+
+
+def test_dry_run_leaves_an_existing_database_byte_for_byte(example_project: Project) -> None:
+    example_project.ok("up", "002")
+    before = example_project.db_path.read_bytes()
+    mtime = example_project.db_path.stat().st_mtime_ns
+    code, out, _ = example_project.run("up", "--dry-run")
+    assert code == 0
+    assert "would apply 003_create_orders_table" in out
+    assert "would apply 002" not in out
+    code, out, _ = example_project.run("down", "--all", "--dry-run")
+    assert code == 0
+    assert "would roll back 002_create_portfolio_table" in out
+    assert example_project.db_path.read_bytes() == before
+    assert example_project.db_path.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in example_project.path.iterdir()) == [
+        "app.db", "app.db.miglock", "mig.toml", "migrations"
+    ]
