@@ -4,53 +4,67 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import (
-    BackupError,
-    ConfigError,
-    DatabaseError,
-    DependencyError,
-    DriftError,
-    IntegrityError,
-    LockTimeout,
-    MigError,
-    MigrationFailed,
-    MigrationFileError,
-    PluginError,
-    RollbackRefused,
-    StatementFailed,
-    UnknownTargetError,
-)
-from .hookspecs import API_VERSION, hookimpl
-from .models import (
-    BackupInfo,
-    BackupType,
-    IntegrityResult,
-    Migration,
-    MigrationExecution,
-    MigrationStatus,
-    Operation,
-    Problem,
-    Statement,
-)
-
 if TYPE_CHECKING:
     from .engine import MigrationEngine
+    from .errors import (
+        BackupError,
+        ConfigError,
+        DatabaseError,
+        DependencyError,
+        DriftError,
+        IntegrityError,
+        LockTimeout,
+        MigError,
+        MigrationFailed,
+        MigrationFileError,
+        PluginError,
+        RollbackRefused,
+        StatementFailed,
+        UnknownTargetError,
+    )
+    from .hookspecs import API_VERSION, hookimpl
+    from .models import (
+        BackupInfo,
+        BackupType,
+        IntegrityResult,
+        Migration,
+        MigrationExecution,
+        MigrationStatus,
+        Operation,
+        Problem,
+        Statement,
+    )
     from .scaffold import create_migration_file
 
 __version__ = "0.1.0"
 
+# Every public name is imported on first use, so that `mig --help` pays for none of them.
 _LAZY = {
     "MigrationEngine": "engine",
     "create_migration_file": "scaffold",
+    "API_VERSION": "hookspecs",
+    "hookimpl": "hookspecs",
+    **dict.fromkeys(
+        ["BackupError", "ConfigError", "DatabaseError", "DependencyError", "DriftError",
+         "IntegrityError", "LockTimeout", "MigError", "MigrationFailed", "MigrationFileError",
+         "PluginError", "RollbackRefused", "StatementFailed", "UnknownTargetError"],
+        "errors",
+    ),
+    **dict.fromkeys(
+        ["BackupInfo", "BackupType", "IntegrityResult", "Migration", "MigrationExecution",
+         "MigrationStatus", "Operation", "Problem", "Statement"],
+        "models",
+    ),
 }
 
 
 def __getattr__(name: str) -> Any:
-    # The engine pulls in more than a plugin needs; import it on first use only.
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'mig' has no attribute {name!r}")
 
 

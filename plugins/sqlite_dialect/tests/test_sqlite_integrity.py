@@ -19,6 +19,7 @@ def make_context(dialect: Any, plugins: Plugins, db: SQLiteDialect) -> Context:
         config=None,
         split=lambda sql, line: [],
         executor=db.executor(),
+        backups=None,  # type: ignore[arg-type]  # integrity checks never touch backups
     )
 
 
