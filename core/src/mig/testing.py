@@ -8,7 +8,7 @@ Fixtures:
     :class:`Project` for its helpers (``write_migration``, ``run``, ``ok``, ``popen``,
     ``engine``, ``query``, ``tables``, ``executions``).
 ``example_project``
-    The same, with a copy of the repository's bundled ``migrations/`` (the trading schema).
+    The same in ``tmp_path/example``, with a copy of the repository's bundled ``migrations/`` (the trading schema).
 ``register_plugin``
     ``register_plugin(plugin, plugins=None, name=None)`` registers a module or object with
     hook implementations on a :class:`mig.plugins.Plugins` (a fresh one when not given,
@@ -241,7 +241,7 @@ def example_project(tmp_path: Path, request: pytest.FixtureRequest) -> Project:
     source = bundled_migrations(request.config)
     if source is None:
         pytest.skip("the bundled migrations/ folder is not next to this test run")
-    project = Project(tmp_path / "project")
+    project = Project(tmp_path / "example")
     shutil.rmtree(project.migrations_dir)
     shutil.copytree(source, project.migrations_dir)
     return project
