@@ -178,3 +178,20 @@ def test_database_url_keyword(example_project: Project) -> None:
                              backup="none")
     assert len(engine.migrate_latest()) == 5
     engine.close()
+
+
+def test_a_long_lived_engine_sees_what_another_process_recorded(mig_project: Project) -> None:
+    mig_project.table_migration("001", "a")
+    with mig_project.engine() as engine:
+        assert len(engine.migrate_latest()) == 1
+        mig_project.table_migration("002", "b")
+        mig_project.ok("up")  # another process, while this engine stays connected
+        mig_project.table_migration("003", "c")
+        engine.reload()
+        assert [e.migration_id for e in engine.migrate_latest()] == ["003_create_c"]
+        assert engine.get_current_version() == "003"
+        assert [e.migration_id for e in engine.history()] == [
+            "003_create_c", "002_create_b", "001_create_a"
+        ]
+    seqs = [r["seq"] for r in mig_project.executions()]
+    assert seqs == sorted(set(seqs)), "execution order must be unique and increasing"

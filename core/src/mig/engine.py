@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,8 +228,14 @@ class MigrationEngine:
             backups=self.backups(),
         )
 
-    def _lock(self) -> AbstractContextManager[None]:
-        return self.dialect.lock(self.config.lock_timeout)
+    @contextmanager
+    def _lock(self) -> Iterator[None]:
+        with self.dialect.lock(self.config.lock_timeout):
+            # Another process may have written while this engine waited or sat idle: nothing
+            # cached about the tables' contents (the next execution seq) may be reused.
+            if self._history is not None:
+                self._history.forget()
+            yield
 
     # -- reading ------------------------------------------------------------------------------
 
