@@ -376,6 +376,11 @@ class MigrationEngine:
             statements = {m.id: self.split(m, "up") for m in todo}
             if atomic:
                 blocking = [m.id for m in todo if not self._transactional(m)]
+                if blocking and not self.dialect.transactional_ddl:
+                    raise ConfigError(
+                        f"--atomic needs transactional DDL, which {self.dialect.name} does not"
+                        " have (each DDL statement commits); run without --atomic"
+                    )
                 if blocking:
                     raise ConfigError(
                         f"--atomic cannot include {blocking[0]}: it runs outside a transaction"
