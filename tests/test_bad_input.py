@@ -101,6 +101,14 @@ def test_bad_file_name(project: Project) -> None:
     assert project.run("validate").code == 0  # other files are ignored
 
 
+def test_binary_files(project: Project) -> None:
+    (project.migrations_dir / "diagram.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe\x00")
+    project.ok("validate")  # not a migration: ignored
+    (project.migrations_dir / "002_binary.sql").write_bytes(b"-- @name: x\n\xff\xfe\n")
+    assert_clean_error(project, ("up",), 2, "002_binary.sql", "UTF-8")
+    assert_nothing_applied(project)
+
+
 def test_unterminated_string(project: Project) -> None:
     project.write_migration("002_quote", "INSERT INTO first (note) VALUES ('oops);",
                             "DELETE FROM first;")

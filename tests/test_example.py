@@ -136,6 +136,7 @@ def test_history_is_newest_first_and_limited(example_project: Project) -> None:
     assert all(r["execution_id"] for r in rows)
     limited = json.loads(example_project.run("history", "--json", "--limit", "2").out)
     assert [r["execution_id"] for r in limited] == [r["execution_id"] for r in rows[:2]]
+    assert example_project.run("history", "--limit", "-1").code == 2
     code, out, _ = example_project.run("history", "--limit", "1")
     assert code == 0 and "005_add_user_preferences" in out and "004" not in out
 

@@ -108,3 +108,86 @@ def test_dry_run_leaves_an_existing_database_byte_for_byte(example_project: Proj
     assert sorted(p.name for p in example_project.path.iterdir()) == [
         "app.db", "app.db.miglock", "mig.toml", "migrations"
     ]
+
+
+def test_non_transactional_failure_without_backup_needs_attention(mig_project: Project) -> None:
+    mig_project.write_migration(
+        "001_outside",
+        FOUR_STATEMENTS,
+        "DROP TABLE IF EXISTS part_four; DROP TABLE part_two; DROP TABLE part_one;",
+        {"transactional": False},
+    )
+    code, _, err = mig_project.run("up")
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "2 statement(s) had committed" in lines[0]
+    # What ran before the failure stays: nothing could undo it.
+    assert {"part_one", "part_two"} <= mig_project.tables()
+    row = mig_project.executions("001_outside")[0]
+    assert (row["status"], row["statements_committed"]) == ("FAILED", 2)
+    assert "no such table" in row["error_message"]
+    status = json.loads(mig_project.ok("status", "--json"))
+    assert [e["migration_id"] for e in status["needs_attention"]] == ["001_outside"]
+    assert "NEEDS ATTENTION" in mig_project.ok("status")
+    code, out, _ = mig_project.run("check")
+    assert code == 4 and "001_outside" in out
+
+
+def test_non_transactional_success(mig_project: Project) -> None:
+    mig_project.write_migration("001_outside", "CREATE TABLE a (id INTEGER);\nVACUUM;",
+                                "DROP TABLE a;", {"transactional": False})
+    mig_project.ok("up")
+    rows = mig_project.executions("001_outside")
+    assert [(r["status"], r["statements_committed"]) for r in rows] == [("COMPLETED", 2)]
+    mig_project.ok("down")
+    assert "a" not in mig_project.tables()
+
+
+def test_transaction_control_is_refused_in_a_transactional_migration(mig_project: Project) -> None:
+    mig_project.write_migration("001_commits", "CREATE TABLE a (id INTEGER);\nCOMMIT;",
+                                "DROP TABLE a;")
+    code, _, err = mig_project.run("up")
+    assert code == 1 and "transactional" in err
+    assert "a" not in mig_project.tables()
+
+
+def test_a_failing_down_leaves_the_migration_applied(mig_project: Project) -> None:
+    mig_project.write_migration("001_a", "CREATE TABLE a (id INTEGER);",
+                                "DROP TABLE a;\nDROP TABLE not_there;")
+    mig_project.ok("up")
+    code, _, err = mig_project.run("down")
+    assert code == 1 and "not_there" in err and "Traceback" not in err
+    assert "a" in mig_project.tables()
+    rows = mig_project.executions("001_a")
+    assert [(r["operation"], r["status"]) for r in rows] == [
+        ("apply", "COMPLETED"), ("rollback", "FAILED")
+    ]
+    assert json.loads(mig_project.ok("status", "--json"))["applied"] == ["001_a"]
+
+
+def test_an_applied_migration_whose_file_is_gone(mig_project: Project) -> None:
+    mig_project.table_migration("001", "a")
+    path = mig_project.table_migration("002", "b", deps=["001_create_a"])
+    mig_project.ok("up")
+    path.unlink()
+    status = json.loads(mig_project.ok("status", "--json"))
+    assert status["missing"] == ["002_create_b"] and status["current_version"] == "002"
+    code, out, _ = mig_project.run("check")
+    assert code == 4 and "002_create_b" in out
+    # Its dependents are known from the bookkeeping tables, and so is its DOWN.
+    code, _, err = mig_project.run("rollback", mig_project.executions("001_create_a")[0]
+                                   ["execution_id"])
+    assert code == 1 and "002_create_b" in err
+    mig_project.ok("down")
+    assert "b" not in mig_project.tables()
+    assert json.loads(mig_project.ok("status", "--json"))["missing"] == []
+
+
+def test_rollback_of_a_drifted_migration_runs_the_down_it_was_applied_with(
+    mig_project: Project,
+) -> None:
+    path = mig_project.table_migration("001", "a")
+    mig_project.ok("up")
+    path.write_text(path.read_text().replace("DROP TABLE a;", "DROP TABLE somewhere_else;"))
+    mig_project.ok("down")
+    assert "a" not in mig_project.tables()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, DependencyError, MigrationFileError
+from .errors import ConfigError, DependencyError, MigError, MigrationFileError
 from .models import Migration
 
 if TYPE_CHECKING:
@@ -27,6 +27,10 @@ def load_migrations(directory: Path, plugins: Plugins) -> list[Migration]:
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
+            # Binary files (a diagram, a PDF) are no business of ours unless a parser claims
+            # the name; parsers decide by name, so an empty text is enough to ask.
+            if not _claimed(plugins, path):
+                continue
             raise MigrationFileError(f"not UTF-8 text ({exc.reason})", path) from None
         migration = plugins.parse_migration(path, text)
         if migration is None:
@@ -40,3 +44,9 @@ def load_migrations(directory: Path, plugins: Plugins) -> list[Migration]:
         found.append(migration)
     return plugins.resolve_order(found)
 
+
+def _claimed(plugins: Plugins, path: Path) -> bool:
+    try:
+        return plugins.parse_migration(path, "") is not None
+    except MigError:
+        return True

@@ -154,6 +154,8 @@ def history(
     limit: int | None = typer.Option(None, "--limit", "-n", help="Only the newest N."),
 ) -> None:
     """The audit trail, newest first."""
+    if limit is not None and limit < 0:
+        raise fail("--limit must not be negative", 2)
     rows = engine().history(limit)
     if as_json:
         print_json([r.to_dict() for r in rows])
@@ -208,10 +210,11 @@ def _finish(
     failed = [e for e in executions if e.status.value == "FAILED"]
     if failed:
         ex = failed[-1]
-        typer.echo(f"mig: error: {ex.migration_id} failed: {ex.error_message}", err=True)
+        note = ""
         if ex.statements_committed:
-            typer.echo(f"mig: error: {ex.statements_committed} statement(s) had committed and"
-                       " were not undone; see `mig status`", err=True)
+            note = (f"; {ex.statements_committed} statement(s) had committed and were not"
+                    " undone (see `mig status`)")
+        typer.echo(f"mig: error: {ex.migration_id} failed: {ex.error_message}{note}", err=True)
         raise typer.Exit(1)
     if not quiet:
         if executions:
