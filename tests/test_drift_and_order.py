@@ -32,6 +32,8 @@ def test_editing_up_is_drift(mig_project: Project) -> None:
     code, _, err = mig_project.run("up")
     assert code == 4
     assert "001_create_a" in err and "--allow-drift" in err and "Traceback" not in err
+    assert mig_project.run("up", "--dry-run").code == 4  # a dry run refuses the same way
+    assert "would apply 003" in mig_project.ok("up", "--dry-run", "--allow-drift")
     assert "c" not in mig_project.tables()
     code, _, err = mig_project.run("up", "--allow-drift")
     assert code == 0, err
@@ -97,6 +99,7 @@ def test_out_of_order_error_refuses(mig_project: Project) -> None:
     code, _, err = mig_project.run("up")
     assert code == 2
     assert "002_create_b" in err and "out_of_order" in err and "Traceback" not in err
+    assert mig_project.run("up", "--dry-run").code == 2
     assert "b" not in mig_project.tables()
     mig_project.table_migration("004", "d")
     assert mig_project.run("up").code == 2

@@ -327,11 +327,19 @@ class MigrationEngine:
                     return m
         raise UnknownTargetError(f"no migration {target!r} in {self.config.migrations_dir}")
 
-    def plan(self, target: str | None = None) -> list[Migration]:
-        """The migrations ``up`` would apply, in order."""
+    def plan(
+        self, target: str | None = None, *, checked: bool = False, allow_drift: bool = False
+    ) -> list[Migration]:
+        """The migrations ``up`` would apply, in order. ``checked`` also raises what ``up``
+        would refuse with (drift, out-of-order), for ``up --dry-run``."""
         migrations = self.migrations()
-        applied = {e.migration_id for e in self.applied_executions()}
-        return _plan(migrations, applied, self.resolve_target(target) if target else None)
+        executions = self.applied_executions()
+        applied = {e.migration_id for e in executions}
+        todo = _plan(migrations, applied, self.resolve_target(target) if target else None)
+        if checked:
+            self._check_drift(executions, allow_drift)
+            self._check_order(todo, executions)
+        return todo
 
     # -- applying -----------------------------------------------------------------------------
 

@@ -78,7 +78,7 @@ def up(
     """Apply pending migrations (all, or up to TARGET and its dependencies)."""
     eng = engine()
     if dry_run:
-        todo = eng.plan(target)
+        todo = eng.plan(target, checked=True, allow_drift=allow_drift)
         for m in todo:
             typer.echo(f"-- would apply {m.id} ({m.name})")
             for statement in eng.split(m, "up"):
