@@ -1,0 +1,1 @@
+"""mig-backup-incremental: incremental backup chains (changed pages only) and their restore."""

@@ -1,0 +1,50 @@
+"""Backup type ``incremental``: a full base, then only what changed since the previous backup
+of the chain. The work is dialect-specific and lives in one module per dialect."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+from typing import ClassVar
+
+from mig import BackupError, hookimpl
+from mig.protocols import BackupJob, Context, RestoreJob
+
+from .options import Options
+
+MIG_API_VERSION = 1
+
+#: Dialect name -> module with ``create(ctx, job, options)`` and ``restore(ctx, job, options)``.
+DIALECTS = {"sqlite": "mig_backup_incremental.sqlite"}
+
+
+def _dialect_module(ctx: Context) -> ModuleType:
+    name = ctx.dialect.name
+    if name not in DIALECTS:
+        raise BackupError(
+            f"incremental backups of {name} databases are not supported by"
+            " mig-backup-incremental yet"
+        )
+    return import_module(DIALECTS[name])
+
+
+def _options(ctx: Context) -> Options:
+    return Options.from_table(ctx.config.options.get(IncrementalBackup.name, {}))
+
+
+class IncrementalBackup:
+    """Chained backups: a base page image, then the pages changed since the parent."""
+
+    name: ClassVar[str] = "incremental"
+    chained: ClassVar[bool] = True
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        _dialect_module(ctx).create(ctx, job, _options(ctx))
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        _dialect_module(ctx).restore(ctx, job, _options(ctx))
+
+
+@hookimpl
+def mig_register_backup_types() -> list[type]:
+    return [IncrementalBackup]

@@ -1,0 +1,386 @@
+"""Incremental backups of SQLite databases, by changed pages.
+
+A backup reads the database file page by page while a read transaction keeps writers from
+committing (in WAL mode, where the file alone is not the database, it first copies a
+consistent image with SQLite's backup API), hashes every page and stores either the whole
+image (a base) or only the pages whose hash differs from the parent's index (an increment).
+
+A restore copies the base into a temporary file beside the database, writes each increment's
+pages over it in order, cuts it to the last page count, checks it with ``PRAGMA quick_check``,
+writes mig's audit trail into it, syncs it and renames it over the database: a crash leaves
+either the old database or the restored one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mig import BackupError, BackupInfo
+from mig.protocols import BackupJob, Context, RestoreJob
+
+from .options import FORMAT, Options
+from .pages import (
+    HASHES,
+    Delta,
+    Index,
+    changed_pages,
+    copy_file,
+    copy_range,
+    hash_pages,
+    write_delta,
+)
+
+#: Suffix of the temporary file a restore builds beside the database.
+RESTORE_SUFFIX = ".mig-restore"
+SIDECARS = ("-journal", "-wal", "-shm")
+#: Below this many changed bytes an increment is cheap to replay however much of the
+#: database it covers, so it never starts a new chain (small databases keep their chains).
+REBASE_FLOOR = 1 << 20
+
+
+def _database(ctx: Context) -> Path:
+    path = getattr(ctx.dialect, "path", None)
+    if path is None:
+        raise BackupError(
+            "an in-memory SQLite database has no file to back up incrementally"
+        )
+    return Path(path)
+
+
+def _timeout(ctx: Context) -> float:
+    return float(getattr(ctx.dialect, "busy_timeout", 5.0))
+
+
+# -- creating ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """A consistent page image open for reading while the snapshot lasts."""
+
+    fd: int
+    page_size: int
+    page_count: int
+    #: A private copy the snapshot made (WAL mode), which a base may take over.
+    copy: Path | None = None
+
+
+#: Read-only descriptors of database files, by path, kept open while the file stays the same.
+#: Closing any descriptor of a file drops every POSIX lock the process holds on that file,
+#: the locks of SQLite connections that other threads have open on it included, so a
+#: descriptor is only closed once its file has been replaced.
+_DESCRIPTORS: dict[str, int] = {}
+_DESCRIPTORS_LOCK = threading.Lock()
+
+
+def _descriptor(db: Path) -> int:
+    current = os.stat(db)
+    with _DESCRIPTORS_LOCK:
+        fd = _DESCRIPTORS.get(str(db))
+        if fd is not None:
+            if os.path.samestat(os.fstat(fd), current):
+                return fd
+            os.close(fd)
+        fd = _DESCRIPTORS[str(db)] = os.open(db, os.O_RDONLY | os.O_CLOEXEC)
+        return fd
+
+
+def _forget_descriptor(db: Path) -> None:
+    """Close the descriptor of a file that was just replaced (so its space is freed)."""
+    with _DESCRIPTORS_LOCK:
+        fd = _DESCRIPTORS.pop(str(db), None)
+        if fd is not None:
+            os.close(fd)
+
+
+@contextlib.contextmanager
+def snapshot(db: Path, timeout: float, scratch: Path) -> Iterator[Snapshot]:
+    """The database's pages as of one moment, held still until the block ends."""
+    if not db.is_file():
+        raise BackupError(f"the database {db} does not exist")
+    try:
+        conn = sqlite3.connect(db, timeout=timeout, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot open {db}: {exc}") from exc
+    try:
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+            with _backup_copy(conn, scratch) as snap:
+                yield snap
+            return
+        fd = _descriptor(db)
+        # The SHARED lock of a read transaction keeps every writer from changing the file
+        # (a writer needs EXCLUSIVE to write), and taking it rolls back a hot journal.
+        conn.execute("BEGIN")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        if not os.path.samestat(os.fstat(fd), os.stat(db)):
+            raise BackupError(f"{db} was replaced while the backup started; try again")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+        yield Snapshot(fd, page_size, page_count)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise BackupError(f"reading {db} failed: {exc}") from exc
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def _backup_copy(conn: sqlite3.Connection, scratch: Path) -> Iterator[Snapshot]:
+    copy = scratch / ".snapshot"
+    target = sqlite3.connect(copy)
+    try:
+        conn.backup(target)  # one step: the source is read in a single read transaction
+        page_size = target.execute("PRAGMA page_size").fetchone()[0]
+        page_count = target.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        target.close()
+    fd = os.open(copy, os.O_RDONLY)
+    try:
+        yield Snapshot(fd, page_size, page_count, copy)
+    finally:
+        os.close(fd)
+        copy.unlink(missing_ok=True)
+
+
+def _parent_index(ctx: Context, job: BackupJob, options: Options) -> tuple[
+    Index | None, int, str
+]:
+    """The parent's page index and this backup's depth in the chain, or None and why a new
+    chain starts."""
+    parent = job.parent
+    if parent is None:
+        return None, 0, "no earlier incremental backup"
+    if parent.database_path != ctx.dialect.display_url():
+        return None, 0, f"the previous incremental backup is of {parent.database_path}"
+    if parent.extra.get("format") != FORMAT or parent.extra.get("dialect") != "sqlite":
+        return None, 0, f"backup {parent.backup_id} was made by another version or dialect"
+    try:
+        depth = len(ctx.backups.chain(ctx.backups.get(parent.backup_id)))
+        if depth > options.max_chain:
+            return None, 0, f"the chain reached max_chain = {options.max_chain} increments"
+        index = Index.read(job.fetch(parent, "index"), f"backup {parent.backup_id}")
+    except BackupError as exc:
+        return None, 0, f"the previous chain cannot be built on: {exc}"
+    if index.hash_name != options.hash:
+        return None, 0, f"the hash changed from {index.hash_name} to {options.hash}"
+    return index, depth, ""
+
+
+def create(ctx: Context, job: BackupJob, options: Options) -> None:
+    db = _database(ctx)
+    if ctx.dialect.in_transaction:
+        raise BackupError("an incremental backup cannot be taken inside an open transaction")
+    parent, depth, reason = _parent_index(ctx, job, options)
+    digest_size = HASHES[options.hash][0]
+    data, index_path = job.workdir / "data", job.workdir / "index"
+    what = f"the database {db}"
+    with snapshot(db, _timeout(ctx), job.workdir) as snap:
+        if parent is not None and parent.page_size != snap.page_size:
+            parent, reason = None, f"the page size changed from {parent.page_size}"
+        changed: list[int] | None = None
+        if parent is not None:
+            digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
+                                 options.threads, what=what)
+            changed = changed_pages(parent, digests, digest_size)
+            if (len(changed) > options.rebase_ratio * snap.page_count
+                    and len(changed) * snap.page_size > REBASE_FLOOR):
+                reason = f"{len(changed)} of {snap.page_count} pages changed"
+                changed = None
+                _copy_image(snap, data)
+        elif snap.copy is not None:
+            digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
+                                 options.threads, what=what)
+            os.replace(snap.copy, data)
+        else:
+            out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
+                                     options.threads, copy_to=out, what=what)
+            finally:
+                os.close(out)
+        if changed is not None:
+            write_delta(snap.fd, data, snap.page_size, snap.page_count, changed, what)
+    Index(options.hash, snap.page_size, snap.page_count, digests).write(index_path)
+    job.extra.update({
+        "format": FORMAT,
+        "dialect": "sqlite",
+        "kind": "base" if changed is None else "increment",
+        "depth": 0 if changed is None else depth,
+        "page_size": snap.page_size,
+        "page_count": snap.page_count,
+        "pages_stored": snap.page_count if changed is None else len(changed),
+        "hash": f"{options.hash}/{digest_size * 8}",
+    })
+    if changed is None:
+        job.info.parent_id = None
+        job.extra["new_chain"] = reason
+
+
+def _copy_image(snap: Snapshot, data: Path) -> None:
+    if snap.copy is not None:
+        os.replace(snap.copy, data)
+        return
+    out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        copy_range(snap.fd, 0, out, 0, snap.page_size * snap.page_count)
+    finally:
+        os.close(out)
+
+
+# -- restoring --------------------------------------------------------------------------------
+
+
+def _check_chain(chain: list[BackupInfo]) -> tuple[int, int]:
+    """The page size and final page count of a chain, after checking it hangs together."""
+    base = chain[0]
+    for i, link in enumerate(chain):
+        extra = link.extra
+        if extra.get("format") != FORMAT or extra.get("dialect") != "sqlite":
+            raise BackupError(f"backup {link.backup_id} is not an incremental SQLite backup of"
+                              " a format this plugin reads")
+        kind = "base" if i == 0 else "increment"
+        if extra.get("kind") != kind:
+            raise BackupError(f"backup {link.backup_id} should be a {kind} in the chain of"
+                              f" {chain[-1].backup_id} but is a {extra.get('kind')}")
+        if extra.get("page_size") != base.extra.get("page_size"):
+            raise BackupError(f"backup {link.backup_id} has another page size than its base")
+    return int(base.extra["page_size"]), int(chain[-1].extra["page_count"])
+
+
+def restore(ctx: Context, job: RestoreJob, options: Options) -> None:
+    db = _database(ctx)
+    page_size, page_count = _check_chain(job.chain)
+    folder = db.parent
+    _remove_leftovers(db)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{db.name}.", suffix=RESTORE_SUFFIX)
+    tmp = Path(name)
+    try:
+        try:
+            if db.exists():
+                os.chmod(tmp, stat.S_IMODE(db.stat().st_mode))
+            _replay(job, fd, page_size)
+            os.ftruncate(fd, page_size * page_count)
+        finally:
+            os.close(fd)
+        _finish(ctx, job, tmp, options)
+        _fsync(tmp)
+        _swap(ctx, db, tmp)
+    except BaseException:
+        _unlink_with_sidecars(tmp)
+        raise
+
+
+def _replay(job: RestoreJob, fd: int, page_size: int) -> None:
+    base = job.chain[0]
+    image = job.fetch(base, "data")
+    size = image.stat().st_size
+    if size != page_size * int(base.extra["page_count"]):
+        raise BackupError(f"backup {base.backup_id}: the page image has {size} bytes, expected"
+                          f" {page_size} x {base.extra['page_count']}")
+    copy_file(image, fd, size)
+    for link in job.chain[1:]:
+        what = f"backup {link.backup_id}"
+        delta = Delta.open(job.fetch(link, "data"), what)
+        if delta.page_size != page_size or delta.page_count != link.extra["page_count"]:
+            raise BackupError(f"{what}: the page delta does not match its manifest")
+        delta.apply(fd)
+
+
+def _finish(ctx: Context, job: RestoreJob, tmp: Path, options: Options) -> None:
+    """Check the rebuilt database, then write the audit trail into it (one transaction)."""
+    dialect: Any = type(ctx.dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    try:
+        dialect.connect()
+        rows = dialect.query(f"PRAGMA {options.check}")
+        if rows != [("ok",)]:
+            found = "; ".join(str(r[0]) for r in rows[:3])
+            raise BackupError(f"the restored database fails {options.check}: {found}")
+        dialect.begin()
+        try:
+            job.finish(dialect)
+            dialect.commit()
+        except BaseException:
+            dialect.rollback()
+            raise
+        if dialect.query("PRAGMA journal_mode")[0][0].lower() == "wal":
+            dialect.query("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:
+        raise BackupError(f"the restored database cannot be opened: {exc}") from exc
+    finally:
+        dialect.close()
+    for suffix in SIDECARS:
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
+def _swap(ctx: Context, db: Path, tmp: Path) -> None:
+    """Rename ``tmp`` over ``db`` so that nothing left of the old database (a hot journal, a
+    WAL) can be replayed into the new one, then reconnect the dialect."""
+    ctx.dialect.close()
+    guard: sqlite3.Connection | None = None
+    replaced = False
+    try:
+        if db.exists():
+            guard = sqlite3.connect(db, timeout=_timeout(ctx), isolation_level=None)
+            if guard.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
+                busy = guard.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if busy:
+                    raise BackupError(f"{db} is in use by another process; stop it and retry")
+                guard.close()  # the last connection: SQLite removes the (empty) WAL
+                guard = None
+            else:
+                # No other connection reads or writes the old file until the rename; taking
+                # the lock also rolls back a hot journal left by a crashed writer.
+                guard.execute("BEGIN EXCLUSIVE")
+        for suffix in SIDECARS:
+            side = Path(f"{db}{suffix}")
+            if suffix == "-wal" and side.exists() and side.stat().st_size:
+                raise BackupError(f"{db} is in use by another process; stop it and retry")
+            side.unlink(missing_ok=True)
+        os.replace(tmp, db)
+        replaced = True
+        _fsync_dir(db.parent)
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot take {db} over for the restore: {exc}") from exc
+    finally:
+        if guard is not None:
+            guard.close()
+        if replaced:
+            _forget_descriptor(db)
+        ctx.dialect.connect()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_with_sidecars(path: Path) -> None:
+    for suffix in ("", *SIDECARS):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _remove_leftovers(db: Path) -> None:
+    """Temporary files of restores that were killed (the caller holds the migration lock, so
+    no other restore is running)."""
+    for leftover in db.parent.glob(f".{db.name}.*{RESTORE_SUFFIX}"):
+        _unlink_with_sidecars(leftover)

@@ -1,0 +1,533 @@
+"""Incremental SQLite backups through the Python API, on real files."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from mig_backup_incremental import pages, plugin
+from mig_backup_incremental.options import Options
+
+from mig import BackupError, ConfigError
+from mig.testing import Project
+
+CONFIG = """\
+[mig]
+database = "sqlite:///app.db"
+migrations_dir = "migrations"
+backups_dir = "backups"
+backup = "incremental"
+lock_timeout = 10
+"""
+
+
+def configure(project: Project, **options: object) -> Project:
+    text = CONFIG
+    if options:
+        import tomli_w
+
+        text += "\n" + tomli_w.dumps({"mig": {"options": {"incremental": options}}})
+    project.write_config(text)
+    return project
+
+
+@pytest.fixture
+def project(mig_project: Project) -> Project:
+    configure(mig_project)
+    fill(mig_project.db_path, rows=20_000)
+    return mig_project
+
+
+def fill(db: Path, rows: int, *, start: int = 0, table: str = "items") -> None:
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY,"
+                     " name TEXT NOT NULL, qty INTEGER NOT NULL, payload BLOB)")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS idx_{table}_name ON {table}(name)")
+        conn.executemany(
+            f"INSERT INTO {table} (id, name, qty, payload) VALUES (?, ?, ?, ?)",
+            ((i, f"item {i:06d}", i % 97, bytes([i % 251]) * 100)
+             for i in range(start + 1, start + rows + 1)),
+        )
+    conn.close()
+
+
+def execute(db: Path, *statements: str) -> None:
+    conn = sqlite3.connect(db, isolation_level=None)
+    for sql in statements:
+        conn.execute(sql)
+    conn.close()
+
+
+def user_rows(db: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every user table (mig's bookkeeping left out), in key order."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        names = [n for (n,) in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'mig_%' ORDER BY name")]
+        return {n: conn.execute(f"SELECT * FROM {n} ORDER BY 1").fetchall() for n in names}
+    finally:
+        conn.close()
+
+
+def schema(db: Path) -> list[tuple[object, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT type, name, sql FROM sqlite_master"
+                            " WHERE name NOT LIKE 'mig_%' ORDER BY name").fetchall()
+    finally:
+        conn.close()
+
+
+def integrity(db: Path) -> str:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def backup(project: Project) -> object:
+    with project.engine() as engine:
+        return engine.create_backup("incremental")
+
+
+def restore(project: Project, backup_id: str) -> None:
+    with project.engine() as engine:
+        engine.restore_backup(backup_id)
+
+
+def folder(project: Project, backup_id: str) -> Path:
+    return project.path / "backups" / backup_id
+
+
+# -- chains -----------------------------------------------------------------------------------
+
+
+def test_chain_restores_every_point_row_by_row(project: Project) -> None:
+    db = project.db_path
+    points = []
+    changes = [
+        ("UPDATE items SET qty = qty + 1 WHERE id BETWEEN 100 AND 180",),
+        ("DELETE FROM items WHERE id BETWEEN 7000 AND 7400",),
+        ("INSERT INTO items (name, qty) VALUES ('new one', 1)",
+         "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)",
+         "INSERT INTO notes (body) VALUES ('hello'), ('world')"),
+        ("UPDATE notes SET body = upper(body)", "DROP INDEX idx_items_name"),
+    ]
+    info = backup(project)
+    points.append((info, user_rows(db), schema(db)))
+    for statements in changes:
+        execute(db, *statements)
+        info = backup(project)
+        points.append((info, user_rows(db), schema(db)))
+
+    base, *increments = [p[0] for p in points]
+    assert base.parent_id is None and base.extra["kind"] == "base"
+    for parent, child in zip([base, *increments], increments, strict=False):
+        assert child.parent_id == parent.backup_id
+        assert child.extra["kind"] == "increment"
+    assert [i.extra["depth"] for i in increments] == [1, 2, 3, 4]
+
+    execute(db, "DELETE FROM items", "DROP TABLE IF EXISTS notes")
+    for info, rows, tables in reversed(points):
+        restore(project, info.backup_id)
+        assert user_rows(db) == rows
+        assert schema(db) == tables
+        assert integrity(db) == "ok"
+    leftovers = [p.name for p in db.parent.iterdir() if p.name.startswith(".app.db")]
+    assert leftovers == []
+    assert not Path(f"{db}-journal").exists()
+
+
+def test_restore_keeps_the_audit_trail_and_records_itself(project: Project) -> None:
+    first = backup(project)
+    execute(project.db_path, "UPDATE items SET qty = 0")
+    backup(project)
+    restore(project, first.backup_id)
+    with project.engine() as engine:
+        history = engine.history()
+        listed = {b["backup_id"] for b in engine.get_backup_history()}
+    assert history[0].operation.value == "restore"
+    assert history[0].backup_id == first.backup_id
+    assert len(listed) == 2
+    rows = project.query("SELECT backup_id FROM mig_backup_info")
+    assert {r[0] for r in rows} == listed
+
+
+def test_increment_is_much_smaller_than_the_base(project: Project) -> None:
+    base = backup(project)
+    execute(project.db_path, "UPDATE items SET qty = -1 WHERE id BETWEEN 5000 AND 5040")
+    increment = backup(project)
+    assert increment.parent_id == base.backup_id
+    db_size = project.db_path.stat().st_size
+    assert base.size_bytes >= db_size
+    assert increment.size_bytes < base.size_bytes / 20
+    assert increment.extra["pages_stored"] < base.extra["pages_stored"] / 20
+    data = folder(project, increment.backup_id) / "data"
+    assert data.stat().st_size < db_size / 20
+
+
+def test_unchanged_database_gives_an_almost_empty_increment(project: Project) -> None:
+    base = backup(project)
+    again = backup(project)
+    assert again.parent_id == base.backup_id
+    # mig's own bookkeeping row for the base changed a page or two, nothing else did
+    assert again.extra["pages_stored"] <= 4
+
+
+def test_restore_from_the_middle_of_a_chain(project: Project) -> None:
+    db = project.db_path
+    backup(project)
+    execute(db, "UPDATE items SET name = 'second' WHERE id < 300")
+    middle = backup(project)
+    expected = user_rows(db)
+    execute(db, "UPDATE items SET name = 'third' WHERE id < 600")
+    last = backup(project)
+    execute(db, "DELETE FROM items WHERE id > 100")
+    backup(project)
+    restore(project, middle.backup_id)
+    assert user_rows(db) == expected
+    assert integrity(db) == "ok"
+    # the newer links are still whole and restorable afterwards
+    with project.engine() as engine:
+        assert len(engine.verify_backup(last.backup_id)) == 3
+
+
+def test_growing_and_shrinking_database(project: Project) -> None:
+    configure(project, rebase_ratio=100)  # keep one chain, whatever changes
+    db = project.db_path
+    points = [(backup(project), user_rows(db))]
+    fill(db, rows=30_000, start=100_000)  # grows
+    points.append((backup(project), user_rows(db)))
+    execute(db, "DELETE FROM items WHERE id % 3 = 0 OR id > 2000", "VACUUM")  # shrinks
+    points.append((backup(project), user_rows(db)))
+    fill(db, rows=5_000, start=200_000, table="more")  # grows again
+    points.append((backup(project), user_rows(db)))
+    counts = [info.extra["page_count"] for info, _ in points]
+    assert counts[1] > counts[0] > counts[2] < counts[3]
+    assert [info.extra["kind"] for info, _ in points] == ["base"] + ["increment"] * 3
+    for info, rows in points:
+        restore(project, info.backup_id)
+        assert user_rows(db) == rows
+        assert integrity(db) == "ok"
+        conn = sqlite3.connect(db)
+        assert conn.execute("PRAGMA page_count").fetchone()[0] * 4096 == db.stat().st_size
+        conn.close()
+
+
+def test_most_pages_changed_starts_a_new_chain(project: Project) -> None:
+    db = project.db_path
+    first = backup(project)
+    execute(db, "UPDATE items SET payload = zeroblob(150)")
+    second = backup(project)
+    assert second.parent_id is None
+    assert second.extra["kind"] == "base"
+    assert "pages changed" in second.extra["new_chain"]
+    execute(db, "UPDATE items SET qty = 7 WHERE id = 1")
+    third = backup(project)
+    assert third.parent_id == second.backup_id
+    expected = user_rows(db)
+    restore(project, first.backup_id)
+    restore(project, third.backup_id)
+    assert user_rows(db) == expected
+
+
+def test_max_chain_starts_a_new_base(project: Project) -> None:
+    configure(project, max_chain=2)
+    infos = []
+    for i in range(5):
+        execute(project.db_path, f"UPDATE items SET qty = {i} WHERE id = 1")
+        infos.append(backup(project))
+    assert [i.extra["kind"] for i in infos] == ["base", "increment", "increment", "base",
+                                                "increment"]
+    assert infos[3].parent_id is None
+    assert "max_chain = 2" in infos[3].extra["new_chain"]
+    assert infos[4].parent_id == infos[3].backup_id
+
+
+def test_a_broken_chain_is_not_built_on(project: Project) -> None:
+    base = backup(project)
+    middle = backup(project)
+    shutil.rmtree(folder(project, base.backup_id))
+    after = backup(project)
+    assert after.parent_id is None
+    assert "cannot be built on" in after.extra["new_chain"]
+    assert middle.backup_id in after.extra["new_chain"] or base.backup_id in (
+        after.extra["new_chain"]
+    )
+
+
+def test_page_size_change_starts_a_new_chain(project: Project) -> None:
+    backup(project)
+    execute(project.db_path, "PRAGMA page_size = 8192", "VACUUM")
+    info = backup(project)
+    assert info.parent_id is None
+    assert info.extra["page_size"] == 8192
+    assert "page size" in info.extra["new_chain"]
+    expected = user_rows(project.db_path)
+    execute(project.db_path, "DELETE FROM items")
+    restore(project, info.backup_id)
+    assert user_rows(project.db_path) == expected
+
+
+def test_wal_database(project: Project) -> None:
+    db = project.db_path
+    execute(db, "PRAGMA journal_mode = WAL")
+    keeper = sqlite3.connect(db)  # keeps the WAL from being checkpointed away
+    keeper.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    first = backup(project)
+    execute(db, "UPDATE items SET qty = 5 WHERE id < 500")
+    assert Path(f"{db}-wal").stat().st_size > 0
+    second = backup(project)
+    expected = user_rows(db)
+    keeper.close()
+    assert second.parent_id == first.backup_id
+    assert second.extra["pages_stored"] < first.extra["pages_stored"] / 5
+    execute(db, "DELETE FROM items")
+    restore(project, second.backup_id)
+    assert user_rows(db) == expected
+    assert integrity(db) == "ok"
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_backups_stay_consistent_while_another_process_writes(project: Project) -> None:
+    """A writer moves amounts between accounts in transactions; every backup taken meanwhile
+    must hold the same total (a torn read would not)."""
+    db = project.db_path
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER, pad BLOB)")
+        conn.executemany("INSERT INTO accounts VALUES (?, 1000, randomblob(300))",
+                         ((i,) for i in range(1, 5001)))
+    conn.close()
+    writer = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import random, sqlite3, time
+        conn = sqlite3.connect({str(db)!r}, timeout=30, isolation_level=None)
+        end = time.time() + 4
+        while time.time() < end:
+            a, b = random.sample(range(1, 5001), 2)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("UPDATE accounts SET balance = balance - 7 WHERE id = ?", (a,))
+            conn.execute("UPDATE accounts SET balance = balance + 7, pad = randomblob(300)"
+                         " WHERE id = ?", (b,))
+            conn.execute("COMMIT")
+            time.sleep(0.002)
+    """)])
+    try:
+        taken = []
+        time.sleep(0.3)
+        while writer.poll() is None and len(taken) < 8:
+            taken.append(backup(project))
+    finally:
+        writer.wait(timeout=30)
+    assert len(taken) >= 3
+    assert any(i.extra["kind"] == "increment" for i in taken)
+    for info in taken:
+        restore(project, info.backup_id)
+        assert project.query("SELECT sum(balance), count(*) FROM accounts") == [(5_000_000, 5000)]
+        assert integrity(db) == "ok"
+
+
+# -- damage -----------------------------------------------------------------------------------
+
+
+def test_missing_link_is_refused_and_the_database_unchanged(project: Project) -> None:
+    db = project.db_path
+    backup(project)
+    execute(db, "UPDATE items SET qty = 1")
+    parent = backup(project)
+    execute(db, "UPDATE items SET qty = 2 WHERE id < 100")
+    child = backup(project)
+    execute(db, "UPDATE items SET qty = 3")
+    before = db.read_bytes()
+    shutil.rmtree(folder(project, parent.backup_id))
+    with project.engine() as engine:
+        with pytest.raises(BackupError, match=f"needs {parent.backup_id}, which is missing"):
+            engine.verify_backup(child.backup_id)
+        with pytest.raises(BackupError, match="chain is broken"):
+            engine.restore_backup(child.backup_id)
+    assert db.read_bytes() == before
+    code, out, err = project.run("backup", "restore", child.backup_id, "--yes")
+    assert code == 1
+    assert f"needs {parent.backup_id}, which is missing" in err
+    assert "Traceback" not in err
+    assert db.read_bytes() == before
+    code, _, err = project.run("backup", "verify", child.backup_id)
+    assert code == 1 and "chain is broken" in err
+
+
+@pytest.mark.parametrize("part", ["data", "index"])
+def test_flipped_byte_in_an_increment_is_refused(project: Project, part: str) -> None:
+    db = project.db_path
+    backup(project)
+    execute(db, "UPDATE items SET qty = 1 WHERE id < 200")
+    child = backup(project)
+    execute(db, "UPDATE items SET qty = 2")
+    before = db.read_bytes()
+    damaged = folder(project, child.backup_id) / part
+    raw = bytearray(damaged.read_bytes())
+    raw[len(raw) // 2] ^= 0x01
+    damaged.write_bytes(bytes(raw))
+    with project.engine() as engine:
+        with pytest.raises(BackupError, match=f"{part}' fails its SHA-256 check"):
+            engine.verify_backup(child.backup_id)
+        with pytest.raises(BackupError, match="damaged"):
+            engine.restore_backup(child.backup_id)
+    assert db.read_bytes() == before
+    code, _, err = project.run("backup", "restore", child.backup_id, "--yes")
+    assert code == 1 and "fails its SHA-256 check" in err
+    assert db.read_bytes() == before
+
+
+def test_flipped_byte_in_the_base_is_refused(project: Project) -> None:
+    base = backup(project)
+    execute(project.db_path, "UPDATE items SET qty = 1 WHERE id < 200")
+    child = backup(project)
+    before = project.db_path.read_bytes()
+    data = folder(project, base.backup_id) / "data"
+    with data.open("r+b") as fh:
+        fh.seek(4096 * 3 + 17)
+        byte = fh.read(1)
+        fh.seek(-1, os.SEEK_CUR)
+        fh.write(bytes([byte[0] ^ 0x80]))
+    with project.engine() as engine, pytest.raises(BackupError, match=base.backup_id):
+        engine.restore_backup(child.backup_id)
+    assert project.db_path.read_bytes() == before
+
+
+def test_a_failed_restore_leaves_the_database_and_connection_usable(project: Project) -> None:
+    """A chain that fails quick_check (the base was made of a damaged file and so carries
+    valid checksums) is refused before anything is replaced."""
+    db = project.db_path
+    base = backup(project)
+    data = folder(project, base.backup_id) / "data"
+    manifest = folder(project, base.backup_id) / "manifest.json"
+    raw = bytearray(data.read_bytes())
+    raw[4096 * 2: 4096 * 3] = b"\xff" * 4096  # wreck a b-tree page
+    data.write_bytes(bytes(raw))
+    import hashlib
+    import json
+
+    meta = json.loads(manifest.read_text())
+    digest = hashlib.sha256(bytes(raw)).hexdigest()
+    meta["parts"]["data"]["sha256"] = meta["checksum"] = digest
+    manifest.write_text(json.dumps(meta))
+    before = db.read_bytes()
+    with project.engine() as engine:
+        with pytest.raises(BackupError, match="quick_check"):
+            engine.restore_backup(base.backup_id)
+        assert engine.get_current_version() is None  # the connection still works
+    assert db.read_bytes() == before
+    assert [p for p in db.parent.iterdir() if p.name.endswith(".mig-restore")] == []
+
+
+def test_leftovers_of_a_killed_restore_are_removed(project: Project) -> None:
+    info = backup(project)
+    leftover = project.path / ".app.db.abc123.mig-restore"
+    leftover.write_bytes(b"half a database")
+    Path(f"{leftover}-journal").write_bytes(b"junk")
+    restore(project, info.backup_id)
+    assert not leftover.exists() and not Path(f"{leftover}-journal").exists()
+
+
+# -- options, dialects, formats ---------------------------------------------------------------
+
+
+def test_options_are_checked() -> None:
+    assert Options.from_table({}) == Options()
+    with pytest.raises(ConfigError, match="unknown key 'max_chains'"):
+        Options.from_table({"max_chains": 3})
+    with pytest.raises(ConfigError, match="max_chain"):
+        Options.from_table({"max_chain": 0})
+    with pytest.raises(ConfigError, match="hash"):
+        Options.from_table({"hash": "md5"})
+    with pytest.raises(ConfigError, match="check"):
+        Options.from_table({"check": "none"})
+
+
+def test_bad_option_in_config_fails_the_backup_clearly(project: Project) -> None:
+    configure(project, max_chain="many")
+    code, _, err = project.run("backup", "create")
+    assert code == 2
+    assert "incremental.max_chain" in err
+
+
+def test_blake2b_hash(project: Project) -> None:
+    configure(project, hash="blake2b", threads=1)
+    first = backup(project)
+    execute(project.db_path, "UPDATE items SET qty = 3 WHERE id = 9")
+    second = backup(project)
+    assert second.extra["hash"] == "blake2b/128" and second.parent_id == first.backup_id
+    configure(project, hash="sha256")
+    third = backup(project)
+    assert third.parent_id is None and "hash changed" in third.extra["new_chain"]
+
+
+def test_other_dialects_are_refused(tmp_path: Path) -> None:
+    ctx = SimpleNamespace(dialect=SimpleNamespace(name="postgresql"))
+    with pytest.raises(BackupError, match=(
+        "incremental backups of postgresql databases are not supported by"
+        " mig-backup-incremental yet"
+    )):
+        plugin.IncrementalBackup().create(ctx, None)  # type: ignore[arg-type]
+
+
+def test_in_memory_database_is_refused(tmp_path: Path) -> None:
+    from mig import MigrationEngine
+
+    engine = MigrationEngine(database="sqlite:///:memory:", backups_dir=tmp_path / "b",
+                             migrations_dir=tmp_path)
+    with engine, pytest.raises(BackupError, match="in-memory"):
+        engine.create_backup("incremental")
+
+
+def test_hashing_with_threads_matches_one_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "image"
+    image.write_bytes(os.urandom(4096 * 700))
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        monkeypatch.setattr(pages, "CHUNK", 4096 * 64)
+        one = pages.hash_pages(fd, 4096, 700, "sha256", 1)
+        many = pages.hash_pages(fd, 4096, 700, "sha256", 4)
+    finally:
+        os.close(fd)
+    assert one == many and len(one) == 700 * 16
+    old = pages.Index("sha256", 4096, 690, one[: 690 * 16])
+    changed = bytearray(one)
+    changed[5 * 16] ^= 1
+    assert pages.changed_pages(old, bytes(changed), 16) == [6, *range(691, 701)]
+    assert list(pages.runs([1, 2, 3, 7, 9, 10])) == [(1, 3), (7, 1), (9, 2)]
+
+
+def test_delta_with_pages_out_of_range_is_refused(tmp_path: Path) -> None:
+    source = tmp_path / "source"
+    source.write_bytes(os.urandom(4096 * 4))
+    delta = tmp_path / "delta"
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        pages.write_delta(fd, delta, 4096, 4, [2, 4], "test")
+    finally:
+        os.close(fd)
+    assert pages.Delta.open(delta, "test").pages == [2, 4]
+    raw = bytearray(delta.read_bytes())
+    raw[pages.DELTA_HEADER.size + 4: pages.DELTA_HEADER.size + 8] = (9).to_bytes(4, "little")
+    delta.write_bytes(bytes(raw))
+    with pytest.raises(BackupError, match="out of order or range"):
+        pages.Delta.open(delta, "test")
+    delta.write_bytes(bytes(raw[:-10]))
+    with pytest.raises(BackupError, match="header says"):
+        pages.Delta.open(delta, "test")
