@@ -356,8 +356,8 @@ class PostgresDialect:
 
     def table_names(self) -> list[str]:
         rows = self.query(
-            "SELECT c.relname FROM pg_class c"
-            " WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')"
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
             " ORDER BY 1"
         )
         return [name for (name,) in rows]

@@ -20,7 +20,7 @@ FOREIGN_KEY = "postgres.foreign_key"
 CHECK_CONSTRAINT = "postgres.check_constraint"
 INVALID_INDEX = "postgres.invalid_index"
 
-_SCHEMA = "current_schema()::regnamespace"
+_SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
 
 
 def check(dialect: Any) -> list[Problem]:

@@ -1,0 +1,133 @@
+"""mig itself on PostgreSQL: the CLI and the Python API over real migrations."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from mig import MigrationEngine, MigrationStatus
+from mig.testing import Project
+from postgres_server import url_of
+
+CONFIG = """\
+[mig]
+database = "{url}"
+migrations_dir = "migrations"
+backup = "none"
+lock_timeout = 10
+"""
+
+
+def project_for(root: Path, url: str) -> Project:
+    project = Project(root)
+    project.write_config(CONFIG.format(url=url))
+    return project
+
+
+def test_dollar_quoted_bodies_and_begin_atomic(pg_url: str, tmp_path: Path) -> None:
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration(
+        "001_functions",
+        """
+CREATE TABLE t (x INTEGER, touched TIMESTAMPTZ);
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $body$
+BEGIN
+    NEW.touched := now();  -- a semicolon; and a 'quote'
+    RETURN NEW;
+END;
+$body$;
+CREATE TRIGGER t_touch BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE FUNCTION twice(i INTEGER) RETURNS INTEGER LANGUAGE sql
+BEGIN ATOMIC
+    SELECT i * 2;
+END;
+DO $$ BEGIN INSERT INTO t (x) VALUES (twice(21)); END $$;
+""",
+        "DROP TABLE t;\nDROP FUNCTION twice(INTEGER);\nDROP FUNCTION touch();",
+    )
+    code, _, err = project.run("up")
+    assert code == 0, err
+    engine = project.engine()
+    engine.dialect.connect(readonly=True)
+    assert engine.dialect.query("SELECT x, touched IS NOT NULL FROM t") == [(42, True)]
+    engine.close()
+    code, _, err = project.run("down")
+    assert code == 0, err
+    code, out, _ = project.run("check")
+    assert code == 0, out
+
+
+def test_concurrent_index_in_a_non_transactional_migration(pg_url: str, tmp_path: Path) -> None:
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration("001_table", "CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1), (1);",
+                            "DROP TABLE t;")
+    project.write_migration(
+        "002_index", "CREATE INDEX CONCURRENTLY t_x ON t (x);", "DROP INDEX CONCURRENTLY t_x;",
+        {"transactional": False, "dependencies": ["001_table"]},
+    )
+    code, _, err = project.run("up")
+    assert code == 0, err
+    code, _, err = project.run("down")
+    assert code == 0, err
+    # A unique index over duplicates fails halfway and leaves an INVALID index behind, which
+    # `mig check` reports; the failure itself committed nothing that mig could count.
+    project.write_migration(
+        "002_index", "CREATE UNIQUE INDEX CONCURRENTLY t_x ON t (x);",
+        "DROP INDEX CONCURRENTLY t_x;", {"transactional": False, "dependencies": ["001_table"]},
+    )
+    code, _, err = project.run("up", "--allow-drift")
+    assert code == 1 and "could not create unique index" in err
+    code, out, _ = project.run("check", "--json")
+    assert code == 4
+    problems = json.loads(out)["problems"]
+    assert [p["check"] for p in problems] == ["postgres.invalid_index"]
+    # PostgreSQL has transactional DDL, so --atomic refuses only the migration that opts out.
+    code, _, err = project.run("up", "--atomic")
+    assert code == 2 and "--atomic cannot include 002_index" in err
+
+
+def test_schema_per_project_in_one_database(database: str, tmp_path: Path) -> None:
+    apps = {}
+    for name in ("alpha", "beta"):
+        project = project_for(tmp_path / name, url_of(database, f"schema={name}"))
+        project.write_migration("001_t", f"CREATE TABLE t_{name} (x INTEGER);", f"DROP TABLE t_{name};")
+        apps[name] = project
+    assert apps["alpha"].run("up").code == 0
+    assert json.loads(apps["beta"].run("status", "--json").out)["pending"] == ["001_t"]
+    assert apps["beta"].run("up").code == 0
+    engine = MigrationEngine(database=url_of(database))
+    engine.dialect.connect()
+    rows = engine.dialect.query(
+        "SELECT schemaname, tablename FROM pg_tables WHERE tablename LIKE %s ORDER BY 1, 2",
+        ("%t_%",),
+    )
+    engine.close()
+    assert ("alpha", "t_alpha") in rows and ("beta", "t_beta") in rows
+    assert ("alpha", "mig_migration_executions") in rows
+    assert not [r for r in rows if r[0] == "public"]
+
+
+def test_python_api(pg_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "001_a.sql").write_text("-- @name: A\n-- UP\nCREATE TABLE a (x INTEGER);\n"
+                                      "-- DOWN\nDROP TABLE a;\n")
+    engine = MigrationEngine(database=pg_url, migrations_dir=folder, backup="none")
+    assert engine.get_current_version() is None
+    [ex] = engine.migrate_latest()
+    assert ex.status is MigrationStatus.COMPLETED
+    assert engine.get_current_version() == "001"
+    assert engine.validate_database_integrity().ok
+    assert engine.rollback_migration(ex.execution_id) is True
+    assert engine.get_current_version() is None
+    engine.close()
+
+
+def test_plugin_import_does_not_load_the_driver() -> None:
+    code = (
+        "import sys, mig_postgres.plugin, mig_postgres.dialect;"
+        "assert 'psycopg' not in sys.modules, 'psycopg imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
