@@ -162,12 +162,12 @@ def test_unknown_target(project: Project) -> None:
     assert_clean_error(project, ("up", "042"), 2, "042")
     assert_clean_error(project, ("plan", "nope"), 2, "nope")
     assert_nothing_applied(project)
-    project.ok("up")
+    project.migrate()
     assert_clean_error(project, ("down", "nope"), 2, "nope")
 
 
 def test_unknown_execution_id(project: Project) -> None:
-    project.ok("up")
+    project.migrate()
     assert_clean_error(project, ("rollback", "feedfacecafe"), 2, "feedfacecafe")
     assert len(project.executions()) == 1
 

@@ -16,7 +16,7 @@ def status(project: Project) -> dict:
 def applied_two(project: Project) -> None:
     project.table_migration("001", "a", description="first")
     project.table_migration("002", "b")
-    project.ok("up")
+    project.migrate()
 
 
 def test_editing_up_is_drift(mig_project: Project) -> None:
@@ -62,13 +62,13 @@ def test_header_edits_and_line_endings_are_not_drift(mig_project: Project) -> No
     assert status(mig_project)["drift"] == []
     mig_project.ok("check")
     mig_project.table_migration("003", "c")
-    mig_project.ok("up")
+    mig_project.migrate()
 
 
 def test_crlf_file_applied_then_converted_is_not_drift(mig_project: Project) -> None:
     path = mig_project.table_migration("001", "a")
     path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
-    mig_project.ok("up")
+    mig_project.migrate()
     path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n"))
     assert status(mig_project)["drift"] == []
 
@@ -93,7 +93,7 @@ def test_out_of_order_error_refuses(mig_project: Project) -> None:
     mig_project.write_config(out_of_order="error")
     mig_project.table_migration("001", "a")
     mig_project.table_migration("003", "c")
-    mig_project.ok("up")
+    mig_project.migrate()
     mig_project.table_migration("002", "b")
     assert status(mig_project)["out_of_order"] == ["002_create_b"]
     code, _, err = mig_project.run("up")

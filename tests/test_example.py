@@ -57,7 +57,7 @@ def test_up_applies_the_whole_example(example_project: Project) -> None:
 
 
 def test_constraints_of_the_example_hold(example_project: Project) -> None:
-    example_project.ok("up")
+    example_project.migrate()
     conn = sqlite3.connect(example_project.db_path)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("INSERT INTO users (user_id, email, password_hash) VALUES ('u1', 'a@b.co', 'x')")
@@ -76,7 +76,7 @@ def test_constraints_of_the_example_hold(example_project: Project) -> None:
 
 
 def test_down_all_leaves_only_the_bookkeeping_tables(example_project: Project) -> None:
-    example_project.ok("up")
+    example_project.migrate()
     code, out, err = example_project.run("down", "--all")
     assert code == 0, err
     assert "rolled back 5 migration(s)" in out
@@ -112,7 +112,7 @@ def test_status_json(example_project: Project) -> None:
     assert before["current_version"] is None
     assert before["pending"] == EXAMPLE and before["applied"] == []
     assert not example_project.db_path.exists()  # status never creates the database
-    example_project.ok("up", "002")
+    example_project.migrate("002")
     after = json.loads(example_project.run("status", "--json").out)
     assert after["current_version"] == "002"
     assert after["applied"] == EXAMPLE[:2]
@@ -122,7 +122,7 @@ def test_status_json(example_project: Project) -> None:
 
 
 def test_history_is_newest_first_and_limited(example_project: Project) -> None:
-    example_project.ok("up")
+    example_project.migrate()
     example_project.ok("down")
     code, out, _ = example_project.run("history", "--json")
     assert code == 0
@@ -142,7 +142,7 @@ def test_history_is_newest_first_and_limited(example_project: Project) -> None:
 
 
 def test_graph_formats(example_project: Project) -> None:
-    example_project.ok("up", "001")
+    example_project.migrate("001")
     code, text, _ = example_project.run("graph")
     assert code == 0
     lines = text.splitlines()
@@ -175,7 +175,7 @@ def test_plan_json(example_project: Project) -> None:
     target = json.loads(example_project.run("plan", "004", "--json").out)
     assert [p["id"] for p in target] == [EXAMPLE[0], EXAMPLE[2], EXAMPLE[3]]
     assert not example_project.db_path.exists()
-    example_project.run("up")
+    example_project.migrate()
     assert json.loads(example_project.run("plan", "--json").out) == []
 
 
@@ -187,7 +187,7 @@ def test_validate_touches_no_database(example_project: Project) -> None:
 
 
 def test_check_finds_a_foreign_key_violation(example_project: Project) -> None:
-    example_project.ok("up")
+    example_project.migrate()
     code, out, err = example_project.run("check")
     assert code == 0, out + err
     assert "no problems" in out

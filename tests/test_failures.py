@@ -93,7 +93,7 @@ def test_dry_run_on_a_fresh_project_creates_nothing(example_project: Project) ->
 
 
 def test_dry_run_leaves_an_existing_database_byte_for_byte(example_project: Project) -> None:
-    example_project.ok("up", "002")
+    example_project.migrate("002")
     before = example_project.db_path.read_bytes()
     mtime = example_project.db_path.stat().st_mtime_ns
     code, out, _ = example_project.run("up", "--dry-run")
@@ -136,7 +136,7 @@ def test_non_transactional_failure_without_backup_needs_attention(mig_project: P
 def test_non_transactional_success(mig_project: Project) -> None:
     mig_project.write_migration("001_outside", "CREATE TABLE a (id INTEGER);\nVACUUM;",
                                 "DROP TABLE a;", {"transactional": False})
-    mig_project.ok("up")
+    mig_project.migrate()
     rows = mig_project.executions("001_outside")
     assert [(r["status"], r["statements_committed"]) for r in rows] == [("COMPLETED", 2)]
     mig_project.ok("down")
@@ -154,7 +154,7 @@ def test_transaction_control_is_refused_in_a_transactional_migration(mig_project
 def test_a_failing_down_leaves_the_migration_applied(mig_project: Project) -> None:
     mig_project.write_migration("001_a", "CREATE TABLE a (id INTEGER);",
                                 "DROP TABLE a;\nDROP TABLE not_there;")
-    mig_project.ok("up")
+    mig_project.migrate()
     code, _, err = mig_project.run("down")
     assert code == 1 and "not_there" in err and "Traceback" not in err
     assert "a" in mig_project.tables()
@@ -168,7 +168,7 @@ def test_a_failing_down_leaves_the_migration_applied(mig_project: Project) -> No
 def test_an_applied_migration_whose_file_is_gone(mig_project: Project) -> None:
     mig_project.table_migration("001", "a")
     path = mig_project.table_migration("002", "b", deps=["001_create_a"])
-    mig_project.ok("up")
+    mig_project.migrate()
     path.unlink()
     status = json.loads(mig_project.ok("status", "--json"))
     assert status["missing"] == ["002_create_b"] and status["current_version"] == "002"
@@ -187,7 +187,7 @@ def test_rollback_of_a_drifted_migration_runs_the_down_it_was_applied_with(
     mig_project: Project,
 ) -> None:
     path = mig_project.table_migration("001", "a")
-    mig_project.ok("up")
+    mig_project.migrate()
     path.write_text(path.read_text().replace("DROP TABLE a;", "DROP TABLE somewhere_else;"))
     mig_project.ok("down")
     assert "a" not in mig_project.tables()

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from mig.testing import Project
-
-
-def applied(project: Project) -> list[str]:
-    code, out, err = project.run("status", "--json")
-    assert code == 0, err
-    return json.loads(out)["applied"]
 
 
 def apply_id(project: Project, migration_id: str) -> str:
@@ -26,8 +18,7 @@ def chain(mig_project: Project) -> Project:
     mig_project.table_migration("002", "b", deps=["001_create_a"])
     mig_project.table_migration("003", "c", deps=["002_create_b"])
     mig_project.table_migration("004", "d")
-    code, _, err = mig_project.run("up")
-    assert code == 0, err
+    mig_project.migrate()
     return mig_project
 
 
@@ -46,16 +37,16 @@ def test_down_rolls_back_the_newest(chain: Project) -> None:
 def test_down_steps(chain: Project) -> None:
     code, _, err = chain.run("down", "--steps", "2")
     assert code == 0, err
-    assert applied(chain) == ["001_create_a", "002_create_b"]
+    assert chain.applied() == ["001_create_a", "002_create_b"]
     assert chain.query("SELECT current_version FROM mig_schema_version") == [("002",)]
     chain.ok("down", "--steps", "0")
-    assert applied(chain) == ["001_create_a", "002_create_b"]
+    assert chain.applied() == ["001_create_a", "002_create_b"]
 
 
 def test_down_to_a_target_keeps_the_target(chain: Project) -> None:
     code, _, err = chain.run("down", "002")
     assert code == 0, err
-    assert applied(chain) == ["001_create_a", "002_create_b"]
+    assert chain.applied() == ["001_create_a", "002_create_b"]
     assert {"a", "b"} <= chain.tables() and not {"c", "d"} & chain.tables()
     code, out, _ = chain.run("down", "002")
     assert code == 0 and "nothing" in out
@@ -67,11 +58,11 @@ def test_rollback_an_execution(chain: Project) -> None:
     code, out, err = chain.run("rollback", apply_id(chain, "003_create_c"))
     assert code == 0, err
     assert "003_create_c" in out
-    assert applied(chain) == ["001_create_a", "002_create_b", "004_create_d"]
+    assert chain.applied() == ["001_create_a", "002_create_b", "004_create_d"]
     # A prefix of the id is enough when it is unique.
     code, _, err = chain.run("rollback", apply_id(chain, "004_create_d")[:8])
     assert code == 0, err
-    assert applied(chain) == ["001_create_a", "002_create_b"]
+    assert chain.applied() == ["001_create_a", "002_create_b"]
     # Rolling back the same execution again: nothing is left to undo.
     code, out, err = chain.run("rollback", apply_id(chain, "004_create_d"))
     assert code == 0, err
@@ -87,13 +78,13 @@ def test_dependents_need_cascade(chain: Project) -> None:
     assert chain.db_path.read_bytes() == before
     code, _, err = chain.run("down", "--steps", "3")  # d, c, b: b's dependent c is included
     assert code == 0, err
-    assert applied(chain) == ["001_create_a"]
+    assert chain.applied() == ["001_create_a"]
 
 
 def test_cascade_rolls_back_dependents_first(chain: Project) -> None:
     code, out, err = chain.run("rollback", "--cascade", apply_id(chain, "001_create_a"))
     assert code == 0, err
-    assert applied(chain) == ["004_create_d"]
+    assert chain.applied() == ["004_create_d"]
     rollbacks = [
         r["migration_id"] for r in chain.executions() if r["operation"] == "rollback"
     ]
@@ -104,7 +95,7 @@ def test_down_method_on_an_irreversible_migration_is_refused(mig_project: Projec
     mig_project.table_migration("001", "keep")
     mig_project.write_migration("002_oneway", "CREATE TABLE oneway (id INTEGER);", down=None,
                                 headers={"reversible": False})
-    mig_project.ok("up")
+    mig_project.migrate()
     before = mig_project.db_path.read_bytes()
     code, _, err = mig_project.run("down", "--method", "down")
     assert code == 1
@@ -112,7 +103,7 @@ def test_down_method_on_an_irreversible_migration_is_refused(mig_project: Projec
     assert mig_project.db_path.read_bytes() == before
     code, _, err = mig_project.run("rollback", "--method", "down", apply_id(mig_project, "002_oneway"))
     assert code == 1
-    assert len(applied(mig_project)) == 2
+    assert len(mig_project.applied()) == 2
 
 
 def test_rollback_of_a_failed_execution_is_a_no_op(mig_project: Project) -> None:
@@ -124,7 +115,7 @@ def test_rollback_of_a_failed_execution_is_a_no_op(mig_project: Project) -> None
     code, out, err = mig_project.run("rollback", failed["execution_id"])
     assert code == 0, err
     assert "nothing to undo" in out
-    assert applied(mig_project) == ["001_create_a"]
+    assert mig_project.applied() == ["001_create_a"]
 
 
 def test_rollback_of_a_rollback_row_is_refused(chain: Project) -> None:
@@ -137,8 +128,8 @@ def test_rollback_of_a_rollback_row_is_refused(chain: Project) -> None:
 
 def test_down_all_then_up_again(chain: Project) -> None:
     chain.ok("down", "--all")
-    assert applied(chain) == []
+    assert chain.applied() == []
     chain.ok("up")
-    assert applied(chain) == ["001_create_a", "002_create_b", "003_create_c", "004_create_d"]
+    assert chain.applied() == ["001_create_a", "002_create_b", "003_create_c", "004_create_d"]
     code, _, _ = chain.run("down", "--all", "--steps", "1")
     assert code == 2

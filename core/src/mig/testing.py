@@ -6,7 +6,7 @@ Fixtures:
     A fresh project folder ``tmp_path/project``: ``mig.toml`` pointing at the SQLite file
     ``app.db`` beside it, ``backup = "none"``, and an empty ``migrations/`` folder. See
     :class:`Project` for its helpers (``write_migration``, ``run``, ``ok``, ``popen``,
-    ``engine``, ``query``, ``tables``, ``executions``).
+    ``engine``, ``migrate``, ``query``, ``tables``, ``executions``, ``applied``).
 ``example_project``
     The same in ``tmp_path/example``, with a copy of the repository's bundled ``migrations/`` (the trading schema).
 ``register_plugin``
@@ -205,6 +205,21 @@ class Project:
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
         )
         return {name for (name,) in rows}
+
+    def applied(self) -> list[str]:
+        """Ids of the migrations in effect, in the order they were applied."""
+        return [
+            r["migration_id"] for r in self.executions()
+            if r["operation"] == "apply" and r["status"] == "COMPLETED"
+        ]
+
+    def migrate(self, target: str | None = None) -> None:
+        """Apply pending migrations in-process (quicker than ``run("up")`` for set-up)."""
+        with self.engine() as engine:
+            executions = engine.up(target)
+        failed = [e for e in executions if e.status.value != "COMPLETED"]
+        if failed:
+            pytest.fail(f"{failed[0].migration_id} failed: {failed[0].error_message}")
 
     def executions(self, migration_id: str | None = None) -> list[dict[str, Any]]:
         """Rows of ``mig_migration_executions`` as dicts, oldest first."""
