@@ -99,6 +99,8 @@ def test_load_config_in_process(tmp_path: Path) -> None:
         ("lock_timeout = true", ("lock_timeout",)),
         ("lock_timeout = -1", ("lock_timeout",)),
         ("table_prefix = 3", ("table_prefix",)),
+        ('table_prefix = "my-app_"', ("table_prefix", "my-app_")),
+        ('table_prefix = "x; DROP TABLE users; --"', ("table_prefix",)),
         ('databse = "sqlite:///x.db"', ("databse",)),
         ("[mig.retention]\nkeep_days = \"ten\"", ("keep_days",)),
         ("[mig.plugins]\ndisable = \"sqlfile\"", ("disable",)),
@@ -112,6 +114,16 @@ def test_invalid_config_names_the_key(tmp_path: Path, text: str, needles: tuple[
         load_config(path, environ={})
     for needle in needles:
         assert needle in str(info.value)
+
+
+def test_another_table_prefix(project: Project) -> None:
+    project.write_config(table_prefix="app_mig_")
+    project.migrate()
+    assert project.tables() == {
+        "a", "app_mig_migration_metadata", "app_mig_migration_executions",
+        "app_mig_backup_info", "app_mig_schema_version",
+    }
+    assert "[x] 001_create_a" in project.ok("graph")
 
 
 def test_init(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -16,6 +17,7 @@ DATABASE_ENV = "MIG_DATABASE"
 BACKUP_CHOICES = ("full", "schema", "data", "incremental", "none")
 ROLLBACK_CHOICES = ("down", "restore", "auto")
 OUT_OF_ORDER_CHOICES = ("allow", "error")
+_PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?")
 
 
 @dataclass
@@ -149,6 +151,12 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
             if value < 0:
                 raise ConfigError(f"{source}: lock_timeout must not be negative")
             value = float(value)
+        elif key == "table_prefix" and not _PREFIX.fullmatch(value):
+            # It is spliced into SQL unquoted, in every dialect.
+            raise ConfigError(
+                f"{source}: table_prefix = {value!r} must be letters, digits and underscores,"
+                " not starting with a digit"
+            )
         setattr(config, key, value)
     return config
 
