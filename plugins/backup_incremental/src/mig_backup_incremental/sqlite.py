@@ -264,19 +264,49 @@ def restore(ctx: Context, job: RestoreJob, options: Options) -> None:
     fd, name = tempfile.mkstemp(dir=folder, prefix=f".{db.name}.", suffix=RESTORE_SUFFIX)
     tmp = Path(name)
     try:
+        # The descriptor stays open until the connections on the file are closed: closing it
+        # would drop their POSIX locks.
         try:
             if db.exists():
                 os.chmod(tmp, stat.S_IMODE(db.stat().st_mode))
             _replay(job, fd, page_size)
             os.ftruncate(fd, page_size * page_count)
+            # Write the rebuilt pages to disk while quick_check reads them (CPU and disk at
+            # once); the commit of the audit trail then has little left to sync.
+            with _Background(os.fsync, fd):
+                _finish(ctx, job, tmp, options)
+            os.fsync(fd)
         finally:
             os.close(fd)
-        _finish(ctx, job, tmp, options)
-        _fsync(tmp)
         _swap(ctx, db, tmp)
     except BaseException:
         _unlink_with_sidecars(tmp)
         raise
+
+
+class _Background:
+    """Run ``work(*args)`` in a thread for the duration of a block; its error is raised at
+    the end of the block (after the block's own error, if any)."""
+
+    def __init__(self, work: Any, *args: Any) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                work(*args)
+            except BaseException as exc:  # handed to the caller in __exit__
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+
+    def __enter__(self) -> _Background:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
 
 def _replay(job: RestoreJob, fd: int, page_size: int) -> None:
@@ -356,14 +386,6 @@ def _swap(ctx: Context, db: Path, tmp: Path) -> None:
         if replaced:
             _forget_descriptor(db)
         ctx.dialect.connect()
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fsync_dir(path: Path) -> None:
