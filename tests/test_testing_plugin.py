@@ -81,3 +81,34 @@ def test_project_fixtures(mig_project: Project, example_project: Project) -> Non
     assert "-- DOWN" not in text
     code, out, err = mig_project.run("validate")
     assert (code, err) == (0, "") and "1 migration(s)" in out
+
+
+class LockProbe:
+    """Records, at the end of each run, whether the migration lock was free again."""
+
+    def __init__(self) -> None:
+        self.free: list[bool] = []
+
+    @hookimpl
+    def mig_run_finished(self, ctx: Any, executions: Any) -> None:
+        from mig import LockTimeout
+
+        try:
+            with ctx.dialect.lock(0):
+                self.free.append(True)
+        except LockTimeout:
+            self.free.append(False)
+
+
+def test_run_finished_is_called_after_the_lock_is_released(
+    mig_project: Project, register_plugin: Any
+) -> None:
+    mig_project.table_migration("001", "a")
+    mig_project.table_migration("002", "b")
+    probe = LockProbe()
+    plugins = register_plugin(probe, Plugins())
+    with MigrationEngine(config=load_config(mig_project.config_path), plugins=plugins) as engine:
+        first = engine.migrate_latest()
+        engine.down()
+        engine.rollback(first[0].execution_id)
+    assert probe.free == [True, True, True]

@@ -793,7 +793,8 @@ class MigrationEngine:
             plan = self.rollback_plan(
                 target=target, steps=steps, everything=everything, method=method, cascade=cascade
             )
-            return self._roll_back(plan, confirm, progress)
+            done = self._roll_back(plan, confirm, progress)
+        return self._run_finished(plan, done)
 
     def rollback(
         self,
@@ -806,7 +807,16 @@ class MigrationEngine:
         """Roll back one execution (and, with ``cascade``, its applied dependents first)."""
         with self._lock():
             plan = self.rollback_plan(execution_id=execution_id, method=method, cascade=cascade)
-            return self._roll_back(plan, confirm, None)
+            done = self._roll_back(plan, confirm, None)
+        return self._run_finished(plan, done)
+
+    def _run_finished(
+        self, plan: list[RollbackStep], done: list[MigrationExecution]
+    ) -> list[MigrationExecution]:
+        # The hook's contract: called after the lock is released.
+        if plan:
+            self.plugins.run_finished(self.context(), done)
+        return done
 
     def rollback_migration(self, execution_id: str, method: str | None = None) -> bool:
         """Undo one execution; True when the database is as before it afterwards."""
@@ -839,7 +849,6 @@ class MigrationEngine:
                 progress(index + 1, len(plan), step.migration, records[-1])
             if any(r.status is not MigrationStatus.COMPLETED for r in records):
                 break
-        self.plugins.run_finished(ctx, done)
         return done
 
     def _undo(
