@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mig.testing import Project
 
 FOUR_STATEMENTS = """\
@@ -191,3 +193,28 @@ def test_rollback_of_a_drifted_migration_runs_the_down_it_was_applied_with(
     path.write_text(path.read_text().replace("DROP TABLE a;", "DROP TABLE somewhere_else;"))
     mig_project.ok("down")
     assert "a" not in mig_project.tables()
+
+
+def test_non_transactional_failure_is_restored_from_its_backup(mig_project: Project) -> None:
+    pytest.importorskip("mig_backup_full")
+    pytest.importorskip("mig_storage_local")
+    mig_project.write_config(backup="full")
+    mig_project.write_migration("001_a", "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1);",
+                                "DROP TABLE a;")
+    mig_project.write_migration(
+        "002_outside",
+        "CREATE TABLE b (id INTEGER);\nINSERT INTO a VALUES (2);\nINSERT INTO nope VALUES (1);",
+        "DROP TABLE b;",
+        {"transactional": False},
+    )
+    code, _, err = mig_project.run("up")
+    assert code == 1 and "restored from backup" in err
+    assert mig_project.query("SELECT id FROM a") == [(1,)]
+    assert "b" not in mig_project.tables()
+    row = mig_project.executions("002_outside")
+    assert [(r["operation"], r["status"]) for r in row] == [
+        ("apply", "FAILED"), ("restore", "COMPLETED")
+    ]
+    status = json.loads(mig_project.ok("status", "--json"))
+    assert status["applied"] == ["001_a"] and status["needs_attention"] == []
+    assert mig_project.run("check").code == 0
