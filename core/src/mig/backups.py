@@ -127,10 +127,14 @@ class Backups:
     def _workdir(self) -> Iterator[Path]:
         """A private scratch folder beside the backups, so parts can be moved, not copied."""
         root = self.config.backups_dir
-        _private_dir(root)
-        staging = root / ".staging"
-        _private_dir(staging)
-        path = Path(tempfile.mkdtemp(dir=staging))
+        try:
+            _private_dir(root)
+            staging = root / ".staging"
+            _private_dir(staging)
+            path = Path(tempfile.mkdtemp(dir=staging))
+        except OSError as exc:
+            reason = "not a folder" if root.exists() and not root.is_dir() else exc.strerror
+            raise BackupError(f"cannot write backups to {root}: {reason or exc}") from exc
         try:
             yield path
         finally:
@@ -321,9 +325,12 @@ class Backups:
             path.write_text(manifest, encoding="utf-8")
             os.chmod(path, 0o600)
             self.storage.put(f"{info.backup_id}/{MANIFEST}", path)
-        except OSError as exc:
+        except BaseException as exc:
+            # A full disk, the target's own BackupError or ^C: no partial backup may stay.
             self._delete(info.backup_id)
-            raise BackupError(f"storing backup {info.backup_id} failed: {exc}") from exc
+            if isinstance(exc, OSError):
+                raise BackupError(f"storing backup {info.backup_id} failed: {exc}") from exc
+            raise
         return manifest
 
     def _delete(self, backup_id: str) -> None:
@@ -358,7 +365,11 @@ class Backups:
             error_message=reason or None,
         )
         prefix = self.config.table_prefix
-        saved_applied = set(target.applied)
+        # A restore that keeps the schema as it is (data-only) undoes no migration.
+        if getattr(strategy, "keeps_schema", False):
+            saved_applied = {e.execution_id for e in history.applied()}
+        else:
+            saved_applied = set(target.applied)
 
         def finish(dialect: Dialect) -> None:
             _rewrite_bookkeeping(History(dialect, prefix), snapshot, saved_applied, record)

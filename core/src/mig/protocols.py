@@ -231,7 +231,12 @@ class RestoreJob:
 
 @runtime_checkable
 class BackupStrategy(Protocol):
-    """One backup type (``full``, ``schema``, ``data``, ``incremental``, or a third party's)."""
+    """One backup type (``full``, ``schema``, ``data``, ``incremental``, or a third party's).
+
+    A type whose restore keeps the database's schema as it is (data-only) sets the class
+    attribute ``keeps_schema = True``: restoring it then undoes no migration, and the applied
+    ones stay applied. Absent means False.
+    """
 
     name: ClassVar[str]
     #: True when a backup of this type builds on the previous one of its chain.

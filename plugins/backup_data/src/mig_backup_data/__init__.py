@@ -1,0 +1,1 @@
+"""mig-backup-data: the ``data`` backup type (the rows of the user tables, no schema)."""

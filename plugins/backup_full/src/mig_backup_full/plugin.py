@@ -1,0 +1,43 @@
+"""Backup type ``full``: a consistent copy of the whole database, restored atomically. The
+work is dialect-specific and lives in one module per dialect."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+from typing import ClassVar
+
+from mig import BackupError, hookimpl
+from mig.protocols import BackupJob, Context, RestoreJob
+
+MIG_API_VERSION = 1
+
+#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``.
+DIALECTS = {"sqlite": "mig_backup_full.sqlite"}
+
+
+def _dialect_module(ctx: Context) -> ModuleType:
+    name = ctx.dialect.name
+    if name not in DIALECTS:
+        raise BackupError(
+            f"full backups of {name} databases are not supported by mig-backup-full yet"
+        )
+    return import_module(DIALECTS[name])
+
+
+class FullBackup:
+    """The whole database: schema, rows and mig's bookkeeping as they were."""
+
+    name: ClassVar[str] = "full"
+    chained: ClassVar[bool] = False
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        _dialect_module(ctx).create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        _dialect_module(ctx).restore(ctx, job)
+
+
+@hookimpl
+def mig_register_backup_types() -> list[type]:
+    return [FullBackup]

@@ -1,0 +1,1 @@
+"""mig-backup-schema: the ``schema`` backup type (the schema without user rows)."""

@@ -1,0 +1,125 @@
+"""Replacing a live SQLite database file with a restored copy, atomically.
+
+The same file ships in mig-backup-full and mig-backup-schema (each plugin depends on mig-core
+only); a test keeps the two copies identical.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mig import BackupError
+from mig.protocols import Dialect, RestoreJob
+
+_TEMP_MARK = ".mig-restore-"
+_SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def journal_mode(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+
+
+def temp_beside(db: Path) -> Path:
+    """A new temporary file name in the database's folder (same file system: renamable)."""
+    return db.with_name(f".{db.name}{_TEMP_MARK}{os.urandom(6).hex()}")
+
+
+def remove_stale_temps(db: Path) -> None:
+    """Remove what a killed restore left beside ``db`` (the caller holds mig's lock on it)."""
+    prefix = f".{db.name}{_TEMP_MARK}"
+    try:
+        names = os.listdir(db.parent)
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.startswith(prefix):
+            (db.parent / name).unlink(missing_ok=True)
+
+
+def discard(tmp: Path) -> None:
+    for suffix in ("", *_SIDECARS):
+        Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+
+
+def finish_in_copy(
+    dialect: Dialect,
+    tmp: Path,
+    job: RestoreJob,
+    setup: Callable[[Any], None] | None = None,
+    build: Callable[[Any], None] | None = None,
+) -> None:
+    """Open the database file ``tmp`` with the live database's dialect class, run ``setup``
+    (outside a transaction), then ``build`` and mig's bookkeeping (``job.finish``) in one
+    transaction, and close it."""
+    restored: Any = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    restored.connect()
+    try:
+        if setup is not None:
+            setup(restored)
+        restored.begin()
+        try:
+            if build is not None:
+                build(restored)
+            job.finish(restored)
+            restored.commit()
+        except BaseException:
+            restored.rollback()
+            raise
+    finally:
+        restored.close()
+    if Path(f"{tmp}-wal").exists():  # the last connection's close checkpoints and removes it
+        raise BackupError(f"the restored copy {tmp} kept its write-ahead log after closing")
+
+
+def replace_database(dialect: Any, tmp: Path) -> None:
+    """Rename the complete, closed database ``tmp`` over the live one: the one atomic step.
+
+    Before it, the old database must not depend on any sidecar file (its log is checkpointed
+    into it), and the sidecars go, lest SQLite apply the old one's log or journal to the new
+    file. The live connection is closed (the core reconnects) and reopened if this fails.
+    """
+    db: Path = dialect.path
+    _sync(tmp)
+    os.chmod(tmp, _mode_of(db))
+    conn = dialect.connection
+    if conn is not None:
+        if journal_mode(conn) == "wal":
+            busy, log, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if busy or log != done:
+                raise BackupError(
+                    f"cannot restore over {db}: another connection is using it (its"
+                    " write-ahead log cannot be checkpointed); close it and retry"
+                )
+        dialect.close()
+    try:
+        for suffix in _SIDECARS:
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        os.replace(tmp, db)
+    except BaseException:
+        if conn is not None:
+            dialect.connect()
+        raise
+    _sync(db.parent)
+
+
+def _mode_of(db: Path) -> int:
+    """The restored file keeps the permissions of the file it replaces."""
+    try:
+        return stat.S_IMODE(os.stat(db).st_mode)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o644 & ~umask
+
+
+def _sync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | (os.O_DIRECTORY if path.is_dir() else 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,44 @@
+"""Backup type ``schema``: the database's schema without the user rows, restored atomically as
+a database holding that schema and no user rows. The work is dialect-specific and lives in one
+module per dialect."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+from typing import ClassVar
+
+from mig import BackupError, hookimpl
+from mig.protocols import BackupJob, Context, RestoreJob
+
+MIG_API_VERSION = 1
+
+#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``.
+DIALECTS = {"sqlite": "mig_backup_schema.sqlite"}
+
+
+def _dialect_module(ctx: Context) -> ModuleType:
+    name = ctx.dialect.name
+    if name not in DIALECTS:
+        raise BackupError(
+            f"schema backups of {name} databases are not supported by mig-backup-schema yet"
+        )
+    return import_module(DIALECTS[name])
+
+
+class SchemaBackup:
+    """Tables, indexes, views and triggers; of the rows, only mig's bookkeeping."""
+
+    name: ClassVar[str] = "schema"
+    chained: ClassVar[bool] = False
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        _dialect_module(ctx).create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        _dialect_module(ctx).restore(ctx, job)
+
+
+@hookimpl
+def mig_register_backup_types() -> list[type]:
+    return [SchemaBackup]
