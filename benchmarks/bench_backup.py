@@ -155,6 +155,12 @@ def change_scattered(db: Path, fraction: float, seed: int) -> int:
     return n
 
 
+def settle() -> None:
+    """Before each timed run: write back what earlier steps left dirty, so that no run pays
+    for (or is slowed by) another's writes. Not timed."""
+    os.sync()
+
+
 # -- projects ----------------------------------------------------------------------------------
 
 class Project:
@@ -180,10 +186,12 @@ class Project:
         return [self.mig, *args]
 
     def time(self, *args: str) -> float:
+        settle()
         return timed(self.cmd(*args), cwd=self.folder)
 
     def create(self, backup_type: str) -> tuple[float, str]:
         """Time ``mig backup create``; returns the time and the new backup's id."""
+        settle()
         start = time.perf_counter()
         proc = subprocess.run(self.cmd("backup", "create", "--type", backup_type),
                               cwd=self.folder, capture_output=True, text=True)
@@ -254,12 +262,14 @@ def main() -> None:
 
         def cp(_: int) -> float:
             out.unlink(missing_ok=True)
+            settle()
             return timed(["cp", str(db), str(out)])
 
         record("cp", repeat(args.repeat, cp))
 
         def cp_sync(_: int) -> float:
             out.unlink(missing_ok=True)
+            settle()
             return timed(["sh", "-c", f"cp '{db}' '{out}' && sync '{out}'"])
 
         record("cp + sync", repeat(args.repeat, cp_sync))
@@ -270,6 +280,7 @@ def main() -> None:
 
         def dot_backup(_: int) -> float:
             out.unlink(missing_ok=True)
+            settle()
             return timed([SQLITE_CLI, str(db), f".backup '{out}'"])
 
         record(".backup", repeat(args.repeat, dot_backup))

@@ -38,12 +38,26 @@ DELTA_MAGIC = b"MIGPDLT1"
 INDEX_HEADER = struct.Struct("<8s12sHHIQ")
 DELTA_HEADER = struct.Struct("<8sIIQQ")
 
-#: Hash name -> (digest size, function of a buffer returning the digest). SHA-256 is
-#: hardware-accelerated on current x86 and ARM CPUs and faster than BLAKE2b there; 128 bits of
-#: either leave no practical chance of two different pages sharing a digest.
-HASHES: dict[str, tuple[int, Callable[[memoryview], bytes]]] = {
-    "sha256": (16, lambda b: hashlib.sha256(b).digest()[:16]),
-    "blake2b": (16, lambda b: hashlib.blake2b(b, digest_size=16).digest()),
+
+
+def _sha256_pages(buf: memoryview, page_size: int) -> bytes:
+    sha = hashlib.sha256
+    return b"".join([sha(buf[o:o + page_size]).digest()[:16]
+                     for o in range(0, len(buf), page_size)])
+
+
+def _blake2b_pages(buf: memoryview, page_size: int) -> bytes:
+    blake = hashlib.blake2b
+    return b"".join([blake(buf[o:o + page_size], digest_size=16).digest()
+                     for o in range(0, len(buf), page_size)])
+
+
+#: Hash name -> (digest size, function of a buffer of whole pages returning their digests).
+#: SHA-256 is hardware-accelerated on current x86 and ARM CPUs and faster than BLAKE2b there;
+#: 128 bits of either leave no practical chance of two different pages sharing a digest.
+HASHES: dict[str, tuple[int, Callable[[memoryview, int], bytes]]] = {
+    "sha256": (16, _sha256_pages),
+    "blake2b": (16, _blake2b_pages),
 }
 
 #: Bytes one worker reads and hashes at a time.
@@ -128,8 +142,7 @@ def hash_pages(
         _read_exact(fd, buf, first * page_size, what)
         if copy_to is not None:
             os.pwrite(copy_to, buf, first * page_size)
-        digests = b"".join([digest(buf[o:o + page_size]) for o in range(0, len(buf), page_size)])
-        out[first * size:end * size] = digests
+        out[first * size:end * size] = digest(buf, page_size)
 
     spans = _ranges(page_count, page_size)
     if threads <= 1 or len(spans) <= 1:

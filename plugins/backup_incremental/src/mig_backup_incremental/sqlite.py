@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from mig import BackupError, BackupInfo
+from mig.backups import Manifest
 from mig.protocols import BackupJob, Context, RestoreJob
 
 from .options import FORMAT, Options
@@ -164,7 +165,9 @@ def _parent_index(ctx: Context, job: BackupJob, options: Options) -> tuple[
     if parent.extra.get("format") != FORMAT or parent.extra.get("dialect") != "sqlite":
         return None, 0, f"backup {parent.backup_id} was made by another version or dialect"
     try:
-        depth = len(ctx.backups.chain(ctx.backups.get(parent.backup_id)))
+        # Only the ancestors' manifests are read (listing every backup would cost as much
+        # again for each of the hundreds of backups a long history holds).
+        depth = len(ctx.backups.chain(Manifest(parent, {}, [], {})))
         if depth > options.max_chain:
             return None, 0, f"the chain reached max_chain = {options.max_chain} increments"
         index = Index.read(job.fetch(parent, "index"), f"backup {parent.backup_id}")
