@@ -155,10 +155,13 @@ class History:
 
     def create_tables(self) -> None:
         """Create missing bookkeeping tables inside the caller's transaction."""
+        ex = self.table("migration_executions")
+        new_executions = ex.lower() not in {n.lower() for n in self.dialect.table_names()}
         for statement in self.ddl():
             self.dialect.execute(statement)
-        ex = self.table("migration_executions")
-        self.dialect.execute(f"CREATE INDEX IF NOT EXISTS {ex}_migration ON {ex} (migration_id)")
+        if new_executions:
+            # Only beside a table just made: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
+            self.dialect.execute(f"CREATE INDEX {ex}_migration ON {ex} (migration_id)")
         if not self._query("SELECT 1 FROM {schema_version} WHERE id = 1"):
             self._execute(
                 "INSERT INTO {schema_version} (id, current_version, last_migration_id,"
