@@ -136,6 +136,12 @@ class DialectTarget:
         """Every row of ``table`` (a trusted name), in ``order_by`` order when given."""
         return self.query(f"SELECT * FROM {table}" + (f" ORDER BY {order_by}" if order_by else ""))
 
+    def contents(self, bookkeeping: bool = False) -> dict[str, list[tuple[Any, ...]]]:
+        """Every table's rows, sorted, by table name (mig's own tables only when asked): the
+        whole state of the database, to compare before and after a backup round trip."""
+        names = self.tables() if bookkeeping else self.user_tables()
+        return {name: sorted(self.rows(name), key=repr) for name in sorted(names)}
+
     def executions(self, migration_id: str | None = None) -> list[dict[str, Any]]:
         """Rows of ``mig_migration_executions`` as dicts, oldest first."""
         if "mig_migration_executions" not in self.tables():

@@ -322,3 +322,66 @@ def test_read_only_commands_on_a_missing_database_create_nothing(
         code, _, err = project.run(*command)
         assert code == 0, (command, err)
     assert not dialect.exists()
+
+
+# -- the bookkeeping tables through the core ----------------------------------------------------
+
+
+def test_bookkeeping_api(dialect: DialectTarget, tmp_path: Path) -> None:
+    from mig import MigrationEngine
+    from mig.history import History, now
+    from mig.models import BackupInfo, BackupType, MigrationExecution, MigrationStatus
+
+    project = dialect.project(tmp_path / "p")
+    table_migration(project, "001", "a")
+    engine = MigrationEngine.from_config(project.config_path)
+    [migration] = engine.migrations()
+    db = engine.dialect
+    db.connect()
+    try:
+        history = History(db, "mig_")
+        history.ensure()
+        assert dialect.tables() == BOOKKEEPING
+        running = MigrationExecution(
+            execution_id="abc123", migration_id=migration.id, version=migration.version,
+            status=MigrationStatus.RUNNING, started_at=now(), checksum=migration.checksum,
+            checksum_version=1, run_id="run1",
+        )
+        db.begin()
+        history.record(running)
+        db.commit()
+        assert history.failed_attention() == [running]
+        running.status, running.completed_at = MigrationStatus.COMPLETED, now()
+        running.execution_time, running.statements_committed = 0.125, 1
+        db.begin()
+        history.update_execution(running)
+        history.save_metadata(migration)
+        history.set_version(migration.version, migration.id)
+        db.commit()
+        assert history.applied() == [running]
+        assert history.get_execution("abc") == running  # a unique prefix will do
+        assert history.current_version() == "001"
+        stored = history.stored_migration(migration.id, project.migrations_dir)
+        assert stored is not None
+        assert (stored.up_sql, stored.down_sql, stored.checksum) == (
+            migration.up_sql, migration.down_sql, migration.checksum
+        )
+        backup = BackupInfo(
+            backup_id="b1", backup_path="/backups/b1", backup_type=BackupType.FULL_DATABASE,
+            database_path=db.display_url(), created_at=now(), size_bytes=5 * 2**32,
+            checksum="f" * 64, migration_id=migration.id,
+        )
+        db.begin()
+        history.record_backup(backup, manifest='{"m": "100%"}')
+        db.commit()
+        assert history.backups() == [backup]
+        snapshot = history.snapshot()
+        db.begin()
+        history.update_status("abc123", MigrationStatus.ROLLED_BACK, by="zzz")
+        history.delete_backup("b1")
+        history.replace_all(snapshot)
+        db.commit()
+        assert history.snapshot() == snapshot
+        assert history.applied() == [running] and history.backups() == [backup]
+    finally:
+        engine.close()
