@@ -35,7 +35,8 @@ def test_rows_let_in_with_checks_off(shop: MySQLDialect) -> None:
 
 def test_composite_keys_and_odd_names(my: MySQLDialect) -> None:
     my.execute("CREATE TABLE `a a` (x INTEGER, y INTEGER, PRIMARY KEY (x, y))")
-    my.execute("CREATE TABLE `b``b` (x INTEGER, y INTEGER, FOREIGN KEY (x, y) REFERENCES `a a` (x, y))")
+    my.execute("CREATE TABLE `b``b` (x INTEGER, y INTEGER,"
+               " FOREIGN KEY (x, y) REFERENCES `a a` (x, y))")
     my.execute("INSERT INTO `a a` VALUES (1, 1)")
     my.execute("SET foreign_key_checks = 0")
     my.execute("INSERT INTO `b``b` VALUES (1, 1), (1, 2), (2, 1), (NULL, 5)")

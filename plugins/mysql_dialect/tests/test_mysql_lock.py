@@ -110,6 +110,5 @@ def test_lock_survives_reconnecting_the_dialect(my_url: str) -> None:
     with dialect.lock(0):
         dialect.connect()
         dialect.close()
-        with pytest.raises(LockTimeout):
-            with make(my_url).lock(0):
-                pass
+        with pytest.raises(LockTimeout), make(my_url).lock(0):
+            pass

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from postgres_server import admin, url_of
 from mig import DatabaseError
 from mig.history import History, now
 from mig.models import MigrationExecution, MigrationStatus, Operation
 from mig_postgres import PostgresDialect
+from postgres_server import admin, url_of
 
 
 def make(url: str, **options: object) -> PostgresDialect:

@@ -61,8 +61,9 @@ DO $$ BEGIN INSERT INTO t (x) VALUES (twice(21)); END $$;
 
 def test_concurrent_index_in_a_non_transactional_migration(pg_url: str, tmp_path: Path) -> None:
     project = project_for(tmp_path / "p", pg_url)
-    project.write_migration("001_table", "CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1), (1);",
-                            "DROP TABLE t;")
+    project.write_migration(
+        "001_table", "CREATE TABLE t (x INTEGER);\nINSERT INTO t VALUES (1), (1);", "DROP TABLE t;"
+    )
     project.write_migration(
         "002_index", "CREATE INDEX CONCURRENTLY t_x ON t (x);", "DROP INDEX CONCURRENTLY t_x;",
         {"transactional": False, "dependencies": ["001_table"]},
@@ -92,7 +93,9 @@ def test_schema_per_project_in_one_database(database: str, tmp_path: Path) -> No
     apps = {}
     for name in ("alpha", "beta"):
         project = project_for(tmp_path / name, url_of(database, f"schema={name}"))
-        project.write_migration("001_t", f"CREATE TABLE t_{name} (x INTEGER);", f"DROP TABLE t_{name};")
+        project.write_migration(
+            "001_t", f"CREATE TABLE t_{name} (x INTEGER);", f"DROP TABLE t_{name};"
+        )
         apps[name] = project
     assert apps["alpha"].run("up").code == 0
     assert json.loads(apps["beta"].run("status", "--json").out)["pending"] == ["001_t"]

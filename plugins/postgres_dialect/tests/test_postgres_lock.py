@@ -101,9 +101,9 @@ def test_killed_holder_leaves_no_lock(pg_url: str, holder: subprocess.Popen[str]
 def test_other_schema_is_another_lock(pg_url: str, holder: subprocess.Popen[str]) -> None:
     with make(pg_url, schema="elsewhere").lock(0):
         pass
-    with pytest.raises(LockTimeout):
-        with make(pg_url, schema="public").lock(0):  # the holder's: the default schema
-            pass
+    # The holder's lock: it has no schema option and the default schema is public.
+    with pytest.raises(LockTimeout), make(pg_url, schema="public").lock(0):
+        pass
 
 
 def test_lock_survives_reconnecting_the_dialect(pg_url: str) -> None:
@@ -112,7 +112,6 @@ def test_lock_survives_reconnecting_the_dialect(pg_url: str) -> None:
         dialect.connect()
         dialect.close()
         dialect.connect()
-        with pytest.raises(LockTimeout):
-            with make(pg_url).lock(0):
-                pass
+        with pytest.raises(LockTimeout), make(pg_url).lock(0):
+            pass
         dialect.close()

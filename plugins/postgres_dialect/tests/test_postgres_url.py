@@ -11,7 +11,9 @@ from mig_postgres.dialect import DEFAULT_CONNECT_TIMEOUT, mask_url, parse_url
 
 
 def test_full_url() -> None:
-    t = parse_url("postgresql://alice:s%40cret@db.example.com:5433/app?schema=billing&sslmode=require")
+    t = parse_url(
+        "postgresql://alice:s%40cret@db.example.com:5433/app?schema=billing&sslmode=require"
+    )
     assert (t.user, t.password, t.host, t.port, t.database, t.schema) == (
         "alice", "s@cret", "db.example.com", 5433, "app", "billing"
     )
@@ -22,7 +24,8 @@ def test_full_url() -> None:
 
 
 @pytest.mark.parametrize("url", [
-    "postgres://u@h/db", "postgresql://u@h/db", "POSTGRESQL://u@h/db", "postgresql+psycopg://u@h/db",
+    "postgres://u@h/db", "postgresql://u@h/db", "POSTGRESQL://u@h/db",
+    "postgresql+psycopg://u@h/db",
 ])
 def test_schemes(url: str) -> None:
     assert parse_url(url).database == "db"
@@ -72,7 +75,8 @@ def test_errors_never_show_the_password() -> None:
     ("postgresql://u:pw@h:5432/db", "postgresql://u:***@h:5432/db"),
     ("postgresql://u:p%40w@h/db?schema=s", "postgresql://u:***@h/db?schema=s"),
     ("postgresql://u@h/db", "postgresql://u@h/db"),
-    ("postgresql://h/db?sslmode=require&password=pw", "postgresql://h/db?sslmode=require&password=***"),
+    ("postgresql://h/db?sslmode=require&password=pw",
+     "postgresql://h/db?sslmode=require&password=***"),
 ])
 def test_display_url_masks_the_password(url: str, shown: str) -> None:
     assert mask_url(url) == shown

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -273,10 +273,8 @@ class MySQLDialect:
     def close(self) -> None:
         conn, self.connection, self._cur = self.connection, None, _CLOSED
         if conn is not None:
-            try:
+            with suppress(Exception):  # already gone: nothing left to release
                 conn.close()
-            except Exception:  # already gone: nothing left to release
-                pass
 
     # -- statements: thin on purpose -----------------------------------------------------------
     # Without parameters the SQL runs as written (a "%" needs no doubling), as DB-API

@@ -96,7 +96,9 @@ def parse_url(url: str, options: Mapping[str, Any] | None = None) -> Target:
         try:
             timeout = float(timeout)
         except ValueError:
-            raise ConfigError(f"connect_timeout must be a number of seconds, not {timeout!r}")
+            raise ConfigError(
+                f"connect_timeout must be a number of seconds, not {timeout!r}"
+            ) from None
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
         raise ConfigError(
             f"postgres.connect_timeout must be a positive number of seconds, not {timeout!r}"
