@@ -142,6 +142,8 @@ def test_init(tmp_path: Path) -> None:
     assert config.migrations_dir == project.migrations_dir
     code, _, err = project.run("init")
     assert code == 2 and "already exists" in err
+    code, _, err = project.run("--config", "nowhere/mig.toml", "init")
+    assert code == 2 and "nowhere" in err and "does not exist" in err
     # A fresh folder with its own URL.
     other = tmp_path / "q"
     other.mkdir()

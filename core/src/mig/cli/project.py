@@ -25,6 +25,8 @@ def init(
     path = Path(options.config or CONFIG_FILE)
     if path.exists():
         raise fail(f"{path} already exists; not overwriting it", 2)
+    if not path.resolve().parent.is_dir():
+        raise fail(f"cannot write {path}: folder {path.parent} does not exist", 2)
     url = database or options.database or "sqlite:///app.db"
     path.write_bytes(tomli_w.dumps(default_toml(url)).encode())
     base = path.resolve().parent
