@@ -7,8 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
-from mig import DependencyError, Migration
-from mig import graph
+from mig import DependencyError, Migration, graph
 
 
 def make(version: int, deps: tuple[int, ...] = (), width: int = 3) -> Migration:

@@ -128,7 +128,7 @@ def test_two_processes_apply_each_migration_once(
         mig_project.table_migration(f"{i:03d}", f"t{i}", deps=deps)
     first, second = spawn(mig_project, "up"), spawn(mig_project, "up")
     results = [p.communicate(timeout=60) + (p.returncode,) for p in (first, second)]
-    for out, err, code in results:
+    for _out, err, code in results:
         assert code == 0, err
         assert "Traceback" not in err
     rows = mig_project.executions()

@@ -101,7 +101,8 @@ def test_down_method_on_an_irreversible_migration_is_refused(mig_project: Projec
     assert code == 1
     assert "002_oneway" in err and "reversible" in err and "Traceback" not in err
     assert mig_project.db_path.read_bytes() == before
-    code, _, err = mig_project.run("rollback", "--method", "down", apply_id(mig_project, "002_oneway"))
+    execution = apply_id(mig_project, "002_oneway")
+    code, _, err = mig_project.run("rollback", "--method", "down", execution)
     assert code == 1
     assert len(mig_project.applied()) == 2
 

@@ -8,7 +8,8 @@ Fixtures:
     :class:`Project` for its helpers (``write_migration``, ``run``, ``ok``, ``popen``,
     ``engine``, ``migrate``, ``query``, ``tables``, ``executions``, ``applied``).
 ``example_project``
-    The same in ``tmp_path/example``, with a copy of the repository's bundled ``migrations/`` (the trading schema).
+    The same in ``tmp_path/example``, holding a copy of the repository's bundled
+    ``migrations/`` (the trading schema).
 ``register_plugin``
     ``register_plugin(plugin, plugins=None, name=None)`` registers a module or object with
     hook implementations on a :class:`mig.plugins.Plugins` (a fresh one when not given,
@@ -191,11 +192,16 @@ class Project:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Rows of ``sql`` on ``app.db``, opened read-only (never creates the file)."""
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        conn = sqlite3.connect(self._ro_uri(), uri=True)
         try:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
+
+    def _ro_uri(self) -> str:
+        from urllib.parse import quote
+
+        return f"file:{quote(str(self.db_path))}?mode=ro"
 
     def tables(self) -> set[str]:
         """Names of the tables in ``app.db`` (empty when the file does not exist)."""
@@ -222,10 +228,11 @@ class Project:
             pytest.fail(f"{failed[0].migration_id} failed: {failed[0].error_message}")
 
     def executions(self, migration_id: str | None = None) -> list[dict[str, Any]]:
-        """Rows of ``mig_migration_executions`` as dicts, oldest first."""
+        """Rows of ``mig_migration_executions`` as dicts, oldest first (the default
+        ``table_prefix``)."""
         if "mig_migration_executions" not in self.tables():
             return []
-        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        conn = sqlite3.connect(self._ro_uri(), uri=True)
         conn.row_factory = sqlite3.Row
         try:
             sql = "SELECT * FROM mig_migration_executions"
@@ -269,7 +276,9 @@ def register_plugin() -> Iterator[Any]:
 
     registered: list[tuple[Plugins, str]] = []
 
-    def register(plugin: object, plugins: Plugins | None = None, name: str | None = None) -> Plugins:
+    def register(
+        plugin: object, plugins: Plugins | None = None, name: str | None = None
+    ) -> Plugins:
         if plugins is None:
             plugins = Plugins(autoload=False)
         plugins.load()
