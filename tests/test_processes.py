@@ -163,10 +163,13 @@ def test_lock_timeout_exits_3(
     assert "locked by another mig process" in err and "1s" in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert 0.9 < waited < 10
-    # Read-only commands never take the lock.
+    # Read-only commands and dry runs never take the lock.
     code, out, err = mig_project.run("plan", "--json")
     assert code == 0, err
     assert [m["id"] for m in json.loads(out)] == ["002_spin"]
+    for args in (("status",), ("history",), ("check",), ("up", "--dry-run")):
+        code, _, err = mig_project.run(*args)
+        assert code == 0, (args, err)
     holder.kill()
     holder.wait()
     # The killed holder's lock is gone with it.
