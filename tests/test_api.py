@@ -195,3 +195,22 @@ def test_a_long_lived_engine_sees_what_another_process_recorded(mig_project: Pro
         ]
     seqs = [r["seq"] for r in mig_project.executions()]
     assert seqs == sorted(set(seqs)), "execution order must be unique and increasing"
+
+
+def test_a_deferred_foreign_key_failing_at_commit_is_a_failed_migration(
+    mig_project: Project,
+) -> None:
+    mig_project.write_migration(
+        "001_deferred",
+        "CREATE TABLE p (id INTEGER PRIMARY KEY);\n"
+        "CREATE TABLE c (pid INTEGER REFERENCES p(id) DEFERRABLE INITIALLY DEFERRED);\n"
+        "INSERT INTO c VALUES (42);",
+        "DROP TABLE c;\nDROP TABLE p;",
+    )
+    with mig_project.engine() as engine:
+        [ex] = engine.migrate_latest()
+        assert ex.status is MigrationStatus.FAILED
+        assert "FOREIGN KEY constraint failed" in ex.error_message
+        assert engine.get_current_version() is None
+    assert not {"p", "c"} & mig_project.tables()
+    assert [r["status"] for r in mig_project.executions()] == ["FAILED"]
