@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from mig import MigrationEngine, MigrationStatus
@@ -134,3 +136,56 @@ def test_plugin_import_does_not_load_the_driver() -> None:
         "assert 'psycopg' not in sys.modules, 'psycopg imported'"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_killed_mid_migration_leaves_neither_change_nor_record(
+    pg_url: str, tmp_path: Path
+) -> None:
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration("001_slow", "CREATE TABLE a (x INTEGER);\nSELECT pg_sleep(30);",
+                            "DROP TABLE a;")
+    proc = project.popen("up")
+    engine = MigrationEngine(database=pg_url)
+    engine.dialect.connect()
+    try:
+        for _ in range(200):  # until the migration sleeps inside its transaction
+            rows = engine.dialect.query(
+                "SELECT 1 FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'",
+                ("SELECT pg_sleep(30)%",),
+            )
+            if rows:
+                break
+            time.sleep(0.05)
+        assert rows
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        engine.close()
+    status = json.loads(project.run("status", "--json").out)
+    assert status["pending"] == ["001_slow"]
+    assert status["failed"] == [] and status["needs_attention"] == []
+    # The server noticed within a second that its client was gone, stopped the statement and
+    # rolled back: the lock and the half-made table are gone, so this does not wait 30 s.
+    project.write_migration("001_slow", "CREATE TABLE a (x INTEGER);", "DROP TABLE a;")
+    started = time.monotonic()
+    code, _, err = project.run("up")
+    assert code == 0, err
+    assert time.monotonic() - started < 15
+
+
+def test_non_transactional_failure_after_a_commit_needs_attention(
+    pg_url: str, tmp_path: Path
+) -> None:
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration(
+        "001_steps", "CREATE TABLE a (x INTEGER);\nCREATE INDEX CONCURRENTLY a_x ON nope (x);",
+        "DROP TABLE a;", {"transactional": False},
+    )
+    code, _, err = project.run("up")
+    assert code == 1 and 'relation "nope" does not exist' in err
+    assert "1 statement(s) had committed" in err
+    status = json.loads(project.run("status", "--json").out)
+    [attention] = status["needs_attention"]
+    assert attention["migration_id"] == "001_steps" and attention["statements_committed"] == 1

@@ -28,6 +28,9 @@ URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"
 #: Seconds a connection attempt may take before it fails (libpq waits for ever otherwise).
 DEFAULT_CONNECT_TIMEOUT = 10
 OPTIONS = ("schema", "connect_timeout")
+#: How often (ms) the server checks that mig is still there while a statement runs
+#: (PostgreSQL 14+), so that killing mig also stops and rolls back its migration.
+CLIENT_CHECK_MS = 1000
 #: The database asked whether the target database exists when connecting to it fails.
 MAINTENANCE_DATABASE = "postgres"
 
@@ -304,6 +307,9 @@ class PostgresDialect:
             setup.append(f"SET search_path TO {quote_ident(schema)}")
         if readonly:
             setup.append("SET default_transaction_read_only = on")
+        elif conn.info.server_version >= 140000:
+            # A killed mig's statement would otherwise run (holding its locks) to its end.
+            setup.append(f"SET client_connection_check_interval = {CLIENT_CHECK_MS}")
         if setup:
             conn.execute("; ".join(setup))
 
