@@ -376,7 +376,8 @@ class PostgresDialect:
 
 def _one_line(exc: Exception) -> str:
     """libpq's connection error as one line: what failed, without its boilerplate."""
-    text = " ".join(str(exc).split())
+    lines = [" ".join(line.split()) for line in str(exc).splitlines()]
+    text = "; ".join(line for line in lines if line)
     text = text.removeprefix("connection failed: ")
     # "connection to server at "h", port p failed: FATAL: role "x" does not exist"
     head, sep, tail = text.partition(" failed: ")
