@@ -226,10 +226,16 @@ class Backups:
             local = self.storage.local_path(key)
             if local is not None and info.backup_id in verified:
                 return local
-            manifest = self._read_manifest(f"{info.backup_id}/{MANIFEST}")
             dest = workdir / f"fetched-{info.backup_id}-{part}"
-            with self.storage.open(key) as src, dest.open("wb") as out:
-                shutil.copyfileobj(src, out, _CHUNK)
+            try:
+                manifest = self._read_manifest(f"{info.backup_id}/{MANIFEST}")
+                with self.storage.open(key) as src, dest.open("wb") as out:
+                    shutil.copyfileobj(src, out, _CHUNK)
+            except FileNotFoundError:
+                # a BackupError like verify's, not an OSError that fails the caller's backup
+                raise BackupError(
+                    f"backup {info.backup_id} is damaged: part {part!r} is missing"
+                ) from None
             digest, _ = sha256_file(dest)
             if digest != manifest.parts.get(part, {}).get("sha256"):
                 raise BackupError(f"backup {info.backup_id} is damaged: {part!r} fails its check")

@@ -531,3 +531,11 @@ def test_delta_with_pages_out_of_range_is_refused(tmp_path: Path) -> None:
     delta.write_bytes(bytes(raw[:-10]))
     with pytest.raises(BackupError, match="header says"):
         pages.Delta.open(delta, "test")
+
+
+def test_a_parent_without_its_index_starts_a_new_chain(project: Project) -> None:
+    first = backup(project)
+    (folder(project, first.backup_id) / "index").unlink()
+    after = backup(project)
+    assert after.parent_id is None
+    assert "part 'index' is missing" in after.extra["new_chain"]

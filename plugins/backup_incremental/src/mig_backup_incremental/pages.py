@@ -127,12 +127,10 @@ def hash_pages(
     hash_name: str,
     threads: int,
     *,
-    copy_to: int | None = None,
     what: str = "the database",
 ) -> bytes:
-    """The digests of pages 1..page_count of ``fd``, optionally copying every byte read to
-    the file descriptor ``copy_to`` at the same offset. hashlib releases the GIL on buffers
-    of a page or more, so ``threads`` workers use that many cores."""
+    """The digests of pages 1..page_count of ``fd``. hashlib releases the GIL on buffers of a
+    page or more, so ``threads`` workers use that many cores."""
     size, digest = HASHES[hash_name]
     out = bytearray(page_count * size)
 
@@ -140,8 +138,6 @@ def hash_pages(
         first, end = span
         buf = memoryview(bytearray((end - first) * page_size))
         _read_exact(fd, buf, first * page_size, what)
-        if copy_to is not None:
-            os.pwrite(copy_to, buf, first * page_size)
         out[first * size:end * size] = digest(buf, page_size)
 
     spans = _ranges(page_count, page_size)

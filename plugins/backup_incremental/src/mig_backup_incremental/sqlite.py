@@ -61,6 +61,31 @@ def _timeout(ctx: Context) -> float:
     return float(getattr(ctx.dialect, "busy_timeout", 5.0))
 
 
+class _Background:
+    """Run ``work(*args)`` in a thread for the duration of a block; its error is raised at
+    the end of the block (after the block's own error, if any)."""
+
+    def __init__(self, work: Any, *args: Any) -> None:
+        self.error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                work(*args)
+            except BaseException as exc:  # handed to the caller in __exit__
+                self.error = exc
+
+        self.thread = threading.Thread(target=run, daemon=True)
+
+    def __enter__(self) -> _Background:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
+
+
 # -- creating ---------------------------------------------------------------------------------
 
 
@@ -199,17 +224,11 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
                 reason = f"{len(changed)} of {snap.page_count} pages changed"
                 changed = None
                 _copy_image(snap, data)
-        elif snap.copy is not None:
-            digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
-                                 options.threads, what=what)
-            os.replace(snap.copy, data)
         else:
-            out = os.open(data, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
+            # The kernel copies the image (copy_file_range, as cp does) while it is hashed.
+            with _Background(_copy_image, snap, data):
                 digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
-                                     options.threads, copy_to=out, what=what)
-            finally:
-                os.close(out)
+                                     options.threads, what=what)
         if changed is not None:
             write_delta(snap.fd, data, snap.page_size, snap.page_count, changed, what)
     Index(options.hash, snap.page_size, snap.page_count, digests).write(index_path)
@@ -285,31 +304,6 @@ def restore(ctx: Context, job: RestoreJob, options: Options) -> None:
     except BaseException:
         _unlink_with_sidecars(tmp)
         raise
-
-
-class _Background:
-    """Run ``work(*args)`` in a thread for the duration of a block; its error is raised at
-    the end of the block (after the block's own error, if any)."""
-
-    def __init__(self, work: Any, *args: Any) -> None:
-        self.error: BaseException | None = None
-
-        def run() -> None:
-            try:
-                work(*args)
-            except BaseException as exc:  # handed to the caller in __exit__
-                self.error = exc
-
-        self.thread = threading.Thread(target=run, daemon=True)
-
-    def __enter__(self) -> _Background:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.thread.join()
-        if self.error is not None and exc[0] is None:
-            raise self.error
 
 
 def _replay(job: RestoreJob, fd: int, page_size: int) -> None:
