@@ -377,8 +377,14 @@ class Backups:
         else:
             saved_applied = set(target.applied)
 
+        lost = not (snapshot.get("migration_executions") or snapshot.get("backup_info"))
+        url = ctx.dialect.display_url()
+
         def finish(dialect: Dialect) -> None:
-            _rewrite_bookkeeping(History(dialect, prefix), snapshot, saved_applied, record)
+            restored = History(dialect, prefix)
+            _rewrite_bookkeeping(restored, snapshot, saved_applied, record)
+            if lost:  # the restored catalogue is as old as the backup: the manifests are not
+                _catalogue_missing(restored, self.manifests(), url)
             job.finished = True
 
         with self._workdir() as workdir:
@@ -501,6 +507,14 @@ def _rewrite_bookkeeping(
     remaining = history.applied()
     top = max(remaining, key=lambda e: int(e.version), default=None)
     history.set_version(top.version if top else None, top.migration_id if top else None)
+
+
+def _catalogue_missing(history: History, manifests: list[Manifest], url: str) -> None:
+    """Add to ``backup_info`` the stored backups of this database that it does not list."""
+    known = {b.backup_id for b in history.backups()}
+    for m in manifests:
+        if m.info.backup_id not in known and m.info.database_path == url:
+            history.record_backup(m.info, json.dumps(m.data, indent=2))
 
 
 def _private_dir(path: Path) -> None:

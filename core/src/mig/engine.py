@@ -525,9 +525,14 @@ class MigrationEngine:
         if ex.backup_id is None or not ex.statements_committed:
             return
         try:
-            self.backups().restore(ex.backup_id, reason=f"failed {m.id}")
+            record = self.backups().restore(ex.backup_id, reason=f"failed {m.id}")
         except MigError as exc:
             ex.error_message = f"{ex.error_message}; restoring backup {ex.backup_id} failed: {exc}"
+            return
+        if getattr(self.backups().strategy(record.method or ""), "keeps_schema", False):
+            # A data-only backup put the rows back; what the statements did to the schema stays.
+            ex.error_message = (f"{ex.error_message} (rows restored from backup {ex.backup_id};"
+                                " schema changes were not undone)")
             return
         ex.error_message = f"{ex.error_message} (restored from backup {ex.backup_id})"
         ex.statements_committed = 0

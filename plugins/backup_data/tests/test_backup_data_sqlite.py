@@ -200,6 +200,28 @@ def test_rows_that_would_break_a_foreign_key_are_refused(project):
     assert project.db_path.read_bytes() == before
 
 
+def test_a_failing_non_transactional_migration_gets_its_rows_back_and_needs_attention(project):
+    project.migrate("001")
+    fill(project.db_path)
+    saved = typed_rows(project.db_path)
+    project.write_migration(
+        "003_halfway",
+        "DELETE FROM pets;\nCREATE TABLE half (x);\nINSERT INTO no_such_table VALUES (1);",
+        "DROP TABLE half;",
+        {"transactional": False, "dependencies": ["001_people"]},
+    )
+    code, _, err = project.run("up", "003")
+    assert code == 1 and "no such table: no_such_table" in err
+    restored = typed_rows(project.db_path)
+    assert restored.pop("half") == []  # a data backup cannot take the schema back
+    assert restored == saved  # but the rows are back
+    failed = [e for e in project.executions("003_halfway") if e["operation"] == "apply"]
+    assert failed[-1]["status"] == "FAILED"
+    assert "schema changes were not undone" in failed[-1]["error_message"]
+    status = json.loads(project.ok("status", "--json"))
+    assert [e["migration_id"] for e in status["needs_attention"]] == ["003_halfway"]
+
+
 def test_up_on_the_example_with_data_backups(example_project):
     example_project.write_config(backup="data")
     code, _, err = example_project.run("up")

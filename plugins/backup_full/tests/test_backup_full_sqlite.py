@@ -283,6 +283,9 @@ def test_list_works_without_the_database_and_restore_recreates_it(project):
     status = json.loads(project.ok("status", "--json"))
     assert status["current_version"] == "003"
     assert history(project)[0]["operation"] == "restore"
+    # The catalogue in the restored copy predates the backup; it is completed from storage.
+    catalogue = {r[0] for r in project.query("SELECT backup_id FROM mig_backup_info")}
+    assert catalogue == {b["backup_id"] for b in backups(project)}
 
 
 # -- interrupted restores -----------------------------------------------------------------------
