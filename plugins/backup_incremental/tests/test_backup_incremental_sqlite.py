@@ -293,6 +293,7 @@ def test_wal_database(project: Project) -> None:
     keeper.close()
     assert second.parent_id == first.backup_id
     assert second.extra["pages_stored"] < first.extra["pages_stored"] / 5
+    assert first.extra["read"] == second.extra["read"] == "file"
     execute(db, "DELETE FROM items")
     restore(project, second.backup_id)
     assert user_rows(db) == expected
@@ -539,3 +540,22 @@ def test_a_parent_without_its_index_starts_a_new_chain(project: Project) -> None
     after = backup(project)
     assert after.parent_id is None
     assert "part 'index' is missing" in after.extra["new_chain"]
+
+
+def test_wal_database_with_an_old_reader_is_copied_by_sqlite(project: Project) -> None:
+    db = project.db_path
+    execute(db, "PRAGMA journal_mode = WAL")
+    first = backup(project)
+    reader = sqlite3.connect(db, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM items").fetchone()  # holds the current snapshot
+    execute(db, "UPDATE items SET qty = 11 WHERE id < 300")  # a newer one the reader pins
+    expected = user_rows(db)
+    second = backup(project)
+    reader.execute("COMMIT")
+    reader.close()
+    assert second.extra["read"] == "backup-api"
+    assert second.parent_id == first.backup_id and second.extra["kind"] == "increment"
+    execute(db, "DELETE FROM items")
+    restore(project, second.backup_id)
+    assert user_rows(db) == expected

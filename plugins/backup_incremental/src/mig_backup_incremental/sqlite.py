@@ -1,9 +1,10 @@
 """Incremental backups of SQLite databases, by changed pages.
 
-A backup reads the database file page by page while a read transaction keeps writers from
-committing (in WAL mode, where the file alone is not the database, it first copies a
-consistent image with SQLite's backup API), hashes every page and stores either the whole
-image (a base) or only the pages whose hash differs from the parent's index (an increment).
+A backup reads the database file page by page while a read transaction holds it still (in
+WAL mode after a checkpoint has put the whole log into the file, or, when another reader
+keeps that from finishing, from a copy made with SQLite's backup API), hashes every page and
+stores either the whole image (a base) or only the pages whose hash differs from the parent's
+index (an increment).
 
 A restore copies the base into a temporary file beside the database, writes each increment's
 pages over it in order, cuts it to the last page count, checks it with ``PRAGMA quick_check``,
@@ -96,7 +97,8 @@ class Snapshot:
     fd: int
     page_size: int
     page_count: int
-    #: A private copy the snapshot made (WAL mode), which a base may take over.
+    #: A private copy made with SQLite's backup API (WAL mode, when the log could not be
+    #: checkpointed), which a base may take over.
     copy: Path | None = None
 
 
@@ -138,17 +140,23 @@ def snapshot(db: Path, timeout: float, scratch: Path) -> Iterator[Snapshot]:
     except sqlite3.Error as exc:
         raise BackupError(f"cannot open {db}: {exc}") from exc
     try:
-        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal":
-            with _backup_copy(conn, scratch) as snap:
-                yield snap
-            return
+        wal = conn.execute("PRAGMA journal_mode").fetchone()[0].lower() == "wal"
         fd = _descriptor(db)
-        # The SHARED lock of a read transaction keeps every writer from changing the file
-        # (a writer needs EXCLUSIVE to write), and taking it rolls back a hot journal.
+        # A read transaction. In rollback-journal modes its SHARED lock keeps every writer
+        # from changing the file (writing needs EXCLUSIVE), and taking it rolls back a hot
+        # journal. In WAL mode it pins a snapshot: once a checkpoint has copied the whole log
+        # into the file, the file holds exactly that snapshot and keeps holding it, since no
+        # checkpoint writes frames newer than an open reader's snapshot.
         conn.execute("BEGIN")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         if not os.path.samestat(os.fstat(fd), os.stat(db)):
             raise BackupError(f"{db} was replaced while the backup started; try again")
+        if wal and not _checkpoint_fully(db):
+            # another reader holds an older snapshot: let SQLite copy the pages instead
+            conn.execute("COMMIT")
+            with _backup_copy(conn, scratch) as snap:
+                yield snap
+            return
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
         page_count = conn.execute("PRAGMA page_count").fetchone()[0]
         yield Snapshot(fd, page_size, page_count)
@@ -157,6 +165,16 @@ def snapshot(db: Path, timeout: float, scratch: Path) -> Iterator[Snapshot]:
         raise BackupError(f"reading {db} failed: {exc}") from exc
     finally:
         conn.close()
+
+
+def _checkpoint_fully(db: Path) -> bool:
+    """Checkpoint from a second connection; True when every frame of the log is in the file."""
+    helper = sqlite3.connect(db, isolation_level=None)
+    try:
+        busy, log, done = helper.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    finally:
+        helper.close()
+    return busy == 0 and log >= 0 and log == done
 
 
 @contextlib.contextmanager
@@ -241,6 +259,7 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         "page_count": snap.page_count,
         "pages_stored": snap.page_count if changed is None else len(changed),
         "hash": f"{options.hash}/{digest_size * 8}",
+        "read": "backup-api" if snap.copy is not None else "file",
     })
     if changed is None:
         job.info.parent_id = None
