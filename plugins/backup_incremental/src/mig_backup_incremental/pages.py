@@ -25,6 +25,7 @@ import hashlib
 import os
 import struct
 import sys
+import threading
 from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -133,10 +134,14 @@ def hash_pages(
     page or more, so ``threads`` workers use that many cores."""
     size, digest = HASHES[hash_name]
     out = bytearray(page_count * size)
+    buffers = threading.local()  # one reused read buffer per worker
 
     def work(span: tuple[int, int]) -> None:
         first, end = span
-        buf = memoryview(bytearray((end - first) * page_size))
+        whole = getattr(buffers, "buf", None)
+        if whole is None:
+            whole = buffers.buf = memoryview(bytearray(max(1, CHUNK // page_size) * page_size))
+        buf = whole[:(end - first) * page_size]
         _read_exact(fd, buf, first * page_size, what)
         out[first * size:end * size] = digest(buf, page_size)
 
