@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from mig import BackupError
+from mig.backups import sha256_file
 from mig.testing import Project
 from mig_backup_schema.plugin import SchemaBackup
 
@@ -211,7 +212,7 @@ def test_a_damaged_schema_backup_is_refused(project):
     assert project.db_path.read_bytes() == before
 
 
-def test_a_restore_that_fails_midway_changes_nothing(project, tmp_path):
+def test_a_restore_that_fails_midway_changes_nothing(project):
     project.migrate("001")
     engine = project.engine()
     info = engine.create_backup("schema")
@@ -226,8 +227,6 @@ def test_a_restore_that_fails_midway_changes_nothing(project, tmp_path):
     data.write_text(json.dumps(doc))
     manifest_path = data.parent / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    from mig.backups import sha256_file
-
     digest, size = sha256_file(data)
     manifest["parts"]["data"] = {"sha256": digest, "size": size}
     manifest["checksum"] = digest

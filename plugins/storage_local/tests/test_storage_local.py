@@ -18,6 +18,21 @@ from mig_storage_local import plugin as storage_plugin
 as_root = os.geteuid() == 0
 
 
+def _unwritable_folder() -> Path | None:
+    """An existing folder nobody may create anything in, root included (sysfs), if any."""
+    folder = Path("/sys/kernel")
+    try:
+        (folder / "mig-probe").mkdir()
+    except OSError:
+        return folder if folder.is_dir() else None
+    (folder / "mig-probe").rmdir()
+    return None
+
+
+UNWRITABLE = _unwritable_folder()
+needs_unwritable = pytest.mark.skipif(UNWRITABLE is None, reason="no folder refuses root")
+
+
 def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -143,6 +158,14 @@ def test_a_read_only_backups_dir_names_the_folder(tmp_path):
         root.chmod(0o700)
 
 
+@needs_unwritable
+def test_a_folder_that_refuses_writes_names_the_folder_even_for_root(tmp_path):
+    assert UNWRITABLE is not None
+    with pytest.raises(BackupError) as info:
+        LocalStorage(UNWRITABLE, options={}).put("b1/data", staged(tmp_path / "s", "d", b"1"))
+    assert str(info.value).startswith(f"cannot write backups to {UNWRITABLE}: ")
+
+
 def test_the_plugin_registers_the_local_target(register_plugin):
     plugins = register_plugin(storage_plugin)
     assert plugins.storage_targets()["local"] is LocalStorage
@@ -179,6 +202,17 @@ def test_a_read_only_backups_dir_stops_up_before_anything_is_applied(example_pro
     finally:
         backups.chmod(0o700)
     assert code == 1 and "cannot write backups to" in err and str(backups) in err
+    assert example_project.applied() == []
+
+
+@needs_unwritable
+def test_an_unwritable_backups_dir_stops_up_even_for_root(example_project):
+    assert UNWRITABLE is not None
+    backups = UNWRITABLE / "mig-backups"
+    example_project.write_config(backup="full", backups_dir=str(backups))
+    code, _, err = example_project.run("up")
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith(f"mig: error: cannot write backups to {backups}: ")
     assert example_project.applied() == []
 
 
