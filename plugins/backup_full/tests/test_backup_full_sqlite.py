@@ -443,12 +443,33 @@ def test_a_wal_database_restores_and_stays_in_wal_mode(project):
     assert history(project)[0]["operation"] == "restore"
 
 
-def test_the_restored_file_keeps_the_permissions_of_the_database(project):
+def test_the_restored_file_keeps_the_permissions_and_owner_of_the_database(project):
     project.migrate("001")
     backup_id = project.ok("backup", "create").strip()
     os.chmod(project.db_path, 0o640)
+    if os.geteuid() == 0:
+        os.chown(project.db_path, 65534, 65534)
     assert project.run("backup", "restore", backup_id, "--yes").code == 0
-    assert stat.S_IMODE(project.db_path.stat().st_mode) == 0o640
+    st = project.db_path.stat()
+    assert stat.S_IMODE(st.st_mode) == 0o640
+    if os.geteuid() == 0:
+        assert (st.st_uid, st.st_gid) == (65534, 65534)
+
+
+def test_a_symlinked_database_is_restored_behind_its_link(project):
+    real = project.path / "data" / "real.db"
+    real.parent.mkdir()
+    project.db_path.symlink_to(real)
+    project.migrate("001")
+    seed(project, 3)
+    saved = user_rows(real)
+    backup_id = project.ok("backup", "create").strip()
+    project.migrate()
+    code, _, err = project.run("backup", "restore", backup_id, "--yes")
+    assert code == 0, err
+    assert project.db_path.is_symlink() and project.db_path.resolve() == real
+    assert user_rows(real) == saved
+    assert "portfolio" not in project.tables()
 
 
 # -- other databases ----------------------------------------------------------------------------

@@ -6,6 +6,7 @@ only); a test keeps the two copies identical.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import stat
@@ -24,13 +25,21 @@ def journal_mode(conn: sqlite3.Connection) -> str:
     return str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
 
 
+def real_file(db: Path) -> Path:
+    """The file behind ``db`` (through symlinks, as SQLite names its sidecar files): the one
+    to replace, with the folder it lives in."""
+    return Path(os.path.realpath(db))
+
+
 def temp_beside(db: Path) -> Path:
     """A new temporary file name in the database's folder (same file system: renamable)."""
+    db = real_file(db)
     return db.with_name(f".{db.name}{_TEMP_MARK}{os.urandom(6).hex()}")
 
 
 def remove_stale_temps(db: Path) -> None:
     """Remove what a killed restore left beside ``db`` (the caller holds mig's lock on it)."""
+    db = real_file(db)
     prefix = f".{db.name}{_TEMP_MARK}"
     try:
         names = os.listdir(db.parent)
@@ -83,9 +92,9 @@ def replace_database(dialect: Any, tmp: Path) -> None:
     into it), and the sidecars go, lest SQLite apply the old one's log or journal to the new
     file. The live connection is closed (the core reconnects) and reopened if this fails.
     """
-    db: Path = dialect.path
+    db = real_file(dialect.path)
     _sync(tmp)
-    os.chmod(tmp, _mode_of(db))
+    _take_over(db, tmp)
     conn = dialect.connection
     if conn is not None:
         if journal_mode(conn) == "wal":
@@ -107,14 +116,19 @@ def replace_database(dialect: Any, tmp: Path) -> None:
     _sync(db.parent)
 
 
-def _mode_of(db: Path) -> int:
-    """The restored file keeps the permissions of the file it replaces."""
+def _take_over(db: Path, tmp: Path) -> None:
+    """The restored file keeps the permissions (and, where allowed, the owner) of the file it
+    replaces, so the application can still open it."""
     try:
-        return stat.S_IMODE(os.stat(db).st_mode)
+        st = os.stat(db)
     except FileNotFoundError:
         umask = os.umask(0)
         os.umask(umask)
-        return 0o644 & ~umask
+        os.chmod(tmp, 0o644 & ~umask)
+        return
+    with contextlib.suppress(PermissionError):  # only root may give a file away
+        os.chown(tmp, st.st_uid, st.st_gid)
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
 
 
 def _sync(path: Path) -> None:
