@@ -93,8 +93,6 @@ def test_load_config_in_process(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "needles"),
     [
-        ('backup = "sometimes"', ("backup", "sometimes", "full", "schema", "none")),
-        ('rollback = "sideways"', ("rollback", "down", "restore", "auto")),
         ('out_of_order = "maybe"', ("out_of_order", "allow", "error")),
         ("lock_timeout = true", ("lock_timeout",)),
         ("lock_timeout = -1", ("lock_timeout",)),
@@ -114,6 +112,26 @@ def test_invalid_config_names_the_key(tmp_path: Path, text: str, needles: tuple[
         load_config(path, environ={})
     for needle in needles:
         assert needle in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("setting", "needles"),
+    [
+        ({"backup": "sometimes"}, ("backup = 'sometimes'", "full", "schema", "incremental", "none")),
+        ({"rollback": "sideways"}, ("rollback = 'sideways'", "down", "restore", "auto")),
+    ],
+)
+def test_backup_and_rollback_names_are_checked_against_the_installed_plugins(
+    mig_project, setting: dict[str, str], needles: tuple[str, ...]
+) -> None:
+    # Plugins may add backup types and rollback methods, so these two are checked once the
+    # plugins are loaded: still exit 2, naming the key and every allowed value.
+    mig_project.write_config(**setting)
+    result = mig_project.run("status")
+    assert result.code == 2, result
+    for needle in needles:
+        assert needle in result.err, (needle, result.err)
+
 
 
 def test_another_table_prefix(project: Project) -> None:
@@ -209,7 +227,7 @@ def test_disabled_plugins_are_not_loaded(mig_project: Project) -> None:
     mig_project.table_migration("001", "a")
     mig_project.ok("up")
     code, _, err = mig_project.run("down", "--method", "down")
-    assert code == 1 and "'down'" in err and "not installed" in err
+    assert code == 2 and "--method = 'down'" in err and "disabled: rollback_down" in err
     assert "a" in mig_project.tables()
 
 

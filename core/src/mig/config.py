@@ -14,8 +14,9 @@ from .errors import ConfigError
 CONFIG_FILE = "mig.toml"
 DATABASE_ENV = "MIG_DATABASE"
 
-BACKUP_CHOICES = ("full", "schema", "data", "incremental", "none")
-ROLLBACK_CHOICES = ("down", "restore", "auto")
+#: Values that need no plugin: ``none`` takes no backup, ``auto`` picks down or restore.
+NO_BACKUP = "none"
+AUTO_ROLLBACK = "auto"
 OUT_OF_ORDER_CHOICES = ("allow", "error")
 _PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?")
 
@@ -53,8 +54,10 @@ _MIG_KEYS: dict[str, tuple[type | tuple[type, ...], tuple[str, ...] | None]] = {
     "database": (str, None),
     "migrations_dir": (str, None),
     "backups_dir": (str, None),
-    "backup": (str, BACKUP_CHOICES),
-    "rollback": (str, ROLLBACK_CHOICES),
+    # Plugins may register more backup types and rollback methods, so these two are checked
+    # against what is installed when the engine starts (MigrationEngine.check_names).
+    "backup": (str, None),
+    "rollback": (str, None),
     "table_prefix": (str, None),
     "lock_timeout": ((int, float), None),
     "out_of_order": (str, OUT_OF_ORDER_CHOICES),

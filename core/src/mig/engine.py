@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import graph
 from .checksum import checksum
-from .config import Config, from_table, load_config
+from .config import AUTO_ROLLBACK, NO_BACKUP, Config, from_table, load_config
 from .errors import (
     ConfigError,
     DependencyError,
@@ -161,6 +161,7 @@ class MigrationEngine:
             self._dialect = cls(
                 self.config.database, base_dir=self.config.database_base_dir, options=options
             )
+            self.check_names(self.config.backup, self.config.rollback, source="config")
             self.plugins.config_loaded(self.config)
         return self._dialect
 
@@ -180,6 +181,26 @@ class MigrationEngine:
         if write:
             self._history.ensure()
         return self._history
+
+    def check_names(
+        self, backup: str | None = None, rollback: str | None = None, source: str = "option"
+    ) -> None:
+        """Refuse a backup type or rollback method that no installed plugin provides (exit 2,
+        naming the allowed values)."""
+        where = f"{self.config.path or 'config'}: " if source == "config" else ""
+        config = source == "config"
+        checks = [
+            ("backup" if config else "--backup", backup,
+             [*sorted(self.plugins.load().backup_types()), NO_BACKUP]),
+            ("rollback" if config else "--method", rollback,
+             [*sorted(self.plugins.rollback_methods()), AUTO_ROLLBACK]),
+        ]
+        for key, value, allowed in checks:
+            if value is not None and value not in allowed:
+                raise ConfigError(
+                    f"{where}{key} = {value!r} is not one of {', '.join(allowed)}"
+                    + self.plugins.problems_note()
+                )
 
     def _reconnect(self) -> None:
         """Reopen the connection read-write (a restore may have replaced the database); the
@@ -373,6 +394,7 @@ class MigrationEngine:
         a failed one is last and its status says FAILED."""
         migrations = self.migrations()
         chosen = self.resolve_target(target) if target else None
+        self.check_names(backup=backup)
         backup_type = backup or self.config.backup
         with self._lock():
             history = self._open(write=True)
@@ -702,6 +724,7 @@ class MigrationEngine:
             selected = applied[len(applied) - n:] if n else []
         if not selected:
             return []
+        self.check_names(rollback=method)
         return self._steps(selected, applied, method or self.config.rollback, cascade)
 
     def _steps(

@@ -86,10 +86,7 @@ def up(
         typer.echo(f"-- dry run: {len(todo)} migration(s) would be applied; nothing was changed")
         return
     if backup is not None:
-        from ..config import BACKUP_CHOICES
-
-        if backup not in BACKUP_CHOICES:
-            raise fail(f"--backup must be one of {', '.join(BACKUP_CHOICES)}", 2)
+        eng.check_names(backup=backup)
     executions = eng.up(
         target, atomic=atomic, backup=backup, allow_drift=allow_drift,
         progress=ProgressLine("applied"),
@@ -111,8 +108,8 @@ def down(
     """Roll back the newest migration (or --steps N, --all, or down to TARGET)."""
     if sum(x is not None and x is not False for x in (target, steps, everything or None)) > 1:
         raise fail("give at most one of TARGET, --steps and --all", 2)
-    _check_method(method)
     eng = engine()
+    eng.check_names(rollback=method)
     if dry_run:
         steps_ = eng.rollback_plan(
             target=target, steps=steps, everything=everything, method=method, cascade=cascade
@@ -136,8 +133,8 @@ def rollback(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
     """Roll back one execution."""
-    _check_method(method)
     eng = engine()
+    eng.check_names(rollback=method)
     executions = eng.rollback(execution_id, method=method, cascade=cascade, confirm=_confirm(yes))
     if not executions:
         typer.echo(f"nothing to undo: execution {execution_id} is not in effect")
@@ -174,11 +171,6 @@ def history(
             typer.echo(f"{'':<13} {r.error_message}")
 
 
-def _check_method(method: str | None) -> None:
-    from ..config import ROLLBACK_CHOICES
-
-    if method is not None and method not in ROLLBACK_CHOICES:
-        raise fail(f"--method must be one of {', '.join(ROLLBACK_CHOICES)}", 2)
 
 
 def _show_steps(plan: list[RollbackStep], verb: str) -> None:
