@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import textwrap
 import time
@@ -94,18 +95,21 @@ conn.close()
 '''
 
 
-def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> float:
-    """Wall-clock seconds of one whole command; stops the benchmark if it fails."""
+def timed(cmd: Sequence[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall-clock seconds of one whole command and the CPU seconds (user + system) the client
+    used; stops the benchmark if the command fails."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(
         list(cmd), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()[-2000:]
         raise SystemExit(f"command failed ({proc.returncode}): {' '.join(cmd)}\n{err}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 class Server:
@@ -157,6 +161,7 @@ def main() -> None:
     env = {k: v for k, v in os.environ.items() if k != "MIG_DISABLE_PLUGIN_AUTOLOAD"}
 
     times: dict[str, list[float]] = {"lower": [], "mig": []}
+    cpu: dict[str, list[float]] = {"lower": [], "mig": []}
     try:
         for _ in range(args.repeat):
             for tool in ("lower", "mig"):
@@ -165,7 +170,9 @@ def main() -> None:
                     cmd = [python, str(script), str(folder / "migrations"), url]
                 else:
                     cmd = [mig, "--config", str(folder / "mig.toml"), "up"]
-                times[tool].append(timed(cmd, cwd=folder, env={**env, "MIG_DATABASE": url}))
+                wall, used = timed(cmd, cwd=folder, env={**env, "MIG_DATABASE": url})
+                times[tool].append(wall)
+                cpu[tool].append(used)
                 applied = server.bench_tables(database)
                 if applied != args.count:
                     raise SystemExit(f"{tool} left {applied} tables, expected {args.count}")
@@ -176,12 +183,12 @@ def main() -> None:
     ratio = ours / lower
     print(f"PostgreSQL, {args.count} migrations, median of {args.repeat} (seconds)")
     print_table(
-        ["tool", "median", "runs", "per migration"],
+        ["tool", "median", "runs", "per migration", "client CPU"],
         [
             ["lower bound", f"{lower:.3f}", fmt_runs(times["lower"]),
-             f"{lower / args.count * 1000:.2f} ms"],
+             f"{lower / args.count * 1000:.2f} ms", f"{median(cpu['lower']):.3f}"],
             ["mig up", f"{ours:.3f}", fmt_runs(times["mig"]),
-             f"{ours / args.count * 1000:.2f} ms"],
+             f"{ours / args.count * 1000:.2f} ms", f"{median(cpu['mig']):.3f}"],
         ],
     )
     verdict = "OK" if ratio <= TARGET else "ABOVE TARGET"
