@@ -49,6 +49,12 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int, Migration, "MigrationExecution | None"], None]
 
 
+#: Names of SPEC §5 that need no registry look-up to be accepted (a registry is consulted,
+#: and may report a conflict, only where it is used).
+BUILTIN_NAMES = frozenset({"full", "schema", "data", "incremental", "down", "restore", NO_BACKUP,
+                           AUTO_ROLLBACK})
+
+
 def new_id() -> str:
     return os.urandom(6).hex()
 
@@ -191,14 +197,14 @@ class MigrationEngine:
         config = source == "config"
         checks = [
             ("backup" if config else "--backup", backup,
-             [*sorted(self.plugins.load().backup_types()), NO_BACKUP]),
+             lambda: [*sorted(self.plugins.load().backup_types()), NO_BACKUP]),
             ("rollback" if config else "--method", rollback,
-             [*sorted(self.plugins.rollback_methods()), AUTO_ROLLBACK]),
+             lambda: [*sorted(self.plugins.load().rollback_methods()), AUTO_ROLLBACK]),
         ]
         for key, value, allowed in checks:
-            if value is not None and value not in allowed:
+            if value is not None and value not in BUILTIN_NAMES and value not in allowed():
                 raise ConfigError(
-                    f"{where}{key} = {value!r} is not one of {', '.join(allowed)}"
+                    f"{where}{key} = {value!r} is not one of {', '.join(allowed())}"
                     + self.plugins.problems_note()
                 )
 
