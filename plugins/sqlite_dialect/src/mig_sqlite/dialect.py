@@ -197,6 +197,10 @@ class SQLiteDialect:
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         if self.path is None:
             return nullcontext()
+        if not self.path.parent.is_dir():  # say so before the lock file fails to appear
+            raise DatabaseError(
+                f"cannot open sqlite database {self.path}: folder {self.path.parent} does not exist"
+            )
         return locking.hold(self.lock_path, timeout, database=self.path)
 
     def table_names(self) -> list[str]:
