@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import ClassVar
 
-from mig import BackupError, Migration, MigrationExecution, UnknownTargetError, hookimpl
+from mig import (
+    BackupError,
+    Migration,
+    MigrationExecution,
+    PluginError,
+    UnknownTargetError,
+    hookimpl,
+)
 from mig.protocols import Context
 
 MIG_API_VERSION = 1
@@ -23,9 +30,13 @@ class RestoreRollback:
         if not execution.backup_id:
             return "no backup was taken before it (backup = \"none\" or @backup_required: false)"
         try:
-            ctx.backups.get(execution.backup_id)
-        except (UnknownTargetError, BackupError) as exc:
+            manifest = ctx.backups.get(execution.backup_id)
+            strategy = ctx.backups.strategy(str(manifest.info.backup_type))
+        except (UnknownTargetError, BackupError, PluginError) as exc:
             return f"its backup {execution.backup_id} is not usable: {exc}"
+        if getattr(strategy, "keeps_schema", False):
+            # A data-only restore leaves the schema as it is, so it cannot undo a migration.
+            return f"its backup {execution.backup_id} holds data only and cannot undo schema changes"
         return None
 
     def affected(
