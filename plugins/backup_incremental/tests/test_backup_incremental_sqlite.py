@@ -418,13 +418,7 @@ def test_a_failed_restore_leaves_the_database_and_connection_usable(project: Pro
     raw = bytearray(data.read_bytes())
     raw[4096 * 2: 4096 * 3] = b"\xff" * 4096  # wreck a b-tree page
     data.write_bytes(bytes(raw))
-    import hashlib
-    import json
-
-    meta = json.loads(manifest.read_text())
-    digest = hashlib.sha256(bytes(raw)).hexdigest()
-    meta["parts"]["data"]["sha256"] = meta["checksum"] = digest
-    manifest.write_text(json.dumps(meta))
+    reseal(manifest, "data", bytes(raw))
     before = db.read_bytes()
     with project.engine() as engine:
         with pytest.raises(BackupError, match="quick_check"):
@@ -559,3 +553,47 @@ def test_wal_database_with_an_old_reader_is_copied_by_sqlite(project: Project) -
     execute(db, "DELETE FROM items")
     restore(project, second.backup_id)
     assert user_rows(db) == expected
+
+
+def reseal(manifest_path: Path, part: str, data: bytes) -> None:
+    """Rewrite a part's checksum in its manifest, as a buggy or forged writer would."""
+    import hashlib
+    import json
+
+    meta = json.loads(manifest_path.read_text())
+    digest = hashlib.sha256(data).hexdigest()
+    meta["parts"][part]["sha256"] = digest
+    if part == "data":
+        meta["checksum"] = digest
+    manifest_path.write_text(json.dumps(meta))
+
+
+def test_replayed_pages_are_checked_against_the_index(project: Project) -> None:
+    """An increment whose pages do not match its own index (checksums consistent, content
+    wrong) is refused before anything is replaced."""
+    db = project.db_path
+    backup(project)
+    execute(db, "UPDATE items SET qty = 5 WHERE id < 100")
+    child = backup(project)
+    data = folder(project, child.backup_id) / "data"
+    raw = bytearray(data.read_bytes())
+    raw[-100] ^= 0x55  # inside the last stored page
+    data.write_bytes(bytes(raw))
+    reseal(folder(project, child.backup_id) / "manifest.json", "data", bytes(raw))
+    before = db.read_bytes()
+    with project.engine() as engine, pytest.raises(BackupError, match="was not rebuilt"):
+        engine.restore_backup(child.backup_id)
+    assert db.read_bytes() == before
+
+
+def test_check_pages_skips_sqlite_checks_only(project: Project) -> None:
+    configure(project, check="pages")
+    db = project.db_path
+    backup(project)
+    execute(db, "UPDATE items SET qty = 6 WHERE id < 1000")
+    child = backup(project)
+    expected = user_rows(db)
+    execute(db, "DELETE FROM items")
+    restore(project, child.backup_id)
+    assert user_rows(db) == expected
+    assert integrity(db) == "ok"

@@ -13,7 +13,7 @@ from .pages import HASHES
 
 #: Version of the parts' layout, kept in every manifest's ``extra``.
 FORMAT = 1
-CHECKS = ("quick_check", "integrity_check")
+CHECKS = ("quick_check", "integrity_check", "pages")
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,9 @@ class Options:
     threads: int = min(4, os.cpu_count() or 1)
     #: When more than this share of the pages changed, a new base is cheaper to keep.
     rebase_ratio: float = 0.5
-    #: What checks a rebuilt database before it replaces the old one.
+    #: What checks a rebuilt database before it replaces the old one, on top of comparing
+    #: every page the increments wrote with the page index: SQLite's ``quick_check`` or
+    #: ``integrity_check``, or nothing more (``pages``).
     check: str = "quick_check"
 
     @classmethod

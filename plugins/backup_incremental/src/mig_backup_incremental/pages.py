@@ -156,6 +156,22 @@ def hash_pages(
     return bytes(out)
 
 
+def digests_of(fd: int, page_size: int, pages: list[int], hash_name: str) -> bytes:
+    """The digests of the given pages (1-based, ascending) of ``fd``, in that order."""
+    digest = HASHES[hash_name][1]
+    out = []
+    max_run = max(1, CHUNK // page_size)
+    for first, count in runs(pages):
+        while count:
+            n = min(count, max_run)
+            buf = memoryview(bytearray(n * page_size))
+            _read_exact(fd, buf, (first - 1) * page_size, "the restored database")
+            out.append(digest(buf, page_size))
+            first += n
+            count -= n
+    return b"".join(out)
+
+
 def changed_pages(old: Index, new: bytes, digest_size: int) -> list[int]:
     """1-based numbers of the pages whose digest differs from ``old`` (or that ``old`` does
     not have). Compares blocks of digests first, so an unchanged region costs one memcmp."""
