@@ -7,56 +7,34 @@ of :class:`mig.StatementFailed` says how many statements had committed.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mig.errors import StatementFailed
-from mig.models import Migration, Statement
-
-if TYPE_CHECKING:
-    from mig.protocols import Dialect
+from mig.executor import StatementExecutor, first_word_pattern
 
 # A statement that would end or restart a transaction the engine opened, after any leading
 # comments: BEGIN (but not a BEGIN NOT ATOMIC block), START TRANSACTION, COMMIT, ROLLBACK
 # (not ROLLBACK TO a savepoint).
-_TRANSACTION_CONTROL = re.compile(
-    r"(?:\s|(?:--|\#)[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*"
-    r"(?:BEGIN(?!\s+NOT\s+ATOMIC\b)|START\s+TRANSACTION|COMMIT"
-    r"|ROLLBACK(?!\s+(?:WORK\s+)?TO\b))\b",
-    re.IGNORECASE | re.DOTALL,
+_TRANSACTION_CONTROL = first_word_pattern(
+    r"BEGIN(?!\s+NOT\s+ATOMIC\b)|START\s+TRANSACTION|COMMIT|ROLLBACK(?!\s+(?:WORK\s+)?TO\b)",
+    comments=r"(?:\s|(?:--|\#)[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*",  # MySQL has # comments too
 )
 REFUSED = "transaction control statements are not allowed inside the engine's transaction"
 
 
-class MySQLExecutor:
+class MySQLExecutor(StatementExecutor):
     """Runs statements one at a time, as written (no parameter processing, so ``%`` is
-    literal), and never commits or rolls back itself."""
+    literal), and leaves the transaction to the engine."""
 
-    def execute(
-        self,
-        dialect: Dialect,
-        statements: Sequence[Statement],
-        migration: Migration,
-        direction: str,
-    ) -> None:
+    transaction_control = _TRANSACTION_CONTROL
+    refused = REFUSED
+
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
         import pymysql
 
-        guarded = dialect.in_transaction
-        execute = dialect.execute
-        for i, stmt in enumerate(statements):
-            if guarded and _TRANSACTION_CONTROL.match(stmt.sql):
-                raise StatementFailed(
-                    REFUSED, index=i, line=stmt.line, sql=stmt.sql, executed=i,
-                    path=migration.path,
-                )
-            try:
-                execute(stmt.sql)
-            except pymysql.MySQLError as exc:
-                raise StatementFailed(
-                    describe(exc), index=i, line=stmt.line, sql=stmt.sql, executed=i,
-                    path=migration.path,
-                ) from exc
+        return (pymysql.MySQLError,)
+
+    def describe(self, exc: BaseException) -> str:
+        return describe(exc)
 
 
 def describe(exc: Any) -> str:

@@ -2,63 +2,23 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
-from mig.errors import StatementFailed
-from mig.models import Migration, Statement
+from mig.executor import StatementExecutor, first_word_pattern
 
-if TYPE_CHECKING:
-    from mig.protocols import Dialect
-
-# BEGIN, COMMIT, END or ROLLBACK (but not ROLLBACK TO a savepoint) as a statement's first
-# word, after any leading comments.
-_TRANSACTION_CONTROL = re.compile(
-    r"(?:\s|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*"
-    r"(?:BEGIN|COMMIT|END|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b))\b",
-    re.IGNORECASE | re.DOTALL,
-)
-REFUSED = (
-    "transaction control statements are not allowed inside a transactional migration;"
-    " set @transactional: false"
-)
+REFUSED = StatementExecutor.refused
 
 
-class SQLiteExecutor:
-    """Runs statements one at a time (never ``executescript``, which commits) and leaves the
-    transaction to the engine."""
+class SQLiteExecutor(StatementExecutor):
+    """Statements one at a time (never ``executescript``, which commits first)."""
 
-    def execute(
-        self,
-        dialect: Dialect,
-        statements: Sequence[Statement],
-        migration: Migration,
-        direction: str,
-    ) -> None:
-        # Only a transaction the engine opened is protected: a `@transactional: false`
-        # migration may run its own BEGIN ... COMMIT. (`in_transaction` is SQLiteDialect's.)
-        guarded = getattr(dialect, "in_transaction", False)
-        execute = dialect.execute
-        for i, stmt in enumerate(statements):
-            if guarded and _TRANSACTION_CONTROL.match(stmt.sql):
-                raise StatementFailed(
-                    REFUSED,
-                    index=i,
-                    line=stmt.line,
-                    sql=stmt.sql,
-                    executed=i,
-                    path=migration.path,
-                )
-            try:
-                execute(stmt.sql)
-            except (sqlite3.Error, sqlite3.Warning) as exc:
-                raise StatementFailed(
-                    str(exc),
-                    index=i,
-                    line=stmt.line,
-                    sql=stmt.sql,
-                    executed=i,
-                    path=migration.path,
-                ) from exc
+    # BEGIN, COMMIT, END or ROLLBACK (but not ROLLBACK TO a savepoint).
+    transaction_control = first_word_pattern(
+        r"BEGIN|COMMIT|END|ROLLBACK(?!\s+(?:TRANSACTION\s+)?TO\b)"
+    )
+
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error, sqlite3.Warning)
+
+    def describe(self, exc: BaseException) -> str:
+        return str(exc)

@@ -1,0 +1,64 @@
+"""The statement loop every dialect's own executor shares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from .errors import StatementFailed
+
+if TYPE_CHECKING:
+    from .models import Migration, Statement
+    from .protocols import Dialect
+
+#: Whitespace and SQL comments before a statement's first word.
+LEADING_COMMENTS = r"(?:\s|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*"
+
+
+def first_word_pattern(words: str, comments: str = LEADING_COMMENTS) -> re.Pattern[str]:
+    """A pattern matching statements whose first word (after comments) is one of ``words``."""
+    return re.compile(f"{comments}(?:{words})\\b", re.IGNORECASE | re.DOTALL)
+
+
+class StatementExecutor:
+    """Runs statements one at a time on the dialect's connection and leaves the transaction
+    to the engine. A dialect subclasses it to name its driver's errors, the statements that
+    would end the engine's transaction, and how to put a driver error in one line."""
+
+    #: Statements refused while the engine's transaction is open (None: refuse nothing).
+    transaction_control: ClassVar[re.Pattern[str] | None] = None
+    refused: ClassVar[str] = (
+        "transaction control statements are not allowed inside a transactional migration;"
+        " set @transactional: false"
+    )
+
+    def driver_errors(self) -> tuple[type[BaseException], ...]:
+        """The exceptions a failing statement raises (import the driver here, lazily)."""
+        raise NotImplementedError
+
+    def describe(self, exc: BaseException) -> str:
+        """The database's message for a failed statement, on one line."""
+        return " ".join(str(exc).split()) or type(exc).__name__
+
+    def execute(
+        self,
+        dialect: Dialect,
+        statements: Sequence[Statement],
+        migration: Migration,
+        direction: str,
+    ) -> None:
+        # Only a transaction the engine opened is protected: a `@transactional: false`
+        # migration may run its own BEGIN ... COMMIT.
+        control = self.transaction_control if dialect.in_transaction else None
+        errors = self.driver_errors()
+        execute = dialect.execute
+        for i, stmt in enumerate(statements):
+            if control is not None and control.match(stmt.sql):
+                raise StatementFailed(self.refused, index=i, line=stmt.line, sql=stmt.sql,
+                                      executed=i, path=migration.path)
+            try:
+                execute(stmt.sql)
+            except errors as exc:
+                raise StatementFailed(self.describe(exc), index=i, line=stmt.line, sql=stmt.sql,
+                                      executed=i, path=migration.path) from exc
