@@ -232,7 +232,8 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
     what = f"the database {db}"
     with snapshot(db, _timeout(ctx), job.workdir) as snap:
         if parent is not None and parent.page_size != snap.page_size:
-            parent, reason = None, f"the page size changed from {parent.page_size}"
+            parent, reason = None, (f"the page size changed from {parent.page_size} to"
+                                    f" {snap.page_size}")
         changed: list[int] | None = None
         if parent is not None:
             digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
