@@ -597,3 +597,20 @@ def test_check_pages_skips_sqlite_checks_only(project: Project) -> None:
     restore(project, child.backup_id)
     assert user_rows(db) == expected
     assert integrity(db) == "ok"
+
+
+def test_prune_keeps_the_chain_a_kept_increment_needs(project: Project) -> None:
+    configure(project, max_chain=1)
+    infos = []
+    for i in range(4):
+        execute(project.db_path, f"UPDATE items SET qty = {i} WHERE id = 2")
+        infos.append(backup(project))
+    assert [i.extra["kind"] for i in infos] == ["base", "increment", "base", "increment"]
+    expected = user_rows(project.db_path)
+    with project.engine() as engine:
+        assert engine.cleanup_old_backups(keep_days=0, keep_count=1) == 2
+        left = [b["backup_id"] for b in engine.get_backup_history()]
+    assert left == [infos[2].backup_id, infos[3].backup_id]
+    execute(project.db_path, "DELETE FROM items")
+    restore(project, infos[3].backup_id)
+    assert user_rows(project.db_path) == expected
