@@ -156,9 +156,13 @@ class History:
     def create_tables(self) -> None:
         """Create missing bookkeeping tables inside the caller's transaction."""
         ex = self.table("migration_executions")
-        new_executions = ex.lower() not in {n.lower() for n in self.dialect.table_names()}
-        for statement in self.ddl():
-            self.dialect.execute(statement)
+        existing = {n.lower() for n in self.dialect.table_names()}
+        new_executions = ex.lower() not in existing
+        for name, statement in zip(TABLES, self.ddl(), strict=True):
+            # Only the missing ones: on MySQL any CREATE TABLE, even IF NOT EXISTS of a table
+            # that is there, commits the caller's transaction (a restore's rows with it).
+            if self.table(name).lower() not in existing:
+                self.dialect.execute(statement)
         if new_executions:
             # Only beside a table just made: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
             self.dialect.execute(f"CREATE INDEX {ex}_migration ON {ex} (migration_id)")
