@@ -13,7 +13,11 @@ from mig.protocols import BackupJob, Context, RestoreJob
 MIG_API_VERSION = 1
 
 #: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``.
-DIALECTS = {"sqlite": "mig_backup_full.sqlite"}
+DIALECTS = {
+    "sqlite": "mig_backup_full.sqlite",
+    "postgres": "mig_backup_full.postgres",
+    "mysql": "mig_backup_full.mysql",
+}
 
 
 def _dialect_module(ctx: Context) -> ModuleType:

@@ -1,0 +1,50 @@
+"""Full backups of PostgreSQL databases.
+
+Backup: ``pg_dump -Fc`` of the database, or of the one schema mig is configured for
+(``--schema``): tables, rows, sequences with their values, functions, views, triggers,
+extensions, large objects, privileges, and mig's bookkeeping tables with their rows.
+
+Restore, in ONE transaction on the dialect's connection (see :mod:`._postgres`): what the
+backup covers is emptied (the schema dropped, refused when that would take objects of other
+schemas with it; or, for a whole-database backup, every schema, large object, publication and
+event trigger), pg_restore's script of the archive is run section by section, the rows
+streamed by COPY, mig's current audit trail written (``job.finish``), then COMMIT. A failure
+or a crash at any point leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mig.protocols import BackupJob, Context, RestoreJob
+
+from ._postgres import (
+    Server,
+    check_scope,
+    driver_errors,
+    replace_database,
+    saved_scope,
+    scope_args,
+)
+
+FORMAT = 1
+
+
+def create(ctx: Context, job: BackupJob) -> None:
+    dialect: Any = ctx.dialect
+    server = Server(dialect)
+    schema = getattr(dialect.target, "schema", None)
+    server.dump(job.workdir / "data", scope_args(schema))
+    job.extra["postgres"] = {"format": FORMAT, "schema": schema, "dump": "pg_dump -Fc"}
+
+
+def restore(ctx: Context, job: RestoreJob) -> None:
+    dialect: Any = ctx.dialect
+    backup = job.chain[-1]
+    schema = saved_scope(backup, "full", FORMAT).get("schema")
+    check_scope(dialect, backup, schema)
+    archive = job.fetch(backup, "data")
+    server = Server(dialect)
+    with driver_errors(server, f"restoring {backup.backup_id}"):
+        replace_database(dialect, job, server, schema, archive,
+                         [(archive, ["--section=data"])])
