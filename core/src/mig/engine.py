@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +133,7 @@ class MigrationEngine:
         self._migrations: list[Migration] | None = None
         self._executor: Executor | None = None
         self._backups: Backups | None = None
+        self._by_id: dict[str, Migration] | None = None
 
     @classmethod
     def from_config(
@@ -275,7 +276,7 @@ class MigrationEngine:
         return self._migrations
 
     def reload(self) -> None:
-        self._migrations = None
+        self._migrations = self._by_id = None
 
     def split(self, migration: Migration, direction: str = "up") -> list[Statement]:
         """The statements of one section of ``migration`` for this database's dialect."""
@@ -745,7 +746,10 @@ class MigrationEngine:
         methods = self.plugins.load().rollback_methods()
         ctx = self._read_context()
         order = {e.execution_id: i for i, e in enumerate(applied)}
-        known = list(self._known_migrations().values())
+        dependents = graph.Dependents(list(self._known_migrations().values()))
+        applied_by_id: dict[str, list[MigrationExecution]] = {}
+        for e in applied:
+            applied_by_id.setdefault(e.migration_id, []).append(e)
         chosen = {e.execution_id: e for e in selected}
         while True:
             steps: list[RollbackStep] = []
@@ -770,9 +774,9 @@ class MigrationEngine:
                 steps.append(RollbackStep(ex, m, name, undoes))
             missing = {}
             for step in steps:
-                for dep in graph.dependents(known, step.root.migration_id):
-                    for e in applied:
-                        if e.migration_id == dep and e.execution_id not in covered:
+                for dep in dependents(step.root.migration_id):
+                    for e in applied_by_id.get(dep, ()):
+                        if e.execution_id not in covered:
                             missing[e.execution_id] = e
             if not missing:
                 break
@@ -800,9 +804,11 @@ class MigrationEngine:
     def migration_for(self, ex: MigrationExecution) -> Migration:
         """The migration an execution applied: its file while unchanged, else what the
         bookkeeping tables stored when it was applied."""
-        for m in self.migrations():
-            if m.id == ex.migration_id and not _drifted(m, ex):
-                return m
+        if self._by_id is None:
+            self._by_id = {m.id: m for m in self.migrations()}
+        m = self._by_id.get(ex.migration_id)
+        if m is not None and not _drifted(m, ex):
+            return m
         history = self._history or self._open(write=False)
         stored = history.stored_migration(ex.migration_id, self.config.migrations_dir) if (
             history
@@ -867,15 +873,24 @@ class MigrationEngine:
             return []
         if confirm is not None and not confirm(plan):
             raise RollbackRefused("rollback cancelled; nothing was changed")
-        self._open(write=True)
+        history = self._open(write=True)
+        assert history is not None
         ctx = self.context()
         methods = self.plugins.rollback_methods()
         run_id = new_id()
         done: list[MigrationExecution] = []
+        # What stays applied, kept up to date in memory: re-reading it for every step made
+        # `down --all` quadratic in the length of the history.
+        remaining = _Applied(history.applied())
         for index, step in enumerate(plan):
             if progress:
                 progress(index, len(plan), step.migration, None)
-            records = self._undo(ctx, methods[step.method](), step, run_id)
+            impl = methods[step.method]()
+            records = self._undo(ctx, impl, step, run_id, remaining)
+            if not impl.transactional:  # a restore rewrote the bookkeeping: read it again
+                remaining = _Applied(history.applied())
+            elif all(r.status is MigrationStatus.COMPLETED for r in records):
+                remaining.remove({e.execution_id for e in step.undoes})
             done.extend(records)
             for record in records:
                 self.plugins.migration_after(ctx, step.migration, record, "down")
@@ -886,7 +901,12 @@ class MigrationEngine:
         return done
 
     def _undo(
-        self, ctx: Context, impl: Any, step: RollbackStep, run_id: str
+        self,
+        ctx: Context,
+        impl: Any,
+        step: RollbackStep,
+        run_id: str,
+        applied: _Applied,
     ) -> list[MigrationExecution]:
         """Run one step and record a rollback row for every execution it undid, in the same
         transaction as the undo itself when the method is transactional."""
@@ -922,7 +942,7 @@ class MigrationEngine:
                 history.update_status(e.execution_id, MigrationStatus.ROLLED_BACK,
                                       by=record.execution_id)
                 history.record(record)
-            history.set_version(*self._version_without(undone))
+            history.set_version(*applied.top(excluding=undone))
             dialect.commit()
         except Exception as exc:
             dialect.rollback()
@@ -934,14 +954,6 @@ class MigrationEngine:
             self._in_transaction(lambda: history.record(failed))
             return [failed]
         return records
-
-    def _version_without(self, removed: set[str]) -> tuple[str | None, str | None]:
-        assert self._history is not None
-        remaining = [e for e in self._history.applied() if e.execution_id not in removed]
-        if not remaining:
-            return None, None
-        top = max(remaining, key=lambda e: int(e.version))
-        return top.version, top.migration_id
 
     # -- integrity ----------------------------------------------------------------------------
 
@@ -986,6 +998,26 @@ def _drifted(m: Migration, ex: MigrationExecution) -> bool:
     if ex.checksum_version in (None, m.checksum_version):
         return m.checksum != ex.checksum
     return checksum(m.up_sql, m.down_sql, ex.checksum_version) != ex.checksum
+
+
+class _Applied:
+    """The executions still applied during a rollback run, highest version at hand."""
+
+    def __init__(self, executions: Iterable[MigrationExecution]) -> None:
+        self._by_version = sorted(executions, key=lambda e: int(e.version))
+        self._gone: set[str] = set()
+
+    def remove(self, execution_ids: set[str]) -> None:
+        self._gone |= execution_ids
+
+    def top(self, excluding: set[str]) -> tuple[str | None, str | None]:
+        """The highest version applied (and its migration) once ``excluding`` is undone too."""
+        while self._by_version and self._by_version[-1].execution_id in self._gone:
+            self._by_version.pop()
+        for ex in reversed(self._by_version):
+            if ex.execution_id not in excluding and ex.execution_id not in self._gone:
+                return ex.version, ex.migration_id
+        return None, None
 
 
 def _current_version(applied: Sequence[MigrationExecution]) -> str | None:

@@ -78,18 +78,27 @@ def order_with_networkx(migrations: Sequence[Migration]) -> list[Migration]:
 
 def dependents(migrations: Sequence[Migration], migration_id: str) -> set[str]:
     """Ids of every migration that depends on ``migration_id``, directly or not."""
-    children: dict[str, list[str]] = {}
-    for m in migrations:
-        for dep in m.dependencies:
-            children.setdefault(dep, []).append(m.id)
-    seen: set[str] = set()
-    stack = [migration_id]
-    while stack:
-        for child in children.get(stack.pop(), ()):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return seen
+    return Dependents(migrations)(migration_id)
+
+
+class Dependents:
+    """``dependents(id)`` over one set of migrations, with the reverse edges built once."""
+
+    def __init__(self, migrations: Sequence[Migration]) -> None:
+        self.children: dict[str, list[str]] = {}
+        for m in migrations:
+            for dep in m.dependencies:
+                self.children.setdefault(dep, []).append(m.id)
+
+    def __call__(self, migration_id: str) -> set[str]:
+        seen: set[str] = set()
+        stack = [migration_id]
+        while stack:
+            for child in self.children.get(stack.pop(), ()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return seen
 
 
 def closure(by_id: dict[str, Migration], migration_id: str) -> set[str]:
