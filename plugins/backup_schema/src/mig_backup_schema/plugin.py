@@ -14,7 +14,11 @@ from mig.protocols import BackupJob, Context, RestoreJob
 MIG_API_VERSION = 1
 
 #: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``.
-DIALECTS = {"sqlite": "mig_backup_schema.sqlite"}
+DIALECTS = {
+    "sqlite": "mig_backup_schema.sqlite",
+    "postgres": "mig_backup_schema.postgres",
+    "mysql": "mig_backup_schema.mysql",
+}
 
 
 def _dialect_module(ctx: Context) -> ModuleType:
