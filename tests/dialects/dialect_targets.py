@@ -41,7 +41,7 @@ CONFIG = """\
 database = "{url}"
 migrations_dir = "migrations"
 backups_dir = "backups"
-backup = "none"
+backup = "{backup}"
 lock_timeout = {lock_timeout}
 """
 
@@ -88,11 +88,15 @@ class DialectTarget:
         """The bundled example's migrations written for this dialect."""
         return EXAMPLES[self.name]
 
-    def project(self, root: Path, *, example: bool = False, lock_timeout: float = 10) -> Project:
+    def project(
+        self, root: Path, *, example: bool = False, lock_timeout: float = 10, backup: str = "none"
+    ) -> Project:
         """A mig project in ``root`` pointed at this database (``example``: with a copy of the
-        example's migrations)."""
+        example's migrations; ``backup``: the type taken before each migration)."""
         project = Project(root)
-        project.write_config(CONFIG.format(url=self.url, lock_timeout=lock_timeout))
+        project.write_config(
+            CONFIG.format(url=self.url, lock_timeout=lock_timeout, backup=backup)
+        )
         if example:
             shutil.rmtree(project.migrations_dir)
             shutil.copytree(self.example, project.migrations_dir)
@@ -131,6 +135,11 @@ class DialectTarget:
     def user_tables(self) -> set[str]:
         """Tables that are not mig's bookkeeping."""
         return self.tables() - BOOKKEEPING
+
+    def objects(self) -> set[tuple[Any, ...]]:
+        """The schema as a set of comparable facts: tables and views, their columns, indexes,
+        constraints and triggers (to compare before and after a backup round trip)."""
+        raise NotImplementedError
 
     def rows(self, table: str, order_by: str | None = None) -> list[tuple[Any, ...]]:
         """Every row of ``table`` (a trusted name), in ``order_by`` order when given."""
@@ -202,6 +211,11 @@ class SQLiteTarget(DialectTarget):
     def exists(self) -> bool:
         return self.path.exists()
 
+    def objects(self) -> set[tuple[Any, ...]]:
+        return set(self.query(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ))
+
 
 class PostgresTarget(DialectTarget):
     mark = "%s"
@@ -236,6 +250,30 @@ class PostgresTarget(DialectTarget):
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
         )
         return {name for (name,) in rows}
+
+    def objects(self) -> set[tuple[Any, ...]]:
+        where = "n.nspname = current_schema()"
+        return set(self.query(
+            "SELECT 'relation', c.relname, c.relkind::text, NULL FROM pg_class c"
+            f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {where}"
+            " UNION ALL SELECT 'column', c.relname, a.attname,"
+            " format_type(a.atttypid, a.atttypmod) || ' ' || a.attnotnull::text"
+            " FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid"
+            f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {where}"
+            " AND a.attnum > 0 AND NOT a.attisdropped"
+            " UNION ALL SELECT 'constraint', c.relname, o.conname, pg_get_constraintdef(o.oid)"
+            " FROM pg_constraint o JOIN pg_class c ON c.oid = o.conrelid"
+            f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {where}"
+            " UNION ALL SELECT 'index', c.relname, NULL, pg_get_indexdef(c.oid) FROM pg_class c"
+            f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {where} AND c.relkind = 'i'"
+            " UNION ALL SELECT 'trigger', c.relname, t.tgname, pg_get_triggerdef(t.oid)"
+            " FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+            f" JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {where}"
+            " AND NOT t.tgisinternal"
+            " UNION ALL SELECT 'function', p.proname, NULL, pg_get_functiondef(p.oid)"
+            " FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+            f" WHERE {where} AND p.prokind IN ('f', 'p')"
+        ))
 
     def exists(self) -> bool:
         with self._connect(self.server["database"]) as conn:
@@ -295,6 +333,28 @@ class MySQLTarget(DialectTarget):
             "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
         )
         return {str(name) for (name,) in rows}
+
+    def objects(self) -> set[tuple[Any, ...]]:
+        return set(self.query(
+            "SELECT 'table', TABLE_NAME, TABLE_TYPE, NULL FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE()"
+            " UNION ALL SELECT 'column', TABLE_NAME, COLUMN_NAME,"
+            " CONCAT(COLUMN_TYPE, ' ', IS_NULLABLE, ' ', COALESCE(COLUMN_DEFAULT, ''))"
+            " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+            " UNION ALL SELECT 'index', TABLE_NAME, INDEX_NAME,"
+            " CONCAT(NON_UNIQUE, ' ', SEQ_IN_INDEX, ' ', COLUMN_NAME)"
+            " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE()"
+            " UNION ALL SELECT 'foreign key', TABLE_NAME, CONSTRAINT_NAME,"
+            " CONCAT(COLUMN_NAME, ' -> ', REFERENCED_TABLE_NAME, '.', REFERENCED_COLUMN_NAME)"
+            " FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE()"
+            " AND REFERENCED_TABLE_NAME IS NOT NULL"
+            " UNION ALL SELECT 'trigger', EVENT_OBJECT_TABLE, TRIGGER_NAME, ACTION_STATEMENT"
+            " FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE()"
+            " UNION ALL SELECT 'routine', ROUTINE_NAME, ROUTINE_TYPE, ROUTINE_DEFINITION"
+            " FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()"
+            " UNION ALL SELECT 'view', TABLE_NAME, NULL, VIEW_DEFINITION"
+            " FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
+        ))
 
     def exists(self) -> bool:
         conn = self._connect("")

@@ -1,0 +1,228 @@
+"""Backups and restores, checked on every dialect: SQLite, PostgreSQL and MariaDB/MySQL.
+
+Each test works on a fresh database (the ``dialect`` fixture) holding the bundled example plus
+a table of awkward values, and compares the database row by row (and its schema fact by fact)
+through the driver, never through mig.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from dialect_targets import DialectTarget
+from mig.testing import Project
+
+#: A table of values that are easy to get wrong, per dialect.
+KINDS = {
+    "sqlite": "CREATE TABLE kinds (id INTEGER PRIMARY KEY, t TEXT, r REAL, b BLOB, n INTEGER);",
+    "postgres": "CREATE TABLE kinds (id INTEGER PRIMARY KEY, t TEXT, r DOUBLE PRECISION,"
+                " b BYTEA, n BIGINT);",
+    "mysql": "CREATE TABLE kinds (id INTEGER PRIMARY KEY, t TEXT, r DOUBLE, b BLOB, n BIGINT);",
+}
+TRICKY = "two\nlines, 'single' \"double\" back\\slash\ttab; \\. ☃ \\N"
+KIND_ROWS = [
+    (1, TRICKY, 0.1, b"\x00\xff\n\\.\r\n", 2**62),
+    (2, None, None, None, None),
+    (3, "\\.", -1.5e-300, b"", -7),
+    (4, "", 1e300, bytes(range(256)), 0),
+]
+BREAKS = """\
+CREATE TABLE halfway (id INTEGER PRIMARY KEY);
+INSERT INTO users (user_id, email, password_hash) VALUES ('u9', 'z@b.io', 'x');
+INSERT INTO no_such_table VALUES (1);
+"""
+
+
+def seed(dialect: DialectTarget, users: tuple[str, ...] = ("u1", "u2")) -> None:
+    m = dialect.mark
+    for i, user in enumerate(users):
+        dialect.query(
+            f"INSERT INTO users (user_id, email, password_hash) VALUES ({m}, {m}, {m})",
+            (user, f"{user}@example.com", TRICKY if i == 0 else "plain"),
+        )
+    dialect.execute("INSERT INTO portfolio (user_id, symbol) SELECT id, 'ACME' FROM users")
+
+
+def seed_kinds(dialect: DialectTarget) -> None:
+    m = dialect.mark
+    for row in KIND_ROWS:
+        dialect.query(f"INSERT INTO kinds (id, t, r, b, n) VALUES ({m}, {m}, {m}, {m}, {m})", row)
+
+
+def project_with_data(dialect: DialectTarget, tmp_path: Path, backup: str = "none") -> Project:
+    """The example (and ``kinds``) applied, with rows in users, portfolio and kinds."""
+    project = dialect.project(tmp_path / "p", example=True, backup=backup)
+    project.write_migration("006_kinds", KINDS[dialect.name], "DROP TABLE kinds;")
+    project.ok("up")
+    seed(dialect)
+    seed_kinds(dialect)
+    return project
+
+
+def history(project: Project) -> list[dict]:
+    return json.loads(project.ok("history", "--json"))
+
+
+def status(project: Project) -> dict:
+    return json.loads(project.ok("status", "--json"))
+
+
+def as_bytes(value: object) -> object:
+    return bytes(value) if isinstance(value, bytearray | memoryview) else value
+
+
+def contents(dialect: DialectTarget) -> dict[str, list[tuple]]:
+    """Every user table's rows (blobs as bytes whatever the driver returns)."""
+    return {
+        table: sorted((tuple(as_bytes(v) for v in row) for row in rows), key=repr)
+        for table, rows in dialect.contents().items()
+    }
+
+
+# -- round trips --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["full", "schema", "data"])
+def test_round_trip(dialect: DialectTarget, tmp_path: Path, kind: str) -> None:
+    project = project_with_data(dialect, tmp_path)
+    rows, schema = contents(dialect), dialect.objects()
+    assert rows["kinds"] == sorted(KIND_ROWS, key=repr)
+    backup_id = project.ok("backup", "create", "--type", kind).strip()
+    manifest = json.loads((project.path / "backups" / backup_id / "manifest.json").read_text())
+    assert manifest["database"]["dialect"] == dialect.name
+    assert manifest["backup_type"] == kind
+
+    # Everything a restore must undo: rows changed, added and removed, and (but for a data
+    # backup, which keeps the schema) a new table.
+    dialect.execute("DELETE FROM portfolio", "DELETE FROM kinds WHERE id > 2",
+                    "UPDATE kinds SET t = 'changed' WHERE id = 1")
+    seed(dialect, ("u3",))
+    if kind != "data":
+        dialect.execute("CREATE TABLE junk (id INTEGER PRIMARY KEY)")
+
+    code, out, err = project.run("backup", "restore", backup_id, "--yes")
+    assert code == 0, err
+    assert f"restored {backup_id}" in out
+    assert dialect.objects() == schema
+    if kind == "schema":
+        assert contents(dialect) == {table: [] for table in rows}
+    else:
+        assert contents(dialect) == rows
+
+    # The audit trail is whole and records the restore.
+    trail = history(project)
+    assert (trail[0]["operation"], trail[0]["status"], trail[0]["backup_id"]) == (
+        "restore", "COMPLETED", backup_id)
+    applies = [h for h in trail if h["operation"] == "apply"]
+    assert len(applies) == 6 and {h["status"] for h in applies} == {"COMPLETED"}
+    st = status(project)
+    assert st["current_version"] == "006" and st["pending"] == []
+    listed = json.loads(project.ok("backup", "list", "--json"))
+    assert [b["backup_id"] for b in listed] == [backup_id]
+    code, out, err = project.run("check")
+    assert code == 0, out + err
+    # The restored database takes backups and migrations as before.
+    project.write_migration("007_more", "CREATE TABLE more_rows (id INTEGER PRIMARY KEY);",
+                            "DROP TABLE more_rows;")
+    project.ok("up")
+    assert "more_rows" in dialect.user_tables()
+
+
+def test_damaged_backup_is_refused(dialect: DialectTarget, tmp_path: Path) -> None:
+    project = project_with_data(dialect, tmp_path)
+    backup_id = project.ok("backup", "create", "--type", "full").strip()
+    part = project.path / "backups" / backup_id / "data"
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one flipped bit, the size unchanged
+    part.write_bytes(bytes(data))
+    dialect.execute("DELETE FROM portfolio")
+    rows, schema, trail = contents(dialect), dialect.objects(), dialect.executions()
+
+    code, out, err = project.run("backup", "restore", backup_id, "--yes")
+    assert code == 1
+    assert "damaged" in err and "SHA-256" in err and "Traceback" not in err
+    assert contents(dialect) == rows
+    assert dialect.objects() == schema
+    assert dialect.executions() == trail  # nothing recorded, nothing changed
+    code, out, _ = project.run("check")
+    assert code == 4 and backup_id in out
+
+
+def test_down_by_restore(dialect: DialectTarget, tmp_path: Path) -> None:
+    project = dialect.project(tmp_path / "p", example=True, backup="full")
+    last = project.migrations_dir / "005_add_user_preferences.sql"
+    held = last.rename(tmp_path / last.name)
+    project.ok("up")
+    held.rename(last)
+    seed(dialect)
+    rows, schema = contents(dialect), dialect.objects()
+    project.ok("up")
+    dialect.execute("DELETE FROM portfolio")  # after the backup: undone by the restore too
+    assert "user_preferences" in dialect.user_tables()
+
+    code, out, err = project.run("down", "--method", "restore", "--yes")
+    assert code == 0, err
+    assert "005_add_user_preferences" in out
+    assert dialect.objects() == schema
+    assert contents(dialect) == rows
+    st = status(project)
+    assert st["current_version"] == "004"
+    assert st["pending"] == ["005_add_user_preferences"]
+    trail = history(project)
+    [undone] = [h for h in trail if h["migration_id"] == "005_add_user_preferences"
+                and h["operation"] == "apply"]
+    assert undone["status"] == "ROLLED_BACK"
+    assert len([h for h in trail if h["operation"] == "apply"]) == 5
+    assert any(h["operation"] in ("rollback", "restore") and h["status"] == "COMPLETED"
+               and h["backup_id"] == undone["backup_id"] for h in trail)
+    # And forward again.
+    project.ok("up")
+    assert status(project)["current_version"] == "005"
+
+
+def test_failing_migration_is_undone_and_recorded(dialect: DialectTarget, tmp_path: Path) -> None:
+    """With ``backup = "full"``, a migration that fails after DDL leaves the database as it
+    was: rolled back with its transaction (SQLite, PostgreSQL) or, where DDL commits at once
+    (MySQL), restored from the backup taken before it."""
+    project = dialect.project(tmp_path / "p", example=True, backup="full")
+    project.ok("up")
+    seed(dialect)
+    rows, schema = contents(dialect), dialect.objects()
+    project.write_migration("006_breaks", BREAKS, "DROP TABLE halfway;")
+
+    code, out, err = project.run("up")
+    assert code == 1
+    assert "006_breaks" in err and "no_such_table" in err and "Traceback" not in err
+    assert dialect.objects() == schema
+    assert contents(dialect) == rows
+    runs = dialect.executions("006_breaks")
+    [failed] = [r for r in runs if r["operation"] == "apply"]
+    assert failed["status"] == "FAILED"
+    if not dialect.transactional_ddl:
+        assert "(restored from backup " in failed["error_message"]
+        assert "(restored from backup " in err
+        assert failed["statements_committed"] == 0
+        [restore] = [r for r in runs if r["operation"] == "restore"]
+        assert restore["status"] == "COMPLETED"
+    st = status(project)
+    assert st["failed"] == ["006_breaks"] and st["needs_attention"] == []
+    assert st["current_version"] == "005"
+    # Fixed, it applies.
+    project.write_migration("006_breaks", BREAKS.replace("no_such_table", "halfway"),
+                            "DROP TABLE halfway;")
+    project.ok("up")
+    assert "halfway" in dialect.user_tables()
+
+
+def test_data_restore_refuses_a_changed_table(dialect: DialectTarget, tmp_path: Path) -> None:
+    project = project_with_data(dialect, tmp_path)
+    backup_id = project.ok("backup", "create", "--type", "data").strip()
+    dialect.execute("ALTER TABLE kinds ADD COLUMN extra INTEGER")
+    dialect.execute("DELETE FROM portfolio")
+    rows, trail = contents(dialect), dialect.executions()
+    code, _, err = project.run("backup", "restore", backup_id, "--yes")
+    assert code == 1
+    assert "kinds" in err and "extra" in err and "nothing was restored" in err
+    assert contents(dialect) == rows and dialect.executions() == trail
