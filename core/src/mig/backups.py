@@ -190,7 +190,9 @@ class Backups:
 
     def verify(self, backup_id: str) -> list[Manifest]:
         """Check every part of the backup and of its chain; return the chain, base first."""
-        chain = self.chain(self.get(backup_id))
+        return self._verify_chain(self.chain(self.get(backup_id)))
+
+    def _verify_chain(self, chain: list[Manifest]) -> list[Manifest]:
         for link in chain:
             self._verify_parts(link)
         return chain
@@ -368,12 +370,19 @@ class Backups:
     def restore(self, backup_id: str, reason: str = "") -> MigrationExecution:
         """Verify, then restore a backup; the bookkeeping is kept whole and the restore is
         recorded. Returns the restore's execution row. The caller holds the lock."""
-        chain = self.verify(backup_id)
+        chain = self.chain(self.get(backup_id))
         target = chain[-1]
         strategy = self.strategy(str(target.info.backup_type))
+        # A strategy that calls job.finish inside its atomic step lets the checksums be
+        # verified while it copies: finish waits for the verdict, so a damaged backup still
+        # changes nothing. Any other strategy gets a verified backup before it starts.
         history = self.engine._open(write=True)
         assert history is not None
         ctx = self.engine.context()
+        calls_finish = getattr(strategy, "calls_finish", None)
+        overlap = bool(calls_finish(ctx.dialect)) if callable(calls_finish) else False
+        if not overlap:
+            self._verify_chain(chain)
         snapshot = history.snapshot()
         record = MigrationExecution(
             execution_id=os.urandom(6).hex(),
@@ -399,19 +408,32 @@ class Backups:
         url = ctx.dialect.display_url()
 
         def finish(dialect: Dialect) -> None:
+            if checking is not None:
+                checking.result()  # raises BackupError for a damaged backup
             restored = History(dialect, prefix)
             _rewrite_bookkeeping(restored, snapshot, saved_applied, record)
             if lost:  # the restored catalogue is as old as the backup: the manifests are not
                 _catalogue_missing(restored, self.manifests(), url)
             job.finished = True
 
-        with self._workdir() as workdir:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool, self._workdir() as workdir:
+            checking = pool.submit(self._verify_chain, chain) if overlap else None
             verified = {m.info.backup_id for m in chain}
             job = RestoreJob([m.info for m in chain], self.fetcher(workdir, verified), finish)
             try:
                 strategy.restore(ctx, job)
-            except OSError as exc:
-                raise BackupError(f"restoring {target.info.backup_id} failed: {exc}") from exc
+            except BaseException as exc:
+                # A damaged backup may break the copy before finish is reached: say so.
+                damaged = checking.exception() if checking is not None else None
+                if damaged is not None:
+                    raise damaged from None
+                if isinstance(exc, OSError):
+                    raise BackupError(f"restoring {target.info.backup_id} failed: {exc}") from exc
+                raise
+            if checking is not None:
+                checking.result()
         # The strategy may have replaced the database under the connection: reopen it.
         self.engine._reconnect()
         if not job.finished:

@@ -236,6 +236,12 @@ class BackupStrategy(Protocol):
     A type whose restore keeps the database's schema as it is (data-only) sets the class
     attribute ``keeps_schema = True``: restoring it then undoes no migration, and the applied
     ones stay applied. Absent means False.
+
+    A type may define ``calls_finish(dialect) -> bool``, true when its restore on that
+    dialect always calls ``job.finish`` before any change to the database becomes visible
+    and changes nothing when ``finish`` raises. The core then verifies the backup's checksums
+    while the restore copies, and ``finish`` raises :class:`mig.BackupError` for a damaged
+    backup. Otherwise (or when the method is absent) the backup is verified first.
     """
 
     name: ClassVar[str]
