@@ -117,7 +117,10 @@ def test_invalid_config_names_the_key(tmp_path: Path, text: str, needles: tuple[
 @pytest.mark.parametrize(
     ("setting", "needles"),
     [
-        ({"backup": "sometimes"}, ("backup = 'sometimes'", "full", "schema", "incremental", "none")),
+        (
+            {"backup": "sometimes"},
+            ("backup = 'sometimes'", "full", "schema", "incremental", "none"),
+        ),
         ({"rollback": "sideways"}, ("rollback = 'sideways'", "down", "restore", "auto")),
     ],
 )

@@ -101,8 +101,9 @@ def test_jsonl_executor_logs_every_statement(example_project, installed):
 
 def test_jsonl_executor_logs_the_failing_statement(mig_project, installed):
     mig_project.write_config(executor="jsonl_log")
-    mig_project.write_migration("001_bad", "CREATE TABLE a (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
-                                "DROP TABLE a;")
+    mig_project.write_migration(
+        "001_bad", "CREATE TABLE a (id INTEGER);\nINSERT INTO nowhere VALUES (1);", "DROP TABLE a;"
+    )
     result = mig_project.run("up", env=installed)
     assert result.code == 1
     entries = [json.loads(x) for x in

@@ -145,7 +145,7 @@ class Backups:
     def manifests(self) -> list[Manifest]:
         """Every backup in storage, oldest first, read from the manifests alone."""
         found = []
-        for key in self.storage.keys():
+        for key in self.storage.keys():  # noqa: SIM118 (a StorageTarget, not a dict)
             if key.endswith("/" + MANIFEST):
                 found.append(self._read_manifest(key))
         return sorted(found, key=lambda m: (m.info.created_at, m.info.backup_id))

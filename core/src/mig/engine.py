@@ -676,7 +676,9 @@ class MigrationEngine:
         """Every backup, oldest first, from the manifests (works without the database)."""
         return [m.info.to_dict() for m in self.backups().manifests()]
 
-    def cleanup_old_backups(self, keep_days: int | None = None, keep_count: int | None = None) -> int:
+    def cleanup_old_backups(
+        self, keep_days: int | None = None, keep_count: int | None = None
+    ) -> int:
         """Apply the retention rules; returns how many backups were removed."""
         with self._lock():
             removed = self.backups().prune(
@@ -718,7 +720,9 @@ class MigrationEngine:
         elif target is not None:
             keep = self.resolve_target(target)
             if keep.id not in {e.migration_id for e in applied}:
-                raise RollbackRefused(f"{keep.id} is not applied, so there is nothing to go down to")
+                raise RollbackRefused(
+                    f"{keep.id} is not applied, so there is nothing to go down to"
+                )
             position = {m.id: i for i, m in enumerate(self.migrations())}
             selected = [
                 e for e in applied

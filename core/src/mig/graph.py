@@ -31,7 +31,9 @@ def check_dependencies(migrations: Sequence[Migration]) -> dict[str, Migration]:
                     f"unknown dependency {dep!r} of {m.id}", m.path, m.line_of("dependencies")
                 )
             if dep == m.id:
-                raise DependencyError(f"{m.id} depends on itself", m.path, m.line_of("dependencies"))
+                raise DependencyError(
+                    f"{m.id} depends on itself", m.path, m.line_of("dependencies")
+                )
     return by_id
 
 
@@ -63,7 +65,9 @@ def order_with_networkx(migrations: Sequence[Migration]) -> list[Migration]:
     graph = build_graph(migrations)
     try:
         ids = list(
-            nx.lexicographical_topological_sort(graph, key=lambda n: graph.nodes[n]["migration"].number)
+            nx.lexicographical_topological_sort(
+                graph, key=lambda n: graph.nodes[n]["migration"].number
+            )
         )
     except nx.NetworkXUnfeasible:
         cycle = [edge[0] for edge in nx.find_cycle(graph)]
@@ -130,7 +134,9 @@ def render(migrations: Sequence[Migration], fmt: str, applied: set[str]) -> str:
         for m in ordered:
             lines.append(f'  m{m.version}["{m.id} ({mark[m.id in applied]})"]')
         by_id = {m.id: m for m in ordered}
-        lines += [f"  m{by_id[d].version} --> m{m.version}" for m in ordered for d in m.dependencies]
+        lines += [
+            f"  m{by_id[d].version} --> m{m.version}" for m in ordered for d in m.dependencies
+        ]
         return "\n".join(lines)
     lines = []
     for m in ordered:

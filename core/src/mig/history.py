@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import UnknownTargetError
-from .models import BackupInfo, BackupType, Migration, MigrationExecution, MigrationStatus, Operation
+from .models import (
+    BackupInfo,
+    BackupType,
+    Migration,
+    MigrationExecution,
+    MigrationStatus,
+    Operation,
+)
 
 if TYPE_CHECKING:
     from .protocols import Dialect
@@ -232,7 +239,8 @@ class History:
 
     def next_seq(self) -> int:
         if self._seq is None:
-            self._seq = int(self._query("SELECT COALESCE(MAX(seq), 0) FROM {migration_executions}")[0][0])
+            rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM {migration_executions}")
+            self._seq = int(rows[0][0])
         self._seq += 1
         return self._seq
 

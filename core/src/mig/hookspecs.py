@@ -71,8 +71,9 @@ def mig_parse_split(
     ``first_line`` is the line of ``path`` the section starts on, so each
     :class:`mig.Statement` can say where it begins. Statements come without their closing
     semicolon; comment-only text yields none. Raise :class:`mig.MigrationFileError` (naming
-    ``path`` and the line) for an unterminated string, quoted name, comment or body. Stops at the first non-None result; a dialect plugin may implement it
-    with ``tryfirst`` to take over splitting for its own dialect. Since API 1.
+    ``path`` and the line) for an unterminated string, quoted name, comment or body.
+    Stops at the first non-None result; a dialect plugin may implement it with ``tryfirst``
+    to take over splitting for its own dialect. Since API 1.
     """
 
 

@@ -127,7 +127,8 @@ class Plugins:
         required = getattr(plugin, "MIG_API_VERSION", None)
         info.api_version = required
         if required is not None and not (
-            isinstance(required, int) and hookspecs.MIN_API_VERSION <= required <= hookspecs.API_VERSION
+            isinstance(required, int)
+            and hookspecs.MIN_API_VERSION <= required <= hookspecs.API_VERSION
         ):
             raise PluginError(
                 f"plugin {label} needs mig plugin API {required!r}; this mig-core supports "

@@ -96,7 +96,11 @@ class Executor(Protocol):
     :class:`mig.errors.StatementFailed` (or lets the driver's error through)."""
 
     def execute(
-        self, dialect: Dialect, statements: Sequence[Statement], migration: Migration, direction: str
+        self,
+        dialect: Dialect,
+        statements: Sequence[Statement],
+        migration: Migration,
+        direction: str,
     ) -> None: ...
 
 

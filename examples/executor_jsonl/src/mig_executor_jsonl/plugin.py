@@ -6,7 +6,6 @@ import datetime as dt
 import json
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 from mig import ConfigError, Migration, Statement, hookimpl
@@ -32,7 +31,11 @@ class JsonlLoggingExecutor:
         self.path = (config.base_dir / path).resolve()
 
     def execute(
-        self, dialect: Dialect, statements: Sequence[Statement], migration: Migration, direction: str
+        self,
+        dialect: Dialect,
+        statements: Sequence[Statement],
+        migration: Migration,
+        direction: str,
     ) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
@@ -68,10 +69,8 @@ class GzipStorage:
     def delete(self, key: str) -> None:
         path = self._path(key)
         path.unlink(missing_ok=True)
-        try:
+        with contextlib.suppress(OSError):  # not empty, or already gone
             path.parent.rmdir()
-        except OSError:
-            pass  # not empty, or already gone
 
     def keys(self, prefix: str = "") -> Iterator[str]:
         if not self.root.is_dir():

@@ -36,7 +36,9 @@ class RestoreRollback:
             return f"its backup {execution.backup_id} is not usable: {exc}"
         if getattr(strategy, "keeps_schema", False):
             # A data-only restore leaves the schema as it is, so it cannot undo a migration.
-            return f"its backup {execution.backup_id} holds data only and cannot undo schema changes"
+            return (
+                f"its backup {execution.backup_id} holds data only and cannot undo schema changes"
+            )
         return None
 
     def affected(
