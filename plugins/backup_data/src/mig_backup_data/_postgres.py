@@ -322,11 +322,17 @@ def replay(
     archive: Path,
     args: Sequence[str],
     on_copy: Callable[[str], None] | None = None,
+    rows_only: bool = False,
 ) -> int:
     """Run what ``pg_restore -f - ARGS ARCHIVE`` writes on ``conn`` (inside the caller's
     transaction): statements as they come, the rows of each ``COPY ... FROM stdin`` through
     psycopg's COPY. ``on_copy`` sees each COPY's target first (and may refuse it). Returns the
     number of COPY blocks.
+
+    ``rows_only``: the script is a data section (rows, sequence values, large objects), made
+    by pg_restore alone. It wraps each large object's writes in ``BEGIN;`` ... ``COMMIT;``
+    lines, which would end the caller's transaction: those lines are dropped (only there: in
+    the other sections they could be lines of a procedure's body).
 
     pg_restore's script starts with ``\\restrict KEY`` and ends with ``\\unrestrict KEY``,
     psql meta-commands that guard psql against a malicious dump; they are not SQL and are
@@ -353,6 +359,8 @@ def replay(
                 key = line.split(b" ", 1)[1].strip()
                 continue
             if key is not None and line.strip() == b"\\unrestrict " + key:
+                continue
+            if rows_only and line in (b"BEGIN;\n", b"COMMIT;\n"):
                 continue
             match = _COPY_LINE.match(line) if line.startswith(b"COPY ") else None
             if match is None:
@@ -406,10 +414,11 @@ def reset_search_path(conn: Any, value: str) -> None:
 
 # -- emptying what a restore replaces -------------------------------------------------------
 
-#: Objects outside a schema that DROP SCHEMA ... CASCADE could take with it.
+#: Objects outside a schema that DROP SCHEMA ... CASCADE could take with it (toast tables,
+#: which go with their tables, are not counted).
 _OUTSIDE = """
 SELECT 'pg_class'::regclass, c.oid, 0 FROM pg_class c
-  WHERE c.oid >= {first} AND c.relnamespace <> {ns}
+  WHERE c.oid >= {first} AND c.relnamespace NOT IN ({ns}, 'pg_toast'::regnamespace)
 UNION ALL SELECT 'pg_proc'::regclass, p.oid, 0 FROM pg_proc p
   WHERE p.oid >= {first} AND p.pronamespace <> {ns}
 UNION ALL SELECT 'pg_type'::regclass, t.oid, 0 FROM pg_type t
@@ -427,14 +436,13 @@ UNION ALL SELECT 'pg_attrdef'::regclass, d.oid, 0 FROM pg_attrdef d
 UNION ALL SELECT 'pg_class'::regclass, a.attrelid, a.attnum FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   WHERE a.attrelid >= {first} AND a.attnum > 0 AND NOT a.attisdropped
-  AND c.relnamespace <> {ns}
+  AND c.relnamespace NOT IN ({ns}, 'pg_toast'::regnamespace)
 UNION ALL SELECT 'pg_extension'::regclass, e.oid, 0 FROM pg_extension e
 """
 
 
-def _outside(conn: Any, schema: str) -> set[tuple[Any, ...]]:
-    ns = f"(SELECT oid FROM pg_namespace WHERE nspname = {quote_literal(schema)})"
-    rows = conn.execute(_OUTSIDE.format(first=FIRST_NORMAL_OID, ns=ns)).fetchall()
+def _outside(conn: Any, namespace: int) -> set[tuple[Any, ...]]:
+    rows = conn.execute(_OUTSIDE.format(first=FIRST_NORMAL_OID, ns=int(namespace))).fetchall()
     return {(str(c), int(o), int(s)) for c, o, s in rows}
 
 
@@ -442,10 +450,13 @@ def drop_schema(conn: Any, schema: str) -> None:
     """``DROP SCHEMA ... CASCADE`` of mig's schema, refused (and undone) when it would also
     drop something outside it: a view of another schema over one of its tables, a column of
     one of its types, an extension living in it (not in a one-schema dump), and so on."""
-    before = _outside(conn, schema)
+    row = conn.execute("SELECT oid FROM pg_namespace WHERE nspname = %s", (schema,)).fetchone()
+    if row is None:
+        return
+    before = _outside(conn, row[0])
     conn.execute("SAVEPOINT mig_drop_schema")
-    conn.execute(f"DROP SCHEMA IF EXISTS {quote_ident(schema)} CASCADE")
-    gone = sorted(before - _outside(conn, schema))
+    conn.execute(f"DROP SCHEMA {quote_ident(schema)} CASCADE")
+    gone = sorted(before - _outside(conn, row[0]))
     if not gone:
         conn.execute("RELEASE SAVEPOINT mig_drop_schema")
         return
@@ -521,7 +532,7 @@ def replace_database(
                 create_public(conn)
         replay(server, conn, archive, ["--section=pre-data", *args])
         for source, source_args in rows:
-            replay(server, conn, source, [*source_args, *args])
+            replay(server, conn, source, [*source_args, *args], rows_only=True)
         replay(server, conn, archive, ["--section=post-data", *args])
         reset_search_path(conn, path)
         job.finish(dialect)

@@ -130,7 +130,7 @@ def _replace_rows(server: Server, conn: Any, saved: list[Table], archive: Any,
             raise BackupError(f"backup {backup_id} holds rows of {target}, which it does not"
                               " list; nothing was restored")
 
-    replay(server, conn, archive, [], on_copy=check)
+    replay(server, conn, archive, [], on_copy=check, rows_only=True)
     for oid, before, increment in sequences:
         (after,) = conn.execute("SELECT pg_sequence_last_value(%s)", (oid,)).fetchone()
         if after is None or (after < before if increment > 0 else after > before):

@@ -56,8 +56,11 @@ def quote_ident(name: str) -> str:
 
 
 def _option_value(value: Any) -> str:
-    text = str(value).replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
-    return f'"{text}"'
+    """A value for an option file: double-quoted (so ``#`` and spaces are its own), with the
+    escapes the client's option parser reads back (``\\``, ``\"``, ``\n``, ...)."""
+    escapes = {"\\": "\\\\", '"': '\\"', "'": "\\'", "\n": "\\n", "\r": "\\r",
+               "\t": "\\t", "\b": "\\b"}
+    return '"' + "".join(escapes.get(ch, ch) for ch in str(value)) + '"'
 
 
 class Server:
