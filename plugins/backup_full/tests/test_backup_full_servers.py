@@ -88,3 +88,51 @@ def test_mysql_password_goes_in_a_private_option_file(
         assert not any("s3cr" in arg for arg in call["args"])
         assert call["args"][-1] == "sales"
     assert not folder.exists()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_postgres_script_reader_finds_every_end_of_copy(seed: int) -> None:
+    """COPY rows go on unchanged however pg_restore's writes cut them, and each block ends at
+    its own ``\\.`` line, never at a row that merely looks like one."""
+    import os
+    import random
+    import threading
+
+    rng = random.Random(seed)
+    blocks = [
+        b"",
+        b"1\t\\N\n\\N\t\\\\.\n",
+        b"".join(f"{i}\t\\\\.\t\\N\tx\\ny\n".encode() for i in range(2000)),
+        b"\\N\n",
+    ]
+    script = b"SET x = 1;\n"
+    for i, rows in enumerate(blocks):
+        script += f"COPY public.t{i} (a, b) FROM stdin;\n".encode() + rows + b"\\.\n\n"
+    script += b"SELECT 1;\n"
+    read_fd, write_fd = os.pipe()
+
+    def writer() -> None:
+        view = memoryview(script)
+        while view:
+            n = rng.choice([1, 2, 3, 5, 64, 4096, 100_000])
+            os.write(write_fd, view[:n])
+            view = view[n:]
+        os.close(write_fd)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    with os.fdopen(read_fd, "rb", buffering=0) as raw:
+        pipe = _postgres._Pipe(raw)
+        got: list[bytes] = []
+        lines: list[bytes] = []
+        while line := pipe.readline():
+            if line.startswith(b"COPY "):
+                out: list[bytes] = []
+                pipe.copy_data(out.append)
+                assert all(len(piece) <= _postgres._PIECE for piece in out)
+                got.append(b"".join(out))
+            else:
+                lines.append(line)
+    thread.join()
+    assert got == blocks
+    assert lines == [b"SET x = 1;\n"] + [b"\n"] * len(blocks) + [b"SELECT 1;\n"]

@@ -33,6 +33,8 @@ from mig import BackupError, MigError
 #: Objects with OIDs below this are made by initdb (pg_catalog, information_schema, ...).
 FIRST_NORMAL_OID = 16384
 _CHUNK = 1 << 20
+#: What psycopg hands to libpq in one piece (larger writes it splits, copying them).
+_PIECE = 128 << 10
 _COPY_LINE = re.compile(rb"^COPY (.+) FROM stdin;\n\Z")
 _END_OF_COPY = b"\\.\n"
 SECTIONS = ("pre-data", "data", "post-data")
@@ -266,54 +268,93 @@ def is_bookkeeping(table: Table, schema: str, prefix: str) -> bool:
 
 
 class _Pipe:
-    """A buffered reader of pg_restore's output that hands COPY data on in large chunks."""
+    """A buffered reader of pg_restore's output: lines of SQL, and the rows of COPY blocks
+    passed on as they come, in pieces of at most 128 KiB (what psycopg sends without
+    splitting and copying them again)."""
 
     def __init__(self, raw: Any) -> None:
         self.raw = raw
-        self.buf = b""
+        self.fd = raw.fileno()
+        self.buf = bytearray()
         self.pos = 0
-        self.eof = False
+        _widen(raw)
 
     def _fill(self) -> bool:
-        chunk = self.raw.read(_CHUNK)
+        chunk = os.read(self.fd, _CHUNK)
         if not chunk:
-            self.eof = True
             return False
-        self.buf = self.buf[self.pos:] + chunk
-        self.pos = 0
+        if self.pos and self.pos * 2 >= len(self.buf):
+            del self.buf[:self.pos]
+            self.pos = 0
+        self.buf += chunk
         return True
 
     def readline(self) -> bytes:
+        scanned = self.pos
         while True:
-            end = self.buf.find(b"\n", self.pos)
+            end = self.buf.find(b"\n", scanned)
             if end >= 0:
-                line = self.buf[self.pos:end + 1]
+                line = bytes(self.buf[self.pos:end + 1])
                 self.pos = end + 1
                 return line
+            scanned = len(self.buf)
+            before = self.pos
             if not self._fill():
-                line = self.buf[self.pos:]
+                line = bytes(self.buf[self.pos:])
                 self.pos = len(self.buf)
                 return line
+            scanned -= before - self.pos  # the buffer may have moved
 
     def copy_data(self, write: Callable[[bytes], Any]) -> None:
-        """Pass on the rows of a COPY block up to its ``\\.`` line (not included). The reader
-        is always at the start of a line here, and a row never is ``\\.`` (COPY escapes
-        backslashes)."""
+        """Pass on the rows of a COPY block, up to its ``\\.`` line (not included), which must
+        be at the start of a line (a row never is ``\\.``: COPY escapes backslashes). Rows
+        may be cut anywhere between two writes, but the start of a possible end marker is held
+        back until the next read shows whether it is one."""
+        pending = bytes(self.buf[self.pos:])
+        self.buf.clear()
+        self.pos = 0
+        line_start = True
         while True:
-            if self.buf.startswith(_END_OF_COPY, self.pos):
-                self.pos += len(_END_OF_COPY)
-                return
-            end = self.buf.find(b"\n" + _END_OF_COPY, self.pos)
+            if line_start and pending.startswith(_END_OF_COPY):
+                end = 0
+            else:
+                end = pending.find(b"\n" + _END_OF_COPY)
+                end = end + 1 if end >= 0 else -1
             if end >= 0:
-                write(self.buf[self.pos:end + 1])
-                self.pos = end + 1 + len(_END_OF_COPY)
+                _write_pieces(write, pending[:end])
+                self.buf += pending[end + len(_END_OF_COPY):]
                 return
-            last = self.buf.rfind(b"\n", self.pos)
-            if last >= 0:
-                write(self.buf[self.pos:last + 1])
-                self.pos = last + 1
-            if not self._fill():
+            keep = 0
+            for tail in (b"\\.", b"\\"):
+                if pending.endswith(b"\n" + tail) or (line_start and pending == tail):
+                    keep = len(tail)
+                    break
+            out = pending[:len(pending) - keep] if keep else pending
+            _write_pieces(write, out)
+            line_start = bool(keep) or (out.endswith(b"\n") if out else line_start)
+            chunk = os.read(self.fd, _PIECE)
+            if not chunk:
                 raise BackupError("the archive ended inside the rows of a table")
+            pending = pending[len(pending) - keep:] + chunk if keep else chunk
+
+
+def _write_pieces(write: Callable[[bytes], Any], data: bytes) -> None:
+    if len(data) <= _PIECE:
+        if data:
+            write(data)
+        return
+    view = memoryview(data)
+    for i in range(0, len(data), _PIECE):
+        write(bytes(view[i:i + _PIECE]))
+
+
+def _widen(pipe: Any) -> None:
+    """Ask for a 1 MiB pipe buffer (Linux), so that pg_restore blocks less often."""
+    import fcntl
+
+    set_size = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+    with suppress(OSError, ValueError, AttributeError):
+        fcntl.fcntl(pipe.fileno(), set_size, _CHUNK)
 
 
 def replay(
