@@ -432,3 +432,58 @@ def test_mysql_password_reaches_the_tools(dialect: DialectTarget, tmp_path: Path
                 assert contents(dialect) == rows
     finally:
         dialect.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+
+
+# -- incremental chains -------------------------------------------------------------------------
+
+
+def test_incremental_chain_round_trips(dialect: DialectTarget, tmp_path: Path) -> None:
+    project = project_with_data(dialect, tmp_path)
+    states = []
+
+    def take() -> str:
+        backup_id = project.ok("backup", "create", "--type", "incremental").strip()
+        states.append((backup_id, contents(dialect), dialect.objects()))
+        return backup_id
+
+    base = take()
+    # Rows changed in one table, a table emptied (its rows must not come back from the base),
+    # one row added elsewhere.
+    dialect.execute("UPDATE kinds SET t = 'changed' WHERE id = 2", "DELETE FROM portfolio")
+    seed(dialect, ("u3",))
+    dialect.execute("DELETE FROM portfolio")
+    second = take()
+    # A new table; nothing else changes.
+    dialect.execute("CREATE TABLE later (id INTEGER PRIMARY KEY, note VARCHAR(20))",
+                    "INSERT INTO later VALUES (1, 'one')")
+    third = take()
+
+    listed = {b["backup_id"]: b for b in json.loads(project.ok("backup", "list", "--json"))}
+    assert listed[base]["parent_id"] is None
+    assert listed[second]["parent_id"] == base and listed[third]["parent_id"] == second
+    if dialect.name != "sqlite":
+        manifest = json.loads((project.path / "backups" / third / "manifest.json").read_text())
+        saved = manifest["extra"][dialect.name]
+        assert saved["kind"] == "increment" and saved["stored"] < saved["tables"]
+
+    for backup_id, rows, schema in [states[1], states[0], states[2]]:
+        dialect.execute("DELETE FROM kinds")
+        code, _, err = project.run("backup", "restore", backup_id, "--yes")
+        assert code == 0, err
+        assert contents(dialect) == rows, backup_id
+        assert dialect.objects() == schema, backup_id
+    trail = history(project)
+    assert [h["backup_id"] for h in trail[:3]] == [third, base, second]
+    assert len([h for h in trail if h["operation"] == "apply"]) == 6
+
+    # A damaged link breaks every restore that needs it; the database stays as it is.
+    part = next(p for p in (project.path / "backups" / second).iterdir()
+                if p.name != "manifest.json" and p.stat().st_size > 0)
+    data = bytearray(part.read_bytes())
+    data[-1] ^= 0x01
+    part.write_bytes(bytes(data))
+    dialect.execute("DELETE FROM kinds")
+    rows = contents(dialect)
+    code, _, err = project.run("backup", "restore", third, "--yes")
+    assert code == 1 and "damaged" in err
+    assert contents(dialect) == rows

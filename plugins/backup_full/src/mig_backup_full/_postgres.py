@@ -222,6 +222,8 @@ class Table:
     name: str
     #: Columns whose values are stored (not generated), in order.
     columns: list[str]
+    #: The table's OID in the database it was read from (not saved).
+    oid: int = 0
 
     @property
     def key(self) -> str:
@@ -243,7 +245,7 @@ def tables(conn: Any, schemas: Sequence[str]) -> list[Table]:
     """The ordinary tables (partitions included) of ``schemas`` whose rows pg_dump saves:
     not temporary, not an extension's."""
     rows = conn.execute(
-        "SELECT n.nspname, c.relname,"
+        "SELECT n.nspname, c.relname, c.oid,"
         " array(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid"
         "       AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''"
         "       ORDER BY a.attnum)"
@@ -254,7 +256,7 @@ def tables(conn: Any, schemas: Sequence[str]) -> list[Table]:
         " ORDER BY 1, 2",
         (list(schemas),),
     ).fetchall()
-    return [Table(schema, name, list(cols)) for schema, name, cols in rows]
+    return [Table(schema, name, list(cols), int(oid)) for schema, name, oid, cols in rows]
 
 
 def is_bookkeeping(table: Table, schema: str, prefix: str) -> bool:

@@ -15,7 +15,11 @@ from .options import Options
 MIG_API_VERSION = 1
 
 #: Dialect name -> module with ``create(ctx, job, options)`` and ``restore(ctx, job, options)``.
-DIALECTS = {"sqlite": "mig_backup_incremental.sqlite"}
+DIALECTS = {
+    "sqlite": "mig_backup_incremental.sqlite",
+    "postgres": "mig_backup_incremental.postgres",
+    "mysql": "mig_backup_incremental.mysql",
+}
 
 
 def _dialect_module(ctx: Context) -> ModuleType:
