@@ -46,6 +46,7 @@ from ._postgres import (
     saved_scope,
     scope,
     search_path,
+    set_lock_timeout,
     tables,
     write_json_part,
 )
@@ -93,6 +94,7 @@ def restore(ctx: Context, job: RestoreJob) -> None:
     with driver_errors(server, f"restoring {backup.backup_id}"):
         dialect.begin()
         try:
+            set_lock_timeout(conn, ctx.config.lock_timeout)
             _replace_rows(server, conn, saved, archive, backup.backup_id)
             job.finish(dialect)
             dialect.commit()

@@ -445,6 +445,15 @@ def owner_args(conn: Any) -> list[str]:
     return [] if superuser else ["--no-owner"]
 
 
+def set_lock_timeout(conn: Any, seconds: float | None) -> None:
+    """How long this transaction's statements wait for another session's lock (an open
+    transaction that read a table holds one) before failing; pg_restore's script sets it
+    back to 0 (no limit) once the tables are mig's."""
+    if seconds is not None:
+        millis = max(1, int(float(seconds) * 1000))
+        conn.execute(f"SET LOCAL lock_timeout = {millis}")
+
+
 def search_path(conn: Any) -> str:
     return str(conn.execute("SELECT current_setting('search_path')").fetchone()[0])
 
@@ -554,11 +563,13 @@ def replace_database(
     schema: str | None,
     archive: Path,
     rows: Sequence[tuple[Path, Sequence[str]]],
+    lock_timeout: float | None = None,
 ) -> None:
     """The restore of full, schema and incremental backups, in ONE transaction on the
     dialect's connection: empty what the backup covers (``schema``, or the whole database),
     run the pre-data section of ``archive``, the rows (each ``(archive, pg_restore args)``),
-    its post-data section, write mig's audit trail (``job.finish``), COMMIT."""
+    its post-data section, write mig's audit trail (``job.finish``), COMMIT. Emptying waits
+    at most ``lock_timeout`` seconds for other sessions' locks (then fails, nothing changed)."""
     toc = server.toc(archive)
     conn = dialect.connection
     if conn is None:
@@ -567,6 +578,7 @@ def replace_database(
     try:
         path = search_path(conn)
         args = owner_args(conn)
+        set_lock_timeout(conn, lock_timeout)
         if schema:
             drop_schema(conn, schema)
         else:

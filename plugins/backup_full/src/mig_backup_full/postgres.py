@@ -47,4 +47,4 @@ def restore(ctx: Context, job: RestoreJob) -> None:
     server = Server(dialect)
     with driver_errors(server, f"restoring {backup.backup_id}"):
         replace_database(dialect, job, server, schema, archive,
-                         [(archive, ["--section=data"])])
+                         [(archive, ["--section=data"])], ctx.config.lock_timeout)

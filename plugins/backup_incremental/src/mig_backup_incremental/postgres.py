@@ -188,7 +188,8 @@ def restore(ctx: Context, job: RestoreJob, options: Any) -> None:
             rows = job.fetch(last, "rows")
             sources.append((rows, _use_list(server, rows, Path(tmp) / "last.list", set(), True)))
         replace_database(dialect, job, server, schema, archive,
-                         [(rows, args) for rows, args in sources if args])
+                         [(rows, args) for rows, args in sources if args],
+                         ctx.config.lock_timeout)
 
 
 def _use_list(server: Server, rows: Path, path: Path, ids: set[int], always: bool) -> list[str]:

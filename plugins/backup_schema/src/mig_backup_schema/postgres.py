@@ -65,4 +65,5 @@ def restore(ctx: Context, job: RestoreJob) -> None:
     rows = [(job.fetch(backup, "bookkeeping"), [])] if saved.get("bookkeeping") else []
     server = Server(dialect)
     with driver_errors(server, f"restoring {backup.backup_id}"):
-        replace_database(dialect, job, server, schema, archive, rows)
+        replace_database(dialect, job, server, schema, archive, rows,
+                         ctx.config.lock_timeout)
