@@ -84,8 +84,9 @@ def main() -> None:
         start = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(
-                "CREATE TABLE big AS SELECT i AS id, md5(i::text) AS label, (i::bigint * 7919) % 1000003"
-                " AS amount, timestamptz '2020-01-01' + i * interval '1 second' AS at,"
+                "CREATE TABLE big AS SELECT i AS id, md5(i::text) AS label,"
+                " (i::bigint * 7919) % 1000003 AS amount,"
+                " timestamptz '2020-01-01' + i * interval '1 second' AS at,"
                 f" 'row ' || i AS note FROM generate_series(1, {rows}) AS i"
             )
             conn.execute("ALTER TABLE big ADD PRIMARY KEY (id)")

@@ -36,11 +36,10 @@ from ._mysql import (
     DATA_ARGS,
     Objects,
     Server,
-    create as create_objects,
     data_tables,
     describe_server,
-    drop,
     driver_errors,
+    drop,
     foreign_key_problems,
     query,
     quote_ident,
@@ -50,6 +49,9 @@ from ._mysql import (
     saved_info,
     statements,
     write_json_part,
+)
+from ._mysql import (
+    create as create_objects,
 )
 
 FORMAT = 1

@@ -128,10 +128,12 @@ def split_rows(path: Path) -> tuple[int, dict[str, tuple[int, int, str]], int]:
                 if line.rstrip().endswith(b";"):
                     in_statement = False
                     end = last_end = offset + len(line)
-            elif first is not None and line.strip() and not line.startswith(b"--"):
+            elif (first is not None and line.strip()
+                  and not line.startswith((b"--", b"/*!"))):
                 # After the first INSERT only comments, then the closing SET statements.
-                if not line.startswith(b"/*!"):
-                    raise BackupError(f"unexpected statement in mariadb-dump's output: {line[:80]!r}")
+                raise BackupError(
+                    f"unexpected statement in mariadb-dump's output: {line[:80]!r}"
+                )
             offset += len(line)
     if in_statement:
         raise BackupError("mariadb-dump's output ends inside an INSERT statement")

@@ -653,4 +653,6 @@ def read_json_part(path: Path, backup_id: str) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BackupError(f"backup {backup_id}: part {path.name!r} is not readable: {exc}") from None
+        raise BackupError(
+            f"backup {backup_id}: part {path.name!r} is not readable: {exc}"
+        ) from None
