@@ -13,11 +13,10 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from mig_backup_incremental import pages, plugin
-from mig_backup_incremental.options import Options
-
 from mig import BackupError, ConfigError
 from mig.testing import Project
+from mig_backup_incremental import pages, plugin
+from mig_backup_incremental.options import Options
 
 CONFIG = """\
 [mig]

@@ -13,21 +13,23 @@ from mig.protocols import BackupJob, Context, Dialect, RestoreJob
 
 MIG_API_VERSION = 1
 
-#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``.
-DIALECTS = {
-    "sqlite": "mig_backup_data.sqlite",
-    "postgres": "mig_backup_data.postgres",
-    "mysql": "mig_backup_data.mysql",
-}
+#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``; other dialects
+#: may offer one through ``Dialect.backup_module("<type>")``.
+DIALECTS = {"sqlite": "mig_backup_data.sqlite"}
 
 
 def _dialect_module(ctx: Context) -> ModuleType:
     name = ctx.dialect.name
-    if name not in DIALECTS:
+    if name in DIALECTS:
+        return import_module(DIALECTS[name])
+    # A server's dialect plugin carries the mechanics for its own server (its dump tools).
+    provided = getattr(ctx.dialect, "backup_module", None)
+    module = provided("data") if callable(provided) else None
+    if module is None:
         raise BackupError(
             f"data backups of {name} databases are not supported by mig-backup-data yet"
         )
-    return import_module(DIALECTS[name])
+    return module
 
 
 class DataBackup:

@@ -15,21 +15,22 @@ from .options import Options
 MIG_API_VERSION = 1
 
 #: Dialect name -> module with ``create(ctx, job, options)`` and ``restore(ctx, job, options)``.
-DIALECTS = {
-    "sqlite": "mig_backup_incremental.sqlite",
-    "postgres": "mig_backup_incremental.postgres",
-    "mysql": "mig_backup_incremental.mysql",
-}
+DIALECTS = {"sqlite": "mig_backup_incremental.sqlite"}
 
 
 def _dialect_module(ctx: Context) -> ModuleType:
     name = ctx.dialect.name
-    if name not in DIALECTS:
+    if name in DIALECTS:
+        return import_module(DIALECTS[name])
+    # A server's dialect plugin carries the mechanics for its own server (its dump tools).
+    provided = getattr(ctx.dialect, "backup_module", None)
+    module = provided("incremental") if callable(provided) else None
+    if module is None:
         raise BackupError(
             f"incremental backups of {name} databases are not supported by"
             " mig-backup-incremental yet"
         )
-    return import_module(DIALECTS[name])
+    return module
 
 
 def _options(ctx: Context) -> Options:

@@ -13,21 +13,23 @@ from mig.protocols import BackupJob, Context, Dialect, RestoreJob
 
 MIG_API_VERSION = 1
 
-#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``.
-DIALECTS = {
-    "sqlite": "mig_backup_schema.sqlite",
-    "postgres": "mig_backup_schema.postgres",
-    "mysql": "mig_backup_schema.mysql",
-}
+#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``; other dialects
+#: may offer one through ``Dialect.backup_module("<type>")``.
+DIALECTS = {"sqlite": "mig_backup_schema.sqlite"}
 
 
 def _dialect_module(ctx: Context) -> ModuleType:
     name = ctx.dialect.name
-    if name not in DIALECTS:
+    if name in DIALECTS:
+        return import_module(DIALECTS[name])
+    # A server's dialect plugin carries the mechanics for its own server (its dump tools).
+    provided = getattr(ctx.dialect, "backup_module", None)
+    module = provided("schema") if callable(provided) else None
+    if module is None:
         raise BackupError(
             f"schema backups of {name} databases are not supported by mig-backup-schema yet"
         )
-    return import_module(DIALECTS[name])
+    return module
 
 
 class SchemaBackup:

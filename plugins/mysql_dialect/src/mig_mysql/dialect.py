@@ -10,7 +10,9 @@ import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -22,6 +24,8 @@ from .executor import MySQLExecutor
 if TYPE_CHECKING:
     import pymysql
 
+#: Backup types whose mechanics this plugin provides (see :meth:`backup_module`).
+BACKUP_TYPES = ("full", "schema", "data", "incremental")
 SCHEMES = ("mysql", "mariadb")
 URL_FORMS = "mysql://user:password@host:port/database (or mariadb://...)"
 DEFAULT_PORT = 3306
@@ -317,3 +321,11 @@ class MySQLDialect:
 
     def executor(self) -> MySQLExecutor:
         return MySQLExecutor()
+
+    def backup_module(self, backup_type: str) -> ModuleType | None:
+        """How this server makes and restores backups of ``backup_type`` (a module with
+        ``create(ctx, job)`` and ``restore(ctx, job)``), for the backup plugins; None for a
+        type it has no support for."""
+        if backup_type not in BACKUP_TYPES:
+            return None
+        return import_module(f"mig_mysql.backup.{backup_type}")

@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -23,6 +25,8 @@ from .executor import PostgresExecutor
 if TYPE_CHECKING:
     import psycopg
 
+#: Backup types whose mechanics this plugin provides (see :meth:`backup_module`).
+BACKUP_TYPES = ("full", "schema", "data", "incremental")
 SCHEMES = ("postgresql", "postgres")
 URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"
 #: Seconds a connection attempt may take before it fails (libpq waits for ever otherwise).
@@ -372,6 +376,14 @@ class PostgresDialect:
 
     def executor(self) -> PostgresExecutor:
         return PostgresExecutor()
+
+    def backup_module(self, backup_type: str) -> ModuleType | None:
+        """How this server makes and restores backups of ``backup_type`` (a module with
+        ``create(ctx, job)`` and ``restore(ctx, job)``), for the backup plugins; None for a
+        type it has no support for."""
+        if backup_type not in BACKUP_TYPES:
+            return None
+        return import_module(f"mig_postgres.backup.{backup_type}")
 
 
 def _one_line(exc: Exception) -> str:

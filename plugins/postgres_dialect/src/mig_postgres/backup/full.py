@@ -4,7 +4,7 @@ Backup: ``pg_dump -Fc`` of the database, or of the one schema mig is configured 
 (``--schema``): tables, rows, sequences with their values, functions, views, triggers,
 extensions, large objects, privileges, and mig's bookkeeping tables with their rows.
 
-Restore, in ONE transaction on the dialect's connection (see :mod:`._postgres`): what the
+Restore, in ONE transaction on the dialect's connection (see :mod:`.tools`): what the
 backup covers is emptied (the schema dropped, refused when that would take objects of other
 schemas with it; or, for a whole-database backup, every schema, large object, publication and
 event trigger), pg_restore's script of the archive is run section by section, the rows
@@ -18,7 +18,7 @@ from typing import Any
 
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._postgres import (
+from .tools import (
     Server,
     check_scope,
     driver_errors,

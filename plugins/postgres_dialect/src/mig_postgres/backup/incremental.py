@@ -38,7 +38,7 @@ from typing import Any
 from mig import BackupError
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._postgres import (
+from .tools import (
     Server,
     Table,
     check_scope,

@@ -20,7 +20,7 @@ from typing import Any
 
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._postgres import (
+from .tools import (
     Server,
     check_scope,
     driver_errors,

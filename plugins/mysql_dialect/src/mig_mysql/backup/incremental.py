@@ -38,7 +38,7 @@ from typing import Any
 from mig import BackupError
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._mysql import (
+from .tools import (
     DATA_ARGS,
     Server,
     describe_server,

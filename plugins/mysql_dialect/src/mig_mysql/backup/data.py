@@ -32,7 +32,7 @@ from typing import Any
 from mig import BackupError
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._mysql import (
+from .tools import (
     DATA_ARGS,
     Objects,
     Server,
@@ -50,7 +50,7 @@ from ._mysql import (
     statements,
     write_json_part,
 )
-from ._mysql import (
+from .tools import (
     create as create_objects,
 )
 

@@ -5,7 +5,7 @@ Backup: ``mariadb-dump`` (or ``mysqldump``) ``--single-transaction --routines --
 events, and mig's bookkeeping tables with their rows, from one consistent InnoDB snapshot
 without locking the tables.
 
-Restore (see :mod:`._mysql` for the steps): the dump is loaded into a new staging database by
+Restore (see :mod:`.tools` for the steps): the dump is loaded into a new staging database by
 the client, mig's current audit trail is written into it (``job.finish``), and one atomic
 ``RENAME TABLE`` swaps its tables for the live ones; views, triggers, routines and events are
 made again in the live database right after, and the old tables dropped. MySQL cannot do
@@ -20,7 +20,7 @@ from typing import Any
 
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._mysql import (
+from .tools import (
     Server,
     describe_server,
     driver_errors,

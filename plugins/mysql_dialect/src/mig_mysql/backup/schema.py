@@ -20,7 +20,7 @@ from typing import Any
 
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._mysql import (
+from .tools import (
     DATA_ARGS,
     Server,
     bookkeeping_tables,
