@@ -500,10 +500,3 @@ def test_other_dialects_are_refused_clearly(tmp_path):
     with pytest.raises(BackupError, match="not supported by mig-backup-full"):
         FullBackup().restore(ctx, job)  # type: ignore[arg-type]
 
-
-def test_the_file_helpers_are_the_same_in_the_schema_plugin():
-    mine = HERE.parents[1] / "src" / "mig_backup_full" / "_sqlite_files.py"
-    theirs = HERE.parents[2] / "backup_schema" / "src" / "mig_backup_schema" / "_sqlite_files.py"
-    if not theirs.exists():
-        pytest.skip("mig-backup-schema's sources are not beside this plugin")
-    assert mine.read_text() == theirs.read_text()

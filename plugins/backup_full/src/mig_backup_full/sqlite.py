@@ -36,14 +36,6 @@ from mig import BackupError
 from mig.protocols import BackupJob, Context, RestoreJob
 
 from ._copy import copy_file, copy_range
-from ._sqlite_files import (
-    discard,
-    finish_in_copy,
-    journal_mode,
-    remove_stale_temps,
-    replace_database,
-    temp_beside,
-)
 
 #: Exit status of ``python -m mig_backup_full._copy`` when the copy itself failed.
 _COPY_FAILED = 3
@@ -58,7 +50,7 @@ def create(ctx: Context, job: BackupJob) -> None:
     dest = job.workdir / "data"
     path: Path | None = dialect.path
     try:
-        mode = journal_mode(conn)
+        mode = ctx.dialect.journal_mode(conn)
         if path is None:
             method = _online_backup(conn, dest)
         elif mode == "wal":
@@ -167,21 +159,11 @@ def _online_backup(conn: sqlite3.Connection, dest: Path) -> str:
 
 def restore(ctx: Context, job: RestoreJob) -> None:
     dialect: Any = ctx.dialect
-    db: Path | None = dialect.path
-    if db is None:
-        raise BackupError(
-            "restoring into an in-memory SQLite database is not supported (it would be gone"
-            " when mig reconnects)"
-        )
     backup = job.chain[-1]
     source = job.fetch(backup, "data")
-    remove_stale_temps(db)
-    tmp = temp_beside(db)
     try:
-        copy_file(str(source), str(tmp), source.stat().st_size)
-        finish_in_copy(dialect, tmp, job)
-        replace_database(dialect, tmp)
+        size = source.stat().st_size
+        dialect.rebuild(job, fill=lambda tmp: copy_file(str(source), str(tmp), size))
     except sqlite3.Error as exc:
-        raise BackupError(f"restoring {backup.backup_id} into {db} failed: {exc}") from exc
-    finally:
-        discard(tmp)
+        where = f"{backup.backup_id} into {dialect.path}"
+        raise BackupError(f"restoring {where} failed: {exc}") from exc

@@ -30,14 +30,6 @@ from mig import BackupError
 from mig.history import History
 from mig.protocols import BackupJob, Context, RestoreJob
 
-from ._sqlite_files import (
-    discard,
-    finish_in_copy,
-    remove_stale_temps,
-    replace_database,
-    temp_beside,
-)
-
 FORMAT = 1
 KIND_ORDER = ("table", "index", "view", "trigger")
 #: Settings that must be made before the first table exists, then the ones that need not.
@@ -124,28 +116,18 @@ def _is_bookkeeping(table: str, prefix: str) -> bool:
 
 def restore(ctx: Context, job: RestoreJob) -> None:
     dialect: Any = ctx.dialect
-    db: Path | None = dialect.path
-    if db is None:
-        raise BackupError(
-            "restoring into an in-memory SQLite database is not supported (it would be gone"
-            " when mig reconnects)"
-        )
     backup = job.chain[-1]
     doc = _load(job.fetch(backup, "data"), backup.backup_id)
     prefix = ctx.config.table_prefix
-    remove_stale_temps(db)
-    tmp = temp_beside(db)
     try:
-        finish_in_copy(
-            dialect, tmp, job,
+        dialect.rebuild(
+            job,
             setup=lambda restored: _settings(restored.connection, doc["settings"]),
             build=lambda restored: _build(restored, doc, prefix),
         )
-        replace_database(dialect, tmp)
     except sqlite3.Error as exc:
-        raise BackupError(f"restoring {backup.backup_id} into {db} failed: {exc}") from exc
-    finally:
-        discard(tmp)
+        where = f"{backup.backup_id} into {dialect.path}"
+        raise BackupError(f"restoring {where} failed: {exc}") from exc
 
 
 def _load(path: Path, backup_id: str) -> dict[str, Any]:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from mig.errors import ConfigError, DatabaseError
 
 from . import locking
 from .executor import SQLiteExecutor
+
+if TYPE_CHECKING:
+    from mig.protocols import RestoreJob
 
 #: Seconds a statement waits for another connection's write lock before "database is locked".
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -212,3 +215,25 @@ class SQLiteDialect:
 
     def executor(self) -> SQLiteExecutor:
         return SQLiteExecutor()
+
+    def rebuild(
+        self,
+        job: RestoreJob,
+        fill: Callable[[Path], None] | None = None,
+        setup: Callable[[Any], None] | None = None,
+        build: Callable[[Any], None] | None = None,
+    ) -> None:
+        """For backup plugins: the atomic way to replace this database. A new file is built
+        beside it (``fill(tmp)`` writes it, else it starts empty; ``setup`` runs on it outside a
+        transaction, ``build`` and mig's bookkeeping (``job.finish``) in one), then renamed over
+        this one. A crash leaves the old database or the new one, never a mix."""
+        from .files import rebuild
+
+        rebuild(self, job, fill, setup, build)
+
+    @staticmethod
+    def journal_mode(conn: sqlite3.Connection) -> str:
+        """The connection's journal mode, lower case (``delete``, ``wal``, ...)."""
+        from .files import journal_mode
+
+        return journal_mode(conn)

@@ -1,8 +1,5 @@
-"""Replacing a live SQLite database file with a restored copy, atomically.
-
-The same file ships in mig-backup-full and mig-backup-schema (each plugin depends on mig-core
-only); a test keeps the two copies identical.
-"""
+"""Replacing a live SQLite database file with a restored copy, atomically: the dialect's
+mechanism behind :meth:`SQLiteDialect.rebuild`, which the backup plugins call."""
 
 from __future__ import annotations
 
@@ -137,3 +134,31 @@ def _sync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def rebuild(
+    dialect: Any,
+    job: RestoreJob,
+    fill: Callable[[Path], None] | None = None,
+    setup: Callable[[Any], None] | None = None,
+    build: Callable[[Any], None] | None = None,
+) -> None:
+    """Replace ``dialect``'s database by a new one built beside it: ``fill(tmp)`` writes the
+    file (else it starts empty), ``setup`` and ``build`` run on it (see :func:`finish_in_copy`)
+    with mig's bookkeeping, then one rename swaps it in. Any failure leaves the database as
+    it was; leftovers of a killed rebuild are removed by the next one."""
+    db: Path | None = dialect.path
+    if db is None:
+        raise BackupError(
+            "restoring into an in-memory SQLite database is not supported (it would be gone"
+            " when mig reconnects)"
+        )
+    remove_stale_temps(db)
+    tmp = temp_beside(db)
+    try:
+        if fill is not None:
+            fill(tmp)
+        finish_in_copy(dialect, tmp, job, setup, build)
+        replace_database(dialect, tmp)
+    finally:
+        discard(tmp)
