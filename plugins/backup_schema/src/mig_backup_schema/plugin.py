@@ -4,50 +4,21 @@ module per dialect."""
 
 from __future__ import annotations
 
-from importlib import import_module
-from types import ModuleType
 from typing import ClassVar
 
-from mig import BackupError, hookimpl
-from mig.protocols import BackupJob, Context, Dialect, RestoreJob
+from mig import hookimpl
+from mig.backup_types import PerDialectStrategy
 
 MIG_API_VERSION = 1
 
-#: Dialect name -> module with ``create(ctx, job)`` and ``restore(ctx, job)``; other dialects
-#: may offer one through ``Dialect.backup_module("<type>")``.
-DIALECTS = {"sqlite": "mig_backup_schema.sqlite"}
 
-
-def _dialect_module(ctx: Context) -> ModuleType:
-    name = ctx.dialect.name
-    if name in DIALECTS:
-        return import_module(DIALECTS[name])
-    # A server's dialect plugin carries the mechanics for its own server (its dump tools).
-    provided = getattr(ctx.dialect, "backup_module", None)
-    module = provided("schema") if callable(provided) else None
-    if module is None:
-        raise BackupError(
-            f"schema backups of {name} databases are not supported by mig-backup-schema yet"
-        )
-    return module
-
-
-class SchemaBackup:
+class SchemaBackup(PerDialectStrategy):
     """Tables, indexes, views and triggers; of the rows, only mig's bookkeeping."""
 
     name: ClassVar[str] = "schema"
-    chained: ClassVar[bool] = False
-
-    def create(self, ctx: Context, job: BackupJob) -> None:
-        _dialect_module(ctx).create(ctx, job)
-
-    def calls_finish(self, dialect: Dialect) -> bool:
-        """The SQLite restore runs job.finish inside its atomic step, so the core may verify
-        the checksums meanwhile."""
-        return dialect.name == "sqlite"
-
-    def restore(self, ctx: Context, job: RestoreJob) -> None:
-        _dialect_module(ctx).restore(ctx, job)
+    modules = {"sqlite": "mig_backup_schema.sqlite"}
+    distribution = "mig-backup-schema"
+    finishes_atomically = frozenset({"sqlite"})
 
 
 @hookimpl
