@@ -408,8 +408,9 @@ def test_flipped_byte_in_the_base_is_refused(project: Project) -> None:
 
 
 def test_a_failed_restore_leaves_the_database_and_connection_usable(project: Project) -> None:
-    """A chain that fails quick_check (the base was made of a damaged file and so carries
-    valid checksums) is refused before anything is replaced."""
+    """With check = "quick_check", a chain that fails it (the base was made of a damaged file
+    and so carries valid checksums) is refused before anything is replaced."""
+    configure(project, check="quick_check")
     db = project.db_path
     base = backup(project)
     data = folder(project, base.backup_id) / "data"
