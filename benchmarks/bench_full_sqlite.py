@@ -1,7 +1,7 @@
 """How fast is a full backup of a SQLite database? Compares the strategy's copy with ``cp``,
 the sqlite3 CLI's ``.backup``, the online backup API and ``VACUUM INTO`` on one database file.
 
-    python plugins/backup_full/benchmarks/bench_full_sqlite.py [DB] [--size-gib 1] [--wal]
+    python benchmarks/bench_full_sqlite.py [DB] [--size-gib 1] [--wal]
 
 Without DB it builds one (``--size-gib``, default 1) in a temporary folder. Each method runs
 three times after a warm-up; the best time counts (the file is in the page cache, as it is
