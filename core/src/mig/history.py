@@ -110,10 +110,13 @@ class History:
         self.format = dialect.paramstyle == "format"
         self._sql: dict[str, str] = {}
         self._seq: int | None = None
+        self._stored: set[str] | None = None
 
     def forget(self) -> None:
-        """Drop what is cached about the tables' contents (after a restore)."""
+        """Drop what is cached about the tables' contents (another process may have written,
+        or a restore replaced them)."""
         self._seq = None
+        self._stored = None
 
     def table(self, name: str) -> str:
         return self.prefix + name
@@ -279,7 +282,12 @@ class History:
     # -- metadata and version -----------------------------------------------------------------
 
     def save_metadata(self, m: Migration) -> None:
-        self._execute("DELETE FROM {migration_metadata} WHERE migration_id = ?", (m.id,))
+        if self._stored is None:  # read once per lock: a row is replaced only if it is there
+            rows = self._query("SELECT migration_id FROM {migration_metadata}")
+            self._stored = {migration_id for (migration_id,) in rows}
+        if m.id in self._stored:
+            self._execute("DELETE FROM {migration_metadata} WHERE migration_id = ?", (m.id,))
+        self._stored.add(m.id)
         self._execute(
             "INSERT INTO {migration_metadata} (migration_id, version, name, description,"
             " migration_type, up_sql, down_sql, dependencies, checksum, created_at, author,"
@@ -374,4 +382,4 @@ class History:
                 self.dialect.executemany(
                     self.sql(f"INSERT INTO {{{name}}} ({', '.join(names)}) VALUES ({marks})"), rows
                 )
-        self._seq = None
+        self.forget()
