@@ -6,7 +6,6 @@ PyMySQL is imported when a connection is first opened, never at import time, so 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
@@ -14,9 +13,10 @@ from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mig.errors import ConfigError, DatabaseError
+from mig.urls import mask_url
 
 from . import locking
 from .executor import MySQLExecutor
@@ -129,17 +129,6 @@ def parse_url(url: str, options: Mapping[str, Any] | None = None) -> Target:
         params=params,
     )
 
-
-def mask_url(url: str) -> str:
-    """``url`` with the password as ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-    userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not (at and userinfo.partition(":")[2]):
-        return url
-    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}"))
 
 
 def quote_ident(name: str) -> str:

@@ -7,7 +7,6 @@ psycopg is imported when a connection is first opened, never at import time, so 
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -15,9 +14,10 @@ from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mig.errors import ConfigError, DatabaseError
+from mig.urls import mask_url
 
 from . import locking
 from .executor import PostgresExecutor
@@ -130,19 +130,6 @@ def _host(netloc: str) -> str | None:
         return hostport[1:].partition("]")[0] or None
     return unquote(hostport.partition(":")[0]) or None
 
-
-def mask_url(url: str) -> str:
-    """``url`` with the password (in the user part or a ``password=`` parameter) as ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
-    netloc = parts.netloc
-    userinfo, at, hostport = netloc.rpartition("@")
-    if at and userinfo.partition(":")[2]:
-        netloc = f"{userinfo.partition(':')[0]}:***@{hostport}"
-    query = re.sub(r"(^|&)(password=)[^&]*", r"\1\2***", parts.query)
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def quote_ident(name: str) -> str:
