@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -116,3 +116,19 @@ def print_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
     print(line.format(*("-" * w for w in widths)))
     for row in rows:
         print(line.format(*row))
+
+
+def write_migrations(
+    folder: Path, n: int, up_sql: Callable[[int], list[str]], down_sql: Callable[[int], list[str]]
+) -> None:
+    """``folder/migrations``: n mig migration files with the statements of up_sql(i) and
+    down_sql(i) (the benchmarks' SQL has no ';' inside strings or comments)."""
+    (folder / "migrations").mkdir(parents=True)
+    for i in range(1, n + 1):
+        body = "\n".join(
+            [f"-- @name: Bench {i}", "", "-- UP"]
+            + [s + ";" for s in up_sql(i)]
+            + ["", "-- DOWN"]
+            + [s + ";" for s in down_sql(i)]
+        )
+        (folder / "migrations" / f"{i:05d}_bench_{i}.sql").write_text(body + "\n")

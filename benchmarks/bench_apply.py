@@ -34,6 +34,7 @@ from _common import (
     print_table,
     timed_cpu,
     venv_bin,
+    write_migrations,
 )
 
 TARGETS = {500: 1.25, 2000: 1.10}  # mig / lower bound, both directions
@@ -61,7 +62,7 @@ def down_sql(i: int) -> list[str]:
 
 
 def write_mig(folder: Path, n: int) -> None:
-    (folder / "migrations").mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "mig.toml").write_text(textwrap.dedent("""\
         [mig]
         database = "sqlite:///bench.db"
@@ -70,14 +71,7 @@ def write_mig(folder: Path, n: int) -> None:
         backup = "none"
         rollback = "down"
         """))
-    for i in range(1, n + 1):
-        body = "\n".join(
-            [f"-- @name: Bench {i}", "", "-- UP"]
-            + [s + ";" for s in up_sql(i)]
-            + ["", "-- DOWN"]
-            + [s + ";" for s in down_sql(i)]
-        )
-        (folder / "migrations" / f"{i:05d}_bench_{i}.sql").write_text(body + "\n")
+    write_migrations(folder, n, up_sql, down_sql)
 
 
 # Reads mig's own .sql files; the generated SQL has no ';' inside strings or comments.

@@ -29,7 +29,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from _common import find_mig, fmt_runs, fresh_run_dir, interpreter_of, median, print_table
+from _common import (
+    find_mig,
+    fmt_runs,
+    fresh_run_dir,
+    interpreter_of,
+    median,
+    print_table,
+    write_migrations,
+)
 
 TARGET = 1.5  # mig / lower bound
 ADMIN_URL = os.environ.get("MIG_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -54,7 +62,7 @@ def down_sql(i: int) -> list[str]:
 
 
 def write_project(folder: Path, n: int) -> None:
-    (folder / "migrations").mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "mig.toml").write_text(textwrap.dedent("""\
         [mig]
         migrations_dir = "migrations"
@@ -62,14 +70,7 @@ def write_project(folder: Path, n: int) -> None:
         backup = "none"
         rollback = "down"
         """))
-    for i in range(1, n + 1):
-        body = "\n".join(
-            [f"-- @name: Bench {i}", "", "-- UP"]
-            + [s + ";" for s in up_sql(i)]
-            + ["", "-- DOWN"]
-            + [s + ";" for s in down_sql(i)]
-        )
-        (folder / "migrations" / f"{i:05d}_bench_{i}.sql").write_text(body + "\n")
+    write_migrations(folder, n, up_sql, down_sql)
 
 
 # Reads mig's own .sql files; the generated SQL has no ';' inside strings or comments.
