@@ -167,8 +167,9 @@ def history(
             f"{r.execution_id:<13} {r.operation.value:<9} {r.status.value:<11} "
             f"{r.migration_id:<32} {r.started_at[:19]}{extra}"
         )
-        if r.error_message:
-            typer.echo(f"{'':<13} {r.error_message}")
+        if r.error_message:  # the error of a failure, or a note (why a restore ran, ...)
+            label = "error" if r.status.value == "FAILED" else "note"
+            typer.echo(f"{'':<13} {label}: {r.error_message}")
 
 
 
