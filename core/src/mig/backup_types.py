@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Mapping
 from importlib import import_module
+from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import BackupError
 
@@ -50,3 +53,20 @@ class PerDialectStrategy:
 
     def calls_finish(self, dialect: Dialect) -> bool:
         return dialect.name in self.finishes_atomically
+
+
+def write_json_part(path: Path, data: Any) -> None:
+    """Write a backup part holding JSON, created owner-only (it must not exist yet)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
+        fh.write("\n")
+
+
+def read_json_part(path: Path, backup_id: str) -> Any:
+    """A JSON part of ``backup_id``; a :class:`mig.BackupError` when it cannot be read."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        what = f"backup {backup_id}: part {path.name!r}"
+        raise BackupError(f"{what} is not readable: {exc}") from None

@@ -30,6 +30,7 @@ from contextlib import suppress
 from typing import Any
 
 from mig import BackupError
+from mig.backup_types import read_json_part, write_json_part
 from mig.protocols import BackupJob, Context, RestoreJob
 
 from .tools import (
@@ -43,12 +44,10 @@ from .tools import (
     foreign_key_problems,
     query,
     quote_ident,
-    read_json_part,
     read_objects,
     run,
     saved_info,
     statements,
-    write_json_part,
 )
 from .tools import (
     create as create_objects,

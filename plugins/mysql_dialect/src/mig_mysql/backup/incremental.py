@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mig import BackupError
+from mig.backup_types import read_json_part, write_json_part
 from mig.protocols import BackupJob, Context, RestoreJob
 
 from .tools import (
@@ -44,11 +45,9 @@ from .tools import (
     describe_server,
     driver_errors,
     query,
-    read_json_part,
     restore_by_swap,
     saved_charset,
     saved_info,
-    write_json_part,
 )
 
 FORMAT = 1

@@ -28,6 +28,7 @@ from contextlib import suppress
 from typing import Any
 
 from mig import BackupError
+from mig.backup_types import read_json_part, write_json_part
 from mig.protocols import BackupJob, Context, RestoreJob
 
 from .tools import (
@@ -40,7 +41,6 @@ from .tools import (
     mig_schema,
     pattern,
     quote_ident,
-    read_json_part,
     replay,
     reset_search_path,
     saved_scope,
@@ -48,7 +48,6 @@ from .tools import (
     search_path,
     set_lock_timeout,
     tables,
-    write_json_part,
 )
 
 FORMAT = 1

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from mig import BackupError
+from mig.backup_types import read_json_part, write_json_part
 from mig.protocols import BackupJob, Context, RestoreJob
 
 from .tools import (
@@ -45,13 +46,11 @@ from .tools import (
     driver_errors,
     exported_snapshot,
     pattern,
-    read_json_part,
     replace_database,
     saved_scope,
     scope,
     scope_args,
     tables,
-    write_json_part,
 )
 
 FORMAT = 1

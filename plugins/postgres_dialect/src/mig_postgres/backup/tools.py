@@ -636,23 +636,3 @@ def driver_errors(server: Server, what: str) -> Iterator[None]:
             raise
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise BackupError(f"{what} failed: {server.scrub(text)}") from exc
-
-
-def write_json_part(path: Path, data: Any) -> None:
-    import json
-
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1)
-        fh.write("\n")
-
-
-def read_json_part(path: Path, backup_id: str) -> Any:
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BackupError(
-            f"backup {backup_id}: part {path.name!r} is not readable: {exc}"
-        ) from None
