@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-import pytest
-from mig.testing import Project
+from mig.testing import Project, server_unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = {
@@ -30,7 +29,6 @@ SERVER_URLS = {
     "postgres": os.environ.get("MIG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"),
     "mysql": os.environ.get("MIG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test"),
 }
-REQUIRE_SERVERS = os.environ.get("MIG_REQUIRE_SERVERS", "") not in ("", "0", "false")
 BOOKKEEPING = {
     "mig_migration_metadata", "mig_migration_executions", "mig_backup_info", "mig_schema_version",
 }
@@ -413,9 +411,7 @@ def new_target(name: str, tmp_path: Path) -> DialectTarget:
         return SQLiteTarget(tmp_path / "app.db")
     problem = server_problem(name)
     if problem is not None:
-        if REQUIRE_SERVERS:
-            pytest.fail(f"{problem} (MIG_REQUIRE_SERVERS is set)")
-        pytest.skip(problem)
+        server_unavailable(problem)
     database = f"mig_test_{uuid.uuid4().hex[:12]}"
     cls = PostgresTarget if name == "postgres" else MySQLTarget
     target = cls(SERVER_URLS[name], database)

@@ -28,7 +28,7 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, NoReturn
 
 import pytest
 
@@ -50,6 +50,17 @@ backup = "none"
 lock_timeout = 10
 """
 
+
+#: Set (as .ci/run does) to make tests fail, not skip, when a database server is unreachable.
+REQUIRE_SERVERS_ENV = "MIG_REQUIRE_SERVERS"
+
+
+def server_unavailable(problem: str) -> NoReturn:
+    """Skip the running test because its database server cannot be used, or fail it when
+    ``MIG_REQUIRE_SERVERS`` is set, so CI never passes by skipping the server tests."""
+    if os.environ.get(REQUIRE_SERVERS_ENV, "") not in ("", "0", "false"):
+        pytest.fail(f"{problem} ({REQUIRE_SERVERS_ENV} is set)")
+    pytest.skip(problem)
 
 class Result(NamedTuple):
     """What a CLI run gave: unpack it as ``code, out, err = project.run(...)``."""

@@ -6,11 +6,10 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import pytest
+from mig.testing import server_unavailable
 from mig_mysql import MySQLDialect
 
 ADMIN_URL = os.environ.get("MIG_TEST_MYSQL", "mysql://root@127.0.0.1:3306/test")
-REQUIRE_SERVERS = os.environ.get("MIG_REQUIRE_SERVERS", "") not in ("", "0", "false")
 _problem: list[str | None] = []
 
 
@@ -24,9 +23,7 @@ def admin() -> MySQLDialect:
         except Exception as exc:
             _problem.append(f"MySQL/MariaDB at {ADMIN_URL} is unreachable: {exc}")
     if _problem[0] is not None:
-        if REQUIRE_SERVERS:
-            pytest.fail(f"{_problem[0]} (MIG_REQUIRE_SERVERS is set)")
-        pytest.skip(_problem[0])
+        server_unavailable(_problem[0])
     if dialect.connection is None:
         dialect.connect()
     return dialect
