@@ -22,7 +22,7 @@ def assert_clean_error(project: Project, args: tuple[str, ...], code: int, *need
 def assert_nothing_applied(project: Project) -> None:
     assert project.tables() <= {
         "mig_migration_metadata", "mig_migration_executions", "mig_backup_info",
-        "mig_schema_version",
+        "mig_schema_version", "mig_schema_snapshots",
     }
     assert project.executions() == []
 

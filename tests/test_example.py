@@ -12,6 +12,7 @@ BOOKKEEPING = {
     "mig_migration_executions",
     "mig_backup_info",
     "mig_schema_version",
+    "mig_schema_snapshots",
 }
 EXAMPLE = [
     "001_create_users_table",
@@ -93,8 +94,17 @@ def test_down_all_leaves_only_the_bookkeeping_tables(example_project: Project) -
     assert [(r["operation"], r["status"]) for r in rows].count(("rollback", "COMPLETED")) == 5
 
 
-def test_up_to_a_target_applies_it_and_its_dependencies_only(example_project: Project) -> None:
+def test_up_to_a_target_applies_everything_up_to_it(example_project: Project) -> None:
     code, out, err = example_project.run("up", "003")
+    assert code == 0, err
+    status = json.loads(example_project.run("status", "--json").out)
+    assert status["applied"] == EXAMPLE[:3]
+    assert status["pending"] == EXAMPLE[3:]
+    assert status["current_version"] == "003"
+
+
+def test_up_only_applies_the_target_and_its_dependencies(example_project: Project) -> None:
+    code, out, err = example_project.run("up", "--only", "003")
     assert code == 0, err
     status = json.loads(example_project.run("status", "--json").out)
     assert status["applied"] == ["001_create_users_table", "003_create_orders_table"]
@@ -102,6 +112,8 @@ def test_up_to_a_target_applies_it_and_its_dependencies_only(example_project: Pr
         "002_create_portfolio_table", "004_create_trades_table", "005_add_user_preferences"
     ]
     assert status["current_version"] == "003"
+    only = json.loads(example_project.run("plan", "--only", "005", "--json").out)
+    assert [p["id"] for p in only] == ["005_add_user_preferences"]
     assert example_project.tables() - BOOKKEEPING == {"users", "orders"}
 
 
@@ -173,7 +185,7 @@ def test_plan_json(example_project: Project) -> None:
     assert plan[3]["dependencies"] == ["001_create_users_table", "003_create_orders_table"]
     assert plan[0]["version"] == "001" and plan[0]["name"] == "Create Users Table"
     target = json.loads(example_project.run("plan", "004", "--json").out)
-    assert [p["id"] for p in target] == [EXAMPLE[0], EXAMPLE[2], EXAMPLE[3]]
+    assert [p["id"] for p in target] == EXAMPLE[:4]
     assert not example_project.db_path.exists()
     example_project.migrate()
     assert json.loads(example_project.run("plan", "--json").out) == []

@@ -31,6 +31,7 @@ SERVER_URLS = {
 }
 BOOKKEEPING = {
     "mig_migration_metadata", "mig_migration_executions", "mig_backup_info", "mig_schema_version",
+    "mig_schema_snapshots",
 }
 EXAMPLE_TABLES = {"users", "portfolio", "orders", "trades", "user_preferences"}
 

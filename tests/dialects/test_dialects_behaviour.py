@@ -327,10 +327,11 @@ def test_read_only_commands_on_a_missing_database_create_nothing(
 # -- the bookkeeping tables through the core ----------------------------------------------------
 
 
-def test_bookkeeping_api(dialect: DialectTarget, tmp_path: Path) -> None:
+def test_ledger_transitions(dialect: DialectTarget, tmp_path: Path) -> None:
+    """The ledger's transitions round-trip every column on each dialect's column types."""
     from mig import MigrationEngine
-    from mig.history import History, now
-    from mig.models import BackupInfo, BackupType, MigrationExecution, MigrationStatus
+    from mig.ledger import Ledger, RestoreCause, apply_record, now, undo_record
+    from mig.models import BackupInfo, BackupType, MigrationStatus
 
     project = dialect.project(tmp_path / "p")
     table_migration(project, "001", "a")
@@ -339,29 +340,24 @@ def test_bookkeeping_api(dialect: DialectTarget, tmp_path: Path) -> None:
     db = engine.dialect
     db.connect()
     try:
-        history = History(db, "mig_")
-        history.ensure()
+        ledger = Ledger(db, "mig_")
+        ledger.ensure()
         assert dialect.tables() == BOOKKEEPING
-        running = MigrationExecution(
-            execution_id="abc123", migration_id=migration.id, version=migration.version,
-            status=MigrationStatus.RUNNING, started_at=now(), checksum=migration.checksum,
-            checksum_version=1, run_id="run1",
-        )
+        running = apply_record(migration, "run1")
         db.begin()
-        history.record(running)
+        ledger.started(running)
         db.commit()
-        assert history.failed_attention() == [running]
-        running.status, running.completed_at = MigrationStatus.COMPLETED, now()
-        running.execution_time, running.statements_committed = 0.125, 1
+        assert ledger.failed() == [running] and ledger.attention() == [running]
+        running.completed_at, running.execution_time = now(), 0.125
+        running.statements_committed = 1
         db.begin()
-        history.update_execution(running)
-        history.save_metadata(migration)
-        history.set_version(migration.version, migration.id)
+        ledger.applied(running, migration)
         db.commit()
-        assert history.applied() == [running]
-        assert history.get_execution("abc") == running  # a unique prefix will do
-        assert history.current_version() == "001"
-        stored = history.stored_migration(migration.id, project.migrations_dir)
+        ledger.forget()
+        assert ledger.in_effect() == [running] and ledger.attention() == []
+        assert ledger.get_execution(running.execution_id[:6]) == running  # a unique prefix
+        assert ledger.current_version() == "001"
+        stored = ledger.stored_migration(migration.id, project.migrations_dir)
         assert stored is not None
         assert (stored.up_sql, stored.down_sql, stored.checksum) == (
             migration.up_sql, migration.down_sql, migration.checksum
@@ -372,16 +368,27 @@ def test_bookkeeping_api(dialect: DialectTarget, tmp_path: Path) -> None:
             checksum="f" * 64, migration_id=migration.id,
         )
         db.begin()
-        history.record_backup(backup, manifest='{"m": "100%"}')
+        ledger.backup_recorded(backup, manifest='{"m": "100%"}')
         db.commit()
-        assert history.backups() == [backup]
-        snapshot = history.snapshot()
+        assert ledger.backups() == [backup]
+        rows = ledger.rows()
+        undo = undo_record(running, "down", "run2")
         db.begin()
-        history.update_status("abc123", MigrationStatus.ROLLED_BACK, by="zzz")
-        history.delete_backup("b1")
-        history.replace_all(snapshot)
+        ledger.rolled_back(running, undo)
+        ledger.backup_forgotten("b1")
         db.commit()
-        assert history.snapshot() == snapshot
-        assert history.applied() == [running] and history.backups() == [backup]
+        assert ledger.in_effect() == [] and ledger.current_version() is None
+        # A restore of a backup taken while 001 was in effect puts the original row back.
+        restore = apply_record(migration, "run3")
+        restore.operation = restore.operation.RESTORE
+        db.begin()
+        ledger.restored(restore, {running.execution_id}, rows, RestoreCause())
+        db.commit()
+        ledger.forget()
+        [back] = ledger.in_effect()
+        assert back.execution_id == running.execution_id and back.seq == running.seq
+        assert back.status is MigrationStatus.COMPLETED and ledger.current_version() == "001"
+        assert ledger.backups() == [backup]
+        assert ledger.executions(1)[0].execution_id == restore.execution_id
     finally:
         engine.close()

@@ -14,14 +14,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackupError, PluginError, UnknownTargetError
-from .history import History, now
+from .ledger import Ledger, RestoreCause, new_id, now
 from .models import (
     BackupInfo,
     BackupType,
@@ -30,10 +30,12 @@ from .models import (
     Operation,
     Problem,
 )
-from .protocols import BackupJob, Dialect, RestoreJob, StorageTarget
+from .protocols import BackupJob, Context, Dialect, RestoreJob, StorageTarget
 
 if TYPE_CHECKING:
-    from .engine import MigrationEngine
+    from .config import Config
+    from .database import Database
+    from .plugins import Plugins
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -91,13 +93,28 @@ class Manifest:
             raise BackupError(f"manifest {key} is damaged: {exc}") from None
 
 
-class Backups:
-    """Backup operations for one engine (its config, plugins and database)."""
+@dataclass
+class RestoreOutcome:
+    """What a restore did: its ``restore`` row, the rollback rows it wrote (a rollback by
+    restore), and whether the backup kept the schema as it was (data-only)."""
 
-    def __init__(self, engine: MigrationEngine) -> None:
-        self.engine = engine
-        self.config = engine.config
-        self.plugins = engine.plugins
+    record: MigrationExecution
+    rollbacks: list[MigrationExecution]
+    keeps_schema: bool
+
+
+class Backups:
+    """Backup operations on one database, built from the configuration, the plugins, the
+    database (its connection, ledger and transactions) and a function that gives the context
+    strategies work in."""
+
+    def __init__(
+        self, config: Config, plugins: Plugins, db: Database, context: Callable[[], Context]
+    ) -> None:
+        self.config = config
+        self.plugins = plugins
+        self.db = db
+        self.context = context
         self._storage: StorageTarget | None = None
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -250,9 +267,8 @@ class Backups:
     def create(self, backup_type: str, migration_id: str | None = None) -> BackupInfo:
         """Take a backup now (the caller holds the migration lock)."""
         strategy = self.strategy(backup_type)
-        history = self.engine._open(write=True)
-        assert history is not None
-        ctx = self.engine.context()
+        ledger = self.db.writer()
+        ctx = self.context()
         stamp = _dt.datetime.now(_dt.UTC)
         info = BackupInfo(
             backup_id=f"{stamp:%Y%m%dT%H%M%S%fZ}-{backup_type}",
@@ -267,7 +283,7 @@ class Backups:
         )
         parent = self._latest_of_chain(backup_type) if strategy.chained else None
         info.parent_id = parent.backup_id if parent else None
-        applied = [e.execution_id for e in history.applied()]
+        applied = [e.execution_id for e in ledger.in_effect()]
         with self._workdir() as workdir:
             out = workdir / "parts"
             out.mkdir()
@@ -280,7 +296,8 @@ class Backups:
             if not any(p.name == "data" for p in parts):
                 raise BackupError(f"the {backup_type} backup plugin wrote no 'data' part")
             manifest = self._store(info, parts, applied, job.extra, ctx.dialect)
-        self.engine._in_transaction(lambda: history.record_backup(info, manifest))
+        with self.db.transaction() as tx:
+            tx.backup_recorded(info, manifest)
         return info
 
     def _latest_of_chain(self, backup_type: str) -> BackupInfo | None:
@@ -367,53 +384,54 @@ class Backups:
 
     # -- restoring ----------------------------------------------------------------------------
 
-    def restore(self, backup_id: str, reason: str = "") -> MigrationExecution:
-        """Verify, then restore a backup; the bookkeeping is kept whole and the restore is
-        recorded. Returns the restore's execution row. The caller holds the lock."""
+    def restore(self, backup_id: str, cause: RestoreCause | None = None) -> RestoreOutcome:
+        """Verify, then restore a backup; the ledger's ``restored`` transition lands with it
+        (see docs/ledger.md). The caller holds the lock."""
+        cause = cause or RestoreCause()
         chain = self.chain(self.get(backup_id))
         target = chain[-1]
         strategy = self.strategy(str(target.info.backup_type))
         # A strategy that calls job.finish inside its atomic step lets the checksums be
         # verified while it copies: finish waits for the verdict, so a damaged backup still
         # changes nothing. Any other strategy gets a verified backup before it starts.
-        history = self.engine._open(write=True)
-        assert history is not None
-        ctx = self.engine.context()
+        ledger = self.db.writer()
+        ctx = self.context()
         calls_finish = getattr(strategy, "calls_finish", None)
         overlap = bool(calls_finish(ctx.dialect)) if callable(calls_finish) else False
         if not overlap:
             self._verify_chain(chain)
-        snapshot = history.snapshot()
+        before = ledger.rows()
         record = MigrationExecution(
-            execution_id=os.urandom(6).hex(),
+            execution_id=new_id(),
             migration_id=target.info.migration_id or "",
             version="",
-            status=MigrationStatus.COMPLETED,
+            status=MigrationStatus.RUNNING,
             started_at=now(),
             operation=Operation.RESTORE,
             backup_id=target.info.backup_id,
             backup_path=target.info.backup_path,
             method=str(target.info.backup_type),
             rollback_available=False,
-            error_message=reason or None,
+            error_message=cause.reason or None,
+            run_id=cause.rollback_run,
         )
-        prefix = self.config.table_prefix
+        keeps_schema = bool(getattr(strategy, "keeps_schema", False))
         # A restore that keeps the schema as it is (data-only) undoes no migration.
-        if getattr(strategy, "keeps_schema", False):
-            saved_applied = {e.execution_id for e in history.applied()}
-        else:
-            saved_applied = set(target.applied)
-
-        lost = not (snapshot.get("migration_executions") or snapshot.get("backup_info"))
+        in_effect_then = None if keeps_schema else set(target.applied)
+        lost = not (before.get("migration_executions") or before.get("backup_info"))
         url = ctx.dialect.display_url()
+        prefix = self.config.table_prefix
+        rollbacks: list[MigrationExecution] = []
 
         def finish(dialect: Dialect) -> None:
             if checking is not None:
                 checking.result()  # raises BackupError for a damaged backup
-            restored = History(dialect, prefix)
-            _rewrite_bookkeeping(restored, snapshot, saved_applied, record)
-            if lost:  # the restored catalogue is as old as the backup: the manifests are not
-                _catalogue_missing(restored, self.manifests(), url)
+            # The restored catalogue is as old as the backup; the manifests are not.
+            catalogue = [(m.info, json.dumps(m.data, indent=2)) for m in self.manifests()
+                         if m.info.database_path == url] if lost else []
+            rollbacks[:] = Ledger(dialect, prefix).restored(
+                record, in_effect_then, before, cause, catalogue
+            )
             job.finished = True
 
         from concurrent.futures import ThreadPoolExecutor
@@ -435,10 +453,11 @@ class Backups:
             if checking is not None:
                 checking.result()
         # The strategy may have replaced the database under the connection: reopen it.
-        self.engine._reconnect()
+        self.db.reconnect()
         if not job.finished:
-            self.engine._in_transaction(lambda: finish(self.engine.dialect))
-        return record
+            with self.db.transaction():
+                finish(self.db.dialect)
+        return RestoreOutcome(record, rollbacks, keeps_schema)
 
     # -- retention ----------------------------------------------------------------------------
 
@@ -460,17 +479,17 @@ class Backups:
                 kept.add(parent)
                 parent = by_id[parent].info.parent_id
         removed = [m.info.backup_id for m in reversed(manifests) if m.info.backup_id not in kept]
-        history = self.engine._open(write=True)
-        assert history is not None
         for backup_id in removed:
             self._delete(backup_id)
-            self.engine._in_transaction(lambda b=backup_id: history.delete_backup(b))
+            with self.db.transaction() as ledger:
+                ledger.backup_forgotten(backup_id)
         return removed
 
     def _needed_for_rollback(self) -> set[str]:
         """Pre-migration backups of applied migrations that only a restore can undo."""
         needed = set()
-        for ex in self.engine.applied_executions():
+        ledger = self.db.reader()
+        for ex in ledger.in_effect() if ledger else ():
             if ex.backup_id and not ex.rollback_available:
                 needed.add(ex.backup_id)
         return needed
@@ -490,71 +509,16 @@ class Backups:
                 self._verify_parts(m)
             except BackupError as exc:
                 problems.append(Problem("backup", str(exc), m.info.backup_id))
-        history = self.engine._reader()
-        if history is not None:
+        ledger = self.db.reader()
+        if ledger is not None:
             stored = {m.info.backup_id for m in manifests}
-            for row in history.backups():
+            for row in ledger.backups():
                 if row.backup_id not in stored:
                     problems.append(Problem(
                         "backup", f"catalogue lists {row.backup_id} but its manifest is gone",
                         row.backup_id,
                     ))
         return problems
-
-
-def _rewrite_bookkeeping(
-    history: History,
-    snapshot: dict[str, list[tuple[Any, ...]]],
-    saved_applied: set[str],
-    record: MigrationExecution,
-) -> None:
-    """Put the audit trail back as it was before the restore, then record what the restore
-    changed: executions applied since the backup are rolled back, executions in effect at
-    backup time but rolled back since are in effect again, and the restore itself."""
-    history.create_tables()
-    if snapshot.get("migration_executions") or snapshot.get("backup_info"):
-        history.replace_all(snapshot)
-    # else the database was lost and recreated empty: the restored copy's own audit trail is
-    # the best there is, so it stays
-    applied = history.applied()
-    in_effect = {e.execution_id for e in applied}
-    for ex in applied:
-        if ex.execution_id not in saved_applied:
-            history.update_status(ex.execution_id, MigrationStatus.ROLLED_BACK,
-                                  by=record.execution_id)
-    for execution_id in saved_applied - in_effect:
-        try:
-            old = history.get_execution(execution_id)
-        except UnknownTargetError:
-            continue
-        history.record(MigrationExecution(
-            execution_id=os.urandom(6).hex(),
-            migration_id=old.migration_id,
-            version=old.version,
-            status=MigrationStatus.COMPLETED,
-            started_at=record.started_at,
-            completed_at=now(),
-            operation=Operation.APPLY,
-            method="restore",
-            backup_id=record.backup_id,
-            checksum=old.checksum,
-            checksum_version=old.checksum_version,
-            rollback_available=old.rollback_available,
-            error_message=f"in effect again: restored from backup {record.backup_id}",
-        ))
-    record.completed_at = now()
-    history.record(record)
-    remaining = history.applied()
-    top = max(remaining, key=lambda e: int(e.version), default=None)
-    history.set_version(top.version if top else None, top.migration_id if top else None)
-
-
-def _catalogue_missing(history: History, manifests: list[Manifest], url: str) -> None:
-    """Add to ``backup_info`` the stored backups of this database that it does not list."""
-    known = {b.backup_id for b in history.backups()}
-    for m in manifests:
-        if m.info.backup_id not in known and m.info.database_path == url:
-            history.record_backup(m.info, json.dumps(m.data, indent=2))
 
 
 def _private_dir(path: Path) -> None:

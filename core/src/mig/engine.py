@@ -1,33 +1,21 @@
-"""The engine: plans, applies and rolls back migrations, keeping the audit trail whole.
-
-Every migration runs in its own transaction together with its bookkeeping rows, so a crash
-leaves it either applied and recorded or neither. Nothing here knows a dialect, a file format,
-a backup type or a rollback method by name: those come from plugins through
-:class:`mig.plugins.Plugins`.
-"""
+"""The Python API of SPEC §7: a thin facade over the planner, the run loop, the ledger and
+the backup service. Nothing here knows a dialect, a file format, a backup type or a rollback
+method by name: those come from plugins through :class:`mig.plugins.Plugins`."""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import graph
-from .checksum import checksum
+from . import graph, status as _status
+from .backups import Backups
 from .config import AUTO_ROLLBACK, NO_BACKUP, Config, from_table, load_config
-from .errors import (
-    ConfigError,
-    DependencyError,
-    DriftError,
-    MigError,
-    RollbackRefused,
-    UnknownTargetError,
-)
-from .history import History, now
+from .database import Database
+from .errors import ConfigError, RollbackRefused, UnknownTargetError
+from .ledger import Ledger
 from .models import (
     BackupInfo,
     BackupType,
@@ -36,64 +24,16 @@ from .models import (
     MigrationExecution,
     MigrationStatus,
     Operation,
-    Problem,
     Statement,
 )
+from .planner import PlanOrder, RollbackPlanner, RollbackStep, plan_up
 from .plugins import Plugins
 from .protocols import Context, Dialect, Executor
+from .runner import Apply, Progress, Runner, Undo
+from .schema import fingerprint
+from .status import Status
 
-if TYPE_CHECKING:
-    from .backups import Backups
-
-#: Called as ``progress(done, total, migration, execution)``; execution is None at the start.
-Progress = Callable[[int, int, Migration, "MigrationExecution | None"], None]
-
-
-#: Names of SPEC §5 that need no registry look-up to be accepted (a registry is consulted,
-#: and may report a conflict, only where it is used).
-BUILTIN_NAMES = frozenset({"full", "schema", "data", "incremental", "down", "restore", NO_BACKUP,
-                           AUTO_ROLLBACK})
-
-
-def new_id() -> str:
-    return os.urandom(6).hex()
-
-
-@dataclass
-class RollbackStep:
-    """One step of a rollback: ``root`` undone by ``method``, which also undoes ``undoes``
-    (``root`` included, newest first)."""
-
-    root: MigrationExecution
-    migration: Migration
-    method: str
-    undoes: list[MigrationExecution]
-
-
-@dataclass
-class Status:
-    """What ``mig status`` reports."""
-
-    current_version: str | None
-    applied: list[MigrationExecution]
-    pending: list[Migration]
-    failed: list[MigrationExecution]
-    drift: list[Migration]
-    missing: list[MigrationExecution]
-    out_of_order: list[Migration]
-    attention: list[MigrationExecution] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "current_version": self.current_version,
-            "applied": [e.migration_id for e in self.applied],
-            "pending": [m.id for m in self.pending],
-            "failed": [e.migration_id for e in self.failed],
-            "drift": [m.id for m in self.drift],
-            "missing": [e.migration_id for e in self.missing],
-            "out_of_order": [m.id for m in self.out_of_order],
-            "needs_attention": [e.to_dict() for e in self.attention],
-        }
+__all__ = ["MigrationEngine", "Progress", "RollbackStep", "Status"]
 
 
 class MigrationEngine:
@@ -116,9 +56,7 @@ class MigrationEngine:
     ) -> None:
         if config is None:
             table: dict[str, Any] = {
-                "migrations_dir": str(migrations_dir),
-                "backups_dir": str(backups_dir),
-                **settings,
+                "migrations_dir": str(migrations_dir), "backups_dir": str(backups_dir), **settings,
             }
             if database is None and database_path is not None:
                 database = "sqlite:///" + str(Path(database_path).resolve())
@@ -127,13 +65,11 @@ class MigrationEngine:
             config = from_table(table, base_dir=Path.cwd(), source="MigrationEngine()")
         self.config = config
         self.plugins = plugins or Plugins(disable=config.disable)
-        self._dialect: Dialect | None = None
-        self._mode: str | None = None  # "ro" or "rw" once connected
-        self._history: History | None = None
+        self._db: Database | None = None
         self._migrations: list[Migration] | None = None
+        self._index: dict[str, Migration] | None = None
         self._executor: Executor | None = None
         self._backups: Backups | None = None
-        self._by_id: dict[str, Migration] | None = None
 
     @classmethod
     def from_config(
@@ -141,13 +77,9 @@ class MigrationEngine:
     ) -> MigrationEngine:
         return cls(config=load_config(path, database=database))
 
-    # -- plumbing -----------------------------------------------------------------------------
-
     def close(self) -> None:
-        if self._dialect is not None and self._mode is not None:
-            self._dialect.close()
-        self._mode = None
-        self._history = None
+        if self._db is not None:
+            self._db.close()
 
     def __enter__(self) -> MigrationEngine:
         return self
@@ -155,77 +87,28 @@ class MigrationEngine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # -- parts --------------------------------------------------------------------------------
+
     @property
-    def dialect(self) -> Dialect:
-        if self._dialect is None:
+    def db(self) -> Database:
+        """The database: its connection, its ledger, transactions and the lock."""
+        if self._db is None:
             if not self.config.database:
                 raise ConfigError(
                     "no database configured: set `database` in mig.toml, MIG_DATABASE or --database"
                 )
             self.plugins.load()
-            cls = self.plugins.dialect_for(self.config.database)
-            options = self.config.options.get(cls.name, {})
-            self._dialect = cls(
-                self.config.database, base_dir=self.config.database_base_dir, options=options
-            )
             self.check_names(self.config.backup, self.config.rollback, source="config")
             self.plugins.config_loaded(self.config)
-        return self._dialect
+            cls = self.plugins.dialect_for(self.config.database)
+            dialect = cls(self.config.database, base_dir=self.config.database_base_dir,
+                          options=self.config.options.get(cls.name, {}))
+            self._db = Database(dialect, self.config.table_prefix)
+        return self._db
 
-    def _open(self, write: bool) -> History | None:
-        """Connect (read-only unless ``write``); None when there is nothing to read yet."""
-        dialect = self.dialect
-        if self._mode == "rw" or (self._mode == "ro" and not write):
-            return self._history
-        if self._mode == "ro":
-            dialect.close()
-            self._mode = None
-        if not write and not dialect.exists():
-            return None
-        dialect.connect(readonly=not write)
-        self._mode = "rw" if write else "ro"
-        self._history = History(dialect, self.config.table_prefix)
-        if write:
-            self._history.ensure()
-        return self._history
-
-    def check_names(
-        self, backup: str | None = None, rollback: str | None = None, source: str = "option"
-    ) -> None:
-        """Refuse a backup type or rollback method that no installed plugin provides (exit 2,
-        naming the allowed values)."""
-        where = f"{self.config.path or 'config'}: " if source == "config" else ""
-        config = source == "config"
-        checks = [
-            ("backup" if config else "--backup", backup,
-             lambda: [*sorted(self.plugins.load().backup_types()), NO_BACKUP]),
-            ("rollback" if config else "--method", rollback,
-             lambda: [*sorted(self.plugins.load().rollback_methods()), AUTO_ROLLBACK]),
-        ]
-        for key, value, allowed in checks:
-            if value is not None and value not in BUILTIN_NAMES and value not in allowed():
-                raise ConfigError(
-                    f"{where}{key} = {value!r} is not one of {', '.join(allowed())}"
-                    + self.plugins.problems_note()
-                )
-
-    def _reconnect(self) -> None:
-        """Reopen the connection read-write (a restore may have replaced the database); the
-        History object stays the same so callers holding it keep working."""
-        dialect = self.dialect
-        if self._mode is not None:
-            dialect.close()
-        dialect.connect()
-        self._mode = "rw"
-        if self._history is None:
-            self._history = History(dialect, self.config.table_prefix)
-        self._history.forget()
-
-    def _reader(self) -> History | None:
-        history = self._open(write=False)
-        if history is not None and self._mode == "ro" and not history.exists():
-            return None
-        return history
+    @property
+    def dialect(self) -> Dialect:
+        return self.db.dialect
 
     @property
     def executor(self) -> Executor:
@@ -235,35 +118,45 @@ class MigrationEngine:
                 factory = self.plugins.pick(
                     self.plugins.executors(), self.config.executor, "executor", "executor"
                 )
-                executor = factory(
-                    executor,
-                    options=self.config.options.get(self.config.executor, {}),
-                    config=self.config,
-                )
+                executor = factory(executor, options=self.config.options.get(
+                    self.config.executor, {}), config=self.config)
             self._executor = executor
         return self._executor
 
+    def backups(self) -> Backups:
+        """The backup service (strategies and storage targets come from plugins)."""
+        if self._backups is None:
+            self._backups = Backups(self.config, self.plugins, self.db, self.context)
+        return self._backups
+
     def context(self) -> Context:
-        history = self._history
-        assert history is not None
-        return Context(
-            dialect=self.dialect,
-            history=history,
-            plugins=self.plugins,
-            config=self.config,
-            split=self.split,
-            executor=self.executor,
-            backups=self.backups(),
-        )
+        ledger = self.db.reader() or Ledger(self.dialect, self.config.table_prefix)
+        return Context(dialect=self.dialect, ledger=ledger, plugins=self.plugins,
+                       config=self.config, split=self.split, executor=self.executor,
+                       backups=self.backups())
+
+    def check_names(
+        self, backup: str | None = None, rollback: str | None = None, source: str = "option"
+    ) -> None:
+        """Refuse a backup type or rollback method that no installed plugin provides (exit 2,
+        naming the allowed values)."""
+        config = source == "config"
+        where = f"{self.config.path or 'config'}: " if config else ""
+        plugins = self.plugins.load()
+        for key, value, allowed in (
+            ("backup" if config else "--backup", backup,
+             [*plugins.names("mig_register_backup_types"), NO_BACKUP]),
+            ("rollback" if config else "--method", rollback,
+             [*plugins.names("mig_register_rollback_methods"), AUTO_ROLLBACK]),
+        ):
+            if value is not None and value not in allowed:
+                raise ConfigError(f"{where}{key} = {value!r} is not one of "
+                                  f"{', '.join(sorted(allowed))}" + plugins.problems_note())
 
     @contextmanager
-    def _lock(self) -> Iterator[None]:
-        with self.dialect.lock(self.config.lock_timeout):
-            # Another process may have written while this engine waited or sat idle: nothing
-            # cached about the tables' contents (the next execution seq) may be reused.
-            if self._history is not None:
-                self._history.forget()
-            yield
+    def _locked(self) -> Iterator[Ledger]:
+        with self.db.lock(self.config.lock_timeout):
+            yield self.db.writer()
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -276,97 +169,68 @@ class MigrationEngine:
         return self._migrations
 
     def reload(self) -> None:
-        self._migrations = self._by_id = None
+        self._migrations = self._index = None
+
+    def _by_id(self) -> dict[str, Migration]:
+        if self._index is None:
+            self._index = {m.id: m for m in self.migrations()}
+        return self._index
 
     def split(self, migration: Migration, direction: str = "up") -> list[Statement]:
         """The statements of one section of ``migration`` for this database's dialect."""
-        sql, line = (
-            (migration.up_sql, migration.up_line)
-            if direction == "up"
-            else (migration.down_sql, migration.down_line)
-        )
+        sql, line = ((migration.up_sql, migration.up_line) if direction == "up"
+                     else (migration.down_sql, migration.down_line))
         name = self.dialect.name if self.config.database else "generic"
         return self.plugins.split(sql, name, line, migration.path)
 
     def validate(self) -> list[Migration]:
         """Parse, order and split every migration; raise on the first bad file."""
-        migrations = self.migrations()
-        for m in migrations:
+        for m in self.migrations():
             self.split(m, "up")
             self.split(m, "down")
-        return migrations
+        return self.migrations()
 
     def applied_executions(self) -> list[MigrationExecution]:
-        history = self._reader()
-        return history.applied() if history else []
+        ledger = self.db.reader()
+        return ledger.in_effect() if ledger else []
 
     def status(self) -> Status:
-        migrations = self.migrations()
-        history = self._reader()
-        applied = history.applied() if history else []
-        failed_raw = history.failed_attention() if history else []
-        by_id = {m.id: m for m in migrations}
-        applied_ids = {e.migration_id for e in applied}
-        drift = [
-            by_id[e.migration_id]
-            for e in applied
-            if e.migration_id in by_id and _drifted(by_id[e.migration_id], e)
-        ]
-        missing = [e for e in applied if e.migration_id not in by_id]
-        pending = [m for m in migrations if m.id not in applied_ids]
-        top = max((int(e.version) for e in applied), default=None)
-        out_of_order = [m for m in pending if top is not None and m.number < top]
-        failed = [e for e in failed_raw if e.migration_id not in applied_ids]
-        attention = [
-            e for e in failed
-            if e.status is MigrationStatus.RUNNING or (e.statements_committed or 0) > 0
-        ]
-        return Status(
-            current_version=_current_version(applied),
-            applied=applied,
-            pending=pending,
-            failed=failed,
-            drift=drift,
-            missing=missing,
-            out_of_order=out_of_order,
-            attention=attention,
-        )
+        return _status.compute(self.migrations(), self.db.reader(), self.config.table_prefix)
 
     def get_current_version(self) -> str | None:
-        history = self._reader()
-        return history.current_version() if history else None
+        ledger = self.db.reader()
+        return ledger.current_version() if ledger else None
 
     def get_pending_migrations(self) -> list[Migration]:
         return self.status().pending
 
     def history(self, limit: int | None = None) -> list[MigrationExecution]:
-        history = self._reader()
-        return history.executions(limit) if history else []
+        ledger = self.db.reader()
+        return ledger.executions(limit) if ledger else []
 
     def resolve_target(self, target: str) -> Migration:
         """A migration by id or version (``003`` and ``3`` both name version 3)."""
         migrations = self.migrations()
         for m in migrations:
-            if m.id == target:
+            if m.id == target or (target.isdigit() and m.number == int(target)):
                 return m
-        if target.isdigit():
-            for m in migrations:
-                if m.number == int(target):
-                    return m
         raise UnknownTargetError(f"no migration {target!r} in {self.config.migrations_dir}")
 
-    def plan(
-        self, target: str | None = None, *, checked: bool = False, allow_drift: bool = False
-    ) -> list[Migration]:
+    def plan(self, target: str | None = None, *, checked: bool = False,
+             allow_drift: bool = False, only: bool = False) -> list[Migration]:
         """The migrations ``up`` would apply, in order. ``checked`` also raises what ``up``
         would refuse with (drift, out-of-order), for ``up --dry-run``."""
-        migrations = self.migrations()
-        executions = self.applied_executions()
-        applied = {e.migration_id for e in executions}
-        todo = _plan(migrations, applied, self.resolve_target(target) if target else None)
-        if checked:
-            self._check_drift(executions, allow_drift)
-            self._check_order(todo, executions)
+        applied = self.applied_executions()
+        return self._plan(applied, target, only, checked and not allow_drift, checked)
+
+    def _plan(self, applied: list[MigrationExecution], target: str | None, only: bool,
+              drift: bool, order: bool) -> list[Migration]:
+        if drift:
+            _status.check_drift(self.migrations(), applied)
+        chosen = self.resolve_target(target) if target else None
+        todo = plan_up(self.migrations(), {e.migration_id for e in applied}, chosen, only)
+        if order:
+            _status.check_order(todo, applied, self.config.out_of_order)
         return todo
 
     # -- applying -----------------------------------------------------------------------------
@@ -376,297 +240,77 @@ class MigrationEngine:
 
     def execute_migration(self, migration_id: str, **options: Any) -> MigrationExecution:
         """Apply one migration (and the dependencies it still needs)."""
-        executions = self.up(target=migration_id, **options)
         target = self.resolve_target(migration_id)
+        executions = self.up(target=migration_id, only=True, **options)
         for ex in executions:
-            if ex.migration_id == target.id:
+            if ex.migration_id == target.id or ex.status is MigrationStatus.FAILED:
                 return ex
-        if executions and executions[-1].status is MigrationStatus.FAILED:
-            return executions[-1]
         applied = [e for e in self.applied_executions() if e.migration_id == target.id]
         if applied:
             return applied[-1]
         raise UnknownTargetError(f"{migration_id} was not applied")
 
-    def up(
-        self,
-        target: str | None = None,
-        *,
-        atomic: bool = False,
-        backup: str | None = None,
-        allow_drift: bool = False,
-        progress: Progress | None = None,
-    ) -> list[MigrationExecution]:
+    def up(self, target: str | None = None, *, atomic: bool = False, backup: str | None = None,
+           allow_drift: bool = False, only: bool = False,
+           progress: Progress | None = None) -> list[MigrationExecution]:
         """Apply pending migrations (all, or up to ``target``). Returns the executions recorded;
         a failed one is last and its status says FAILED."""
-        migrations = self.migrations()
-        chosen = self.resolve_target(target) if target else None
         self.check_names(backup=backup)
         backup_type = backup or self.config.backup
-        with self._lock():
-            history = self._open(write=True)
-            assert history is not None
-            applied = history.applied()
-            self._check_drift(applied, allow_drift)
-            todo = _plan(migrations, {e.migration_id for e in applied}, chosen)
-            self._check_order(todo, applied)
-            statements = {m.id: self.split(m, "up") for m in todo}
+        with self._locked() as ledger:
+            todo = self._plan(ledger.in_effect(), target, only, not allow_drift, True)
+            steps = [Apply(m, self.split(m, "up"), None, self._transactional(m)) for m in todo]
             if atomic:
-                blocking = [m.id for m in todo if not self._transactional(m)]
-                if blocking and not self.dialect.transactional_ddl:
-                    raise ConfigError(
-                        f"--atomic needs transactional DDL, which {self.dialect.name} does not"
-                        " have (each DDL statement commits); run without --atomic"
-                    )
-                if blocking:
-                    raise ConfigError(
-                        f"--atomic cannot include {blocking[0]}: it runs outside a transaction"
-                    )
-            ctx = self.context()
-            current = _current_version(applied)
-            runner = self._apply_atomic if atomic else self._apply_each
-            executions = runner(todo, statements, ctx, current, backup_type, progress)
-        self.plugins.run_finished(ctx, executions)
-        return executions
+                self._check_atomic(todo)
+            if backup_type != NO_BACKUP:
+                for step in steps[:1] if atomic else steps:
+                    if (any(m.backup_required for m in todo) if atomic
+                            else step.migration.backup_required):
+                        step.backup = backup_type
+            done = self._run(steps, atomic, progress)
+        self.plugins.run_finished(self.context(), done)
+        return done
 
     def _transactional(self, m: Migration) -> bool:
         return m.transactional and self.dialect.transactional_ddl
 
-    def _check_drift(self, applied: list[MigrationExecution], allow: bool) -> None:
-        if allow:
-            return
-        by_id = {m.id: m for m in self.migrations()}
-        drifted = [e.migration_id for e in applied
-                   if e.migration_id in by_id and _drifted(by_id[e.migration_id], e)]
-        if drifted:
-            raise DriftError(
-                f"applied migration {drifted[0]} was edited since it was applied"
-                f"{f' (and {len(drifted) - 1} more)' if len(drifted) > 1 else ''};"
-                " restore the file or run with --allow-drift"
-            )
+    def _check_atomic(self, todo: list[Migration]) -> None:
+        blocking = [m.id for m in todo if not self._transactional(m)]
+        if blocking and not self.dialect.transactional_ddl:
+            raise ConfigError(f"--atomic needs transactional DDL, which {self.dialect.name} does"
+                              " not have (each DDL statement commits); run without --atomic")
+        if blocking:
+            raise ConfigError(f"--atomic cannot include {blocking[0]}: it runs outside a"
+                              " transaction")
 
-    def _check_order(self, todo: list[Migration], applied: list[MigrationExecution]) -> None:
-        if self.config.out_of_order != "error" or not applied:
-            return
-        top = max(applied, key=lambda e: int(e.version))
-        for m in todo:
-            if m.number < int(top.version):
-                raise DependencyError(
-                    f"{m.id} is older than the applied {top.migration_id} and"
-                    " out_of_order = \"error\"", m.path
-                )
-
-    def _execution(self, m: Migration, run_id: str, **kw: Any) -> MigrationExecution:
-        return MigrationExecution(
-            execution_id=new_id(),
-            migration_id=m.id,
-            version=m.version,
-            status=MigrationStatus.RUNNING,
-            started_at=now(),
-            checksum=m.checksum,
-            checksum_version=m.checksum_version,
-            rollback_available=m.reversible,
-            run_id=run_id,
-            **kw,
-        )
-
-    def _apply_each(
-        self,
-        todo: list[Migration],
-        statements: dict[str, list[Statement]],
-        ctx: Context,
-        current: str | None,
-        backup_type: str,
-        progress: Progress | None,
-    ) -> list[MigrationExecution]:
-        dialect, history, run_id = ctx.dialect, ctx.history, new_id()
-        done: list[MigrationExecution] = []
-        for index, m in enumerate(todo):
-            if progress:
-                progress(index, len(todo), m, None)
-            backup = self._backup_before(m, backup_type)
-            ex = self._execution(m, run_id)
-            if backup is not None:
-                ex.backup_id, ex.backup_path = backup.backup_id, backup.backup_path
-            started = time.perf_counter()
-            version = _max_version(current, m.version)
-            if self._transactional(m):
-                try:
-                    dialect.begin()
-                    self.plugins.migration_before(ctx, m, "up")
-                    self.executor.execute(dialect, statements[m.id], m, "up")
-                    _complete(ex, started)
-                    history.record(ex)
-                    history.save_metadata(m)
-                    history.set_version(version, m.id)
-                    dialect.commit()
-                except Exception as exc:
-                    dialect.rollback()
-                    self._record_failure(ex, started, exc)
-            else:
-                self._apply_outside_transaction(m, ex, statements[m.id], ctx, version, started)
-            done.append(ex)
-            self.plugins.migration_after(ctx, m, ex, "up")
-            if progress:
-                progress(index + 1, len(todo), m, ex)
-            if ex.status is not MigrationStatus.COMPLETED:
-                break
-            current = version
+    def _run(self, steps: list[Apply] | list[Undo], atomic: bool,
+             progress: Progress | None) -> list[MigrationExecution]:
+        runner = Runner(self.context(), self.db, self.plugins, self.backups, progress)
+        done = runner.run(steps, atomic)
+        if done:
+            self._record_schema(done[-1])
         return done
 
-    def _apply_outside_transaction(
-        self,
-        m: Migration,
-        ex: MigrationExecution,
-        statements: list[Statement],
-        ctx: Context,
-        version: str,
-        started: float,
-    ) -> None:
-        """A ``transactional: false`` migration: its RUNNING row is committed first so that a
-        crash leaves evidence; a failure is undone from the pre-migration backup."""
-        dialect, history = ctx.dialect, ctx.history
-        self._in_transaction(lambda: history.record(ex))
-        try:
-            self.plugins.migration_before(ctx, m, "up")
-            self.executor.execute(dialect, statements, m, "up")
-        except Exception as exc:
-            ex.statements_committed = getattr(exc, "executed", 0)
-            ex.status = MigrationStatus.FAILED
-            ex.error_message = _message(exc)
-            ex.completed_at = now()
-            ex.execution_time = time.perf_counter() - started
-            self._restore_after_failure(ctx, m, ex)
-            self._in_transaction(lambda: history.update_execution(ex))
-            return
-        _complete(ex, started)
-        ex.statements_committed = len(statements)
+    def _record_schema(self, last: MigrationExecution) -> None:
+        """Record the user schema on the command's last row (docs/ledger.md)."""
+        snapshot = _status.snapshot(self.dialect, self.config.table_prefix)
+        if snapshot is not None:
+            with self.db.transaction() as ledger:
+                ledger.schema_recorded(last, snapshot, fingerprint(snapshot))
 
-        def finish() -> None:
-            history.update_execution(ex)
-            history.save_metadata(m)
-            history.set_version(version, m.id)
-
-        self._in_transaction(finish)
-
-    def _restore_after_failure(self, ctx: Context, m: Migration, ex: MigrationExecution) -> None:
-        """Undo a failed non-transactional migration from its pre-migration backup."""
-        if ex.backup_id is None or not ex.statements_committed:
-            return
-        try:
-            record = self.backups().restore(ex.backup_id, reason=f"failed {m.id}")
-        except MigError as exc:
-            ex.error_message = f"{ex.error_message}; restoring backup {ex.backup_id} failed: {exc}"
-            return
-        if getattr(self.backups().strategy(record.method or ""), "keeps_schema", False):
-            # A data-only backup put the rows back; what the statements did to the schema stays.
-            ex.error_message = (f"{ex.error_message} (rows restored from backup {ex.backup_id};"
-                                " schema changes were not undone)")
-            return
-        ex.error_message = f"{ex.error_message} (restored from backup {ex.backup_id})"
-        ex.statements_committed = 0
-
-    def _in_transaction(self, work: Callable[[], None]) -> None:
-        dialect = self.dialect
-        dialect.begin()
-        try:
-            work()
-            dialect.commit()
-        except BaseException:
-            dialect.rollback()
-            raise
-
-    def _record_failure(self, ex: MigrationExecution, started: float, exc: Exception) -> None:
-        ex.status = MigrationStatus.FAILED
-        ex.error_message = _message(exc)
-        ex.completed_at = now()
-        ex.execution_time = time.perf_counter() - started
-        ex.statements_committed = 0
-        assert self._history is not None
-        history = self._history
-        self._in_transaction(lambda: history.record(ex))
-
-    def _apply_atomic(
-        self,
-        todo: list[Migration],
-        statements: dict[str, list[Statement]],
-        ctx: Context,
-        current: str | None,
-        backup_type: str,
-        progress: Progress | None,
-    ) -> list[MigrationExecution]:
-        """One transaction for the whole run: all applied, or none."""
-        dialect, history, run_id = ctx.dialect, ctx.history, new_id()
-        if todo:
-            self._backup_before(todo[0], backup_type, force=any(m.backup_required for m in todo))
-        done: list[MigrationExecution] = []
-        dialect.begin()
-        started = time.perf_counter()
-        try:
-            for index, m in enumerate(todo):
-                if progress:
-                    progress(index, len(todo), m, None)
-                ex = self._execution(m, run_id)
-                done.append(ex)
-                started = time.perf_counter()
-                self.plugins.migration_before(ctx, m, "up")
-                self.executor.execute(dialect, statements[m.id], m, "up")
-                _complete(ex, started)
-                history.record(ex)
-                history.save_metadata(m)
-                current = _max_version(current, m.version)
-                history.set_version(current, m.id)
-                if progress:
-                    progress(index + 1, len(todo), m, ex)
-            dialect.commit()
-        except Exception as exc:
-            dialect.rollback()
-            failed = done[-1]
-            failed.status = MigrationStatus.FAILED
-            failed.error_message = _message(exc) + " (the --atomic run was rolled back)"
-            failed.completed_at = now()
-            failed.execution_time = time.perf_counter() - started
-            for ex in done[:-1]:
-                ex.status = MigrationStatus.ROLLED_BACK
-                ex.error_message = f"undone: the --atomic run failed at {failed.migration_id}"
-
-            def record_all() -> None:
-                for ex in done:
-                    history.record(ex)
-
-            self._in_transaction(record_all)
-        by_id = {m.id: m for m in todo}
-        for ex in done:
-            self.plugins.migration_after(ctx, by_id[ex.migration_id], ex, "up")
-        return done
-
-    # -- backups (the strategies and storage come from plugins) -------------------------------
-
-    def backups(self) -> Backups:
-        """The backup service (strategies and storage targets come from plugins)."""
-        if self._backups is None:
-            from .backups import Backups
-
-            self._backups = Backups(self)
-        return self._backups
-
-    def _backup_before(
-        self, m: Migration, backup_type: str, force: bool | None = None
-    ) -> BackupInfo | None:
-        needed = m.backup_required if force is None else force
-        if backup_type == "none" or not needed:
-            return None
-        return self.backups().create(backup_type, migration_id=m.id)
+    # -- backups ------------------------------------------------------------------------------
 
     def create_backup(self, backup_type: BackupType | str = BackupType.FULL_DATABASE) -> BackupInfo:
         """Take a backup of the given type now."""
-        with self._lock():
+        with self._locked():
             return self.backups().create(str(backup_type))
 
     def restore_backup(self, backup_id: str) -> MigrationExecution:
         """Verify and restore a backup; the audit trail stays whole and records the restore."""
-        with self._lock():
-            return self.backups().restore(backup_id)
+        with self._locked():
+            record = self.backups().restore(backup_id).record
+            self._record_schema(record)
+        return record
 
     def verify_backup(self, backup_id: str) -> list[BackupInfo]:
         """Verify a backup and its chain; returns the chain, base first."""
@@ -676,188 +320,97 @@ class MigrationEngine:
         """Every backup, oldest first, from the manifests (works without the database)."""
         return [m.info.to_dict() for m in self.backups().manifests()]
 
-    def cleanup_old_backups(
-        self, keep_days: int | None = None, keep_count: int | None = None
-    ) -> int:
+    def cleanup_old_backups(self, keep_days: int | None = None,
+                            keep_count: int | None = None) -> int:
         """Apply the retention rules; returns how many backups were removed."""
-        with self._lock():
-            removed = self.backups().prune(
+        with self._locked():
+            return len(self.backups().prune(
                 self.config.keep_days if keep_days is None else keep_days,
                 self.config.keep_count if keep_count is None else keep_count,
-            )
-        return len(removed)
+            ))
 
     # -- rolling back -------------------------------------------------------------------------
 
-    def rollback_plan(
-        self,
-        *,
-        target: str | None = None,
-        steps: int | None = None,
-        everything: bool = False,
-        execution_id: str | None = None,
-        method: str | None = None,
-        cascade: bool = False,
-    ) -> list[RollbackStep]:
+    def rollback_plan(self, *, target: str | None = None, steps: int | None = None,
+                      everything: bool = False, execution_id: str | None = None,
+                      method: str | None = None, cascade: bool = False) -> list[RollbackStep]:
         """The steps a rollback would take, newest first. Raises :class:`RollbackRefused` when
         the request cannot be honoured; nothing is changed then."""
-        history = self._reader()
-        applied = history.applied() if history else []
+        self.check_names(rollback=method)
+        ledger = self.db.reader()
+        applied = ledger.in_effect() if ledger else []
+        order = PlanOrder(self.migrations())
+        newest_last = sorted(applied, key=order.key)
         if execution_id is not None:
-            if history is None:
+            if ledger is None:
                 raise UnknownTargetError(f"no execution has the id {execution_id!r}")
-            execution = history.get_execution(execution_id)
-            if execution.operation is not Operation.APPLY:
-                raise UnknownTargetError(
-                    f"execution {execution.execution_id} is a {execution.operation.value};"
-                    " only applied migrations can be rolled back"
-                )
-            if execution.status is not MigrationStatus.COMPLETED:
-                return []  # failed or already rolled back: nothing is left to undo
-            selected = [execution]
+            ex = ledger.get_execution(execution_id)
+            if ex.operation is not Operation.APPLY:
+                raise UnknownTargetError(f"execution {ex.execution_id} is a {ex.operation.value};"
+                                         " only applied migrations can be rolled back")
+            selected = [ex] if ex.status is MigrationStatus.COMPLETED else []
         elif everything:
-            selected = list(applied)
+            selected = newest_last
         elif target is not None:
             keep = self.resolve_target(target)
             if keep.id not in {e.migration_id for e in applied}:
-                raise RollbackRefused(
-                    f"{keep.id} is not applied, so there is nothing to go down to"
-                )
-            position = {m.id: i for i, m in enumerate(self.migrations())}
-            selected = [
-                e for e in applied
-                if position.get(e.migration_id, len(position)) > position[keep.id]
-            ]
+                raise RollbackRefused(f"{keep.id} is not applied, so there is nothing to go"
+                                      " down to")
+            selected = [e for e in applied if order.key(e)[0] > order.position[keep.id]]
         else:
             n = 1 if steps is None else steps
             if n < 0:
                 raise ConfigError("--steps must not be negative")
-            selected = applied[len(applied) - n:] if n else []
+            selected = newest_last[len(newest_last) - n:] if n else []
         if not selected:
             return []
-        self.check_names(rollback=method)
-        return self._steps(selected, applied, method or self.config.rollback, cascade)
+        assert ledger is not None
+        known = self._by_id()
+        dependents = graph.Dependents([*known.values(), *(
+            self.migration_for(e, ledger) for e in applied if e.migration_id not in known
+        )])
+        planner = RollbackPlanner(
+            self.context(), self.plugins.rollback_methods(), order,
+            lambda ex: self.migration_for(ex, ledger),
+            dependents,
+            lambda ids: [ledger.get_execution(i) for i in sorted(ids)],
+            self.plugins.problems_note(),
+        )
+        return planner.plan(applied, selected, method or self.config.rollback, cascade)
 
-    def _steps(
-        self,
-        selected: list[MigrationExecution],
-        applied: list[MigrationExecution],
-        wanted: str,
-        cascade: bool,
-    ) -> list[RollbackStep]:
-        """Group the selection into steps: each undoes one root execution and whatever its
-        method undoes with it (a restore undoes every later migration too)."""
-        methods = self.plugins.load().rollback_methods()
-        ctx = self._read_context()
-        order = {e.execution_id: i for i, e in enumerate(applied)}
-        dependents = graph.Dependents(list(self._known_migrations().values()))
-        applied_by_id: dict[str, list[MigrationExecution]] = {}
-        for e in applied:
-            applied_by_id.setdefault(e.migration_id, []).append(e)
-        chosen = {e.execution_id: e for e in selected}
-        while True:
-            steps: list[RollbackStep] = []
-            covered: set[str] = set()
-            for ex in sorted(chosen.values(), key=lambda e: order[e.execution_id]):
-                if ex.execution_id in covered:
-                    continue
-                m = self.migration_for(ex)
-                name = ("down" if m.reversible else "restore") if wanted == "auto" else wanted
-                if name not in methods:
-                    installed = ", ".join(sorted(methods)) or "none installed"
-                    raise RollbackRefused(
-                        f"rollback method {name!r} is not installed (installed: {installed})"
-                        + self.plugins.problems_note()
-                    )
-                impl = methods[name]()
-                reason = impl.refuse_reason(ctx, m, ex)
-                if reason:
-                    raise RollbackRefused(f"cannot roll back {ex.migration_id} by {name}: {reason}")
-                undoes = impl.affected(ctx, ex, applied)
-                covered.update(e.execution_id for e in undoes)
-                steps.append(RollbackStep(ex, m, name, undoes))
-            missing = {}
-            for step in steps:
-                for dep in dependents(step.root.migration_id):
-                    for e in applied_by_id.get(dep, ()):
-                        if e.execution_id not in covered:
-                            missing[e.execution_id] = e
-            if not missing:
-                break
-            if not cascade:
-                names = ", ".join(sorted(e.migration_id for e in missing.values()))
-                raise RollbackRefused(
-                    f"{names} depend{'s' if len(missing) == 1 else ''} on what you roll back;"
-                    " use --cascade to roll back dependents first"
-                )
-            chosen.update(missing)
-        return sorted(steps, key=lambda s: -order[s.root.execution_id])
-
-    def _read_context(self) -> Context:
-        """A context for planning: connected read-only unless already connected."""
-        self._reader()
-        return self.context()
-
-    def _known_migrations(self) -> dict[str, Migration]:
-        known = {m.id: m for m in self.migrations()}
-        for ex in self.applied_executions():
-            if ex.migration_id not in known:
-                known[ex.migration_id] = self.migration_for(ex)
-        return known
-
-    def migration_for(self, ex: MigrationExecution) -> Migration:
+    def migration_for(self, ex: MigrationExecution, ledger: Ledger | None = None) -> Migration:
         """The migration an execution applied: its file while unchanged, else what the
-        bookkeeping tables stored when it was applied."""
-        if self._by_id is None:
-            self._by_id = {m.id: m for m in self.migrations()}
-        m = self._by_id.get(ex.migration_id)
-        if m is not None and not _drifted(m, ex):
+        ledger stored when it was applied."""
+        m = self._by_id().get(ex.migration_id)
+        if m is not None and not _status.drifted(m, ex):
             return m
-        history = self._history or self._open(write=False)
-        stored = history.stored_migration(ex.migration_id, self.config.migrations_dir) if (
-            history
-        ) else None
+        ledger = ledger or self.db.reader()
+        stored = ledger.stored_migration(ex.migration_id, self.config.migrations_dir) if (
+            ledger) else None
         if stored is None:
             raise UnknownTargetError(f"{ex.migration_id} is neither in the folder nor recorded")
         return stored
 
-    def down(
-        self,
-        target: str | None = None,
-        *,
-        steps: int | None = None,
-        everything: bool = False,
-        method: str | None = None,
-        cascade: bool = False,
-        confirm: Callable[[list[RollbackStep]], bool] | None = None,
-        progress: Progress | None = None,
-    ) -> list[MigrationExecution]:
+    def down(self, target: str | None = None, *, steps: int | None = None,
+             everything: bool = False, method: str | None = None, cascade: bool = False,
+             confirm: Callable[[list[RollbackStep]], bool] | None = None,
+             progress: Progress | None = None) -> list[MigrationExecution]:
         """Roll back the newest migration, ``steps`` of them, all, or down to ``target``."""
-        with self._lock():
-            plan = self.rollback_plan(
-                target=target, steps=steps, everything=everything, method=method, cascade=cascade
-            )
+        with self._locked():
+            plan = self.rollback_plan(target=target, steps=steps, everything=everything,
+                                      method=method, cascade=cascade)
             done = self._roll_back(plan, confirm, progress)
-        return self._run_finished(plan, done)
+        if plan:
+            self.plugins.run_finished(self.context(), done)
+        return done
 
-    def rollback(
-        self,
-        execution_id: str,
-        *,
-        method: str | None = None,
-        cascade: bool = False,
-        confirm: Callable[[list[RollbackStep]], bool] | None = None,
-    ) -> list[MigrationExecution]:
+    def rollback(self, execution_id: str, *, method: str | None = None, cascade: bool = False,
+                 confirm: Callable[[list[RollbackStep]], bool] | None = None,
+                 ) -> list[MigrationExecution]:
         """Roll back one execution (and, with ``cascade``, its applied dependents first)."""
-        with self._lock():
+        with self._locked():
             plan = self.rollback_plan(execution_id=execution_id, method=method, cascade=cascade)
             done = self._roll_back(plan, confirm, None)
-        return self._run_finished(plan, done)
-
-    def _run_finished(
-        self, plan: list[RollbackStep], done: list[MigrationExecution]
-    ) -> list[MigrationExecution]:
-        # The hook's contract: called after the lock is released.
         if plan:
             self.plugins.run_finished(self.context(), done)
         return done
@@ -867,182 +420,29 @@ class MigrationEngine:
         executions = self.rollback(execution_id, method=method)
         return all(e.status is MigrationStatus.COMPLETED for e in executions)
 
-    def _roll_back(
-        self,
-        plan: list[RollbackStep],
-        confirm: Callable[[list[RollbackStep]], bool] | None,
-        progress: Progress | None,
-    ) -> list[MigrationExecution]:
+    def _roll_back(self, plan: list[RollbackStep],
+                   confirm: Callable[[list[RollbackStep]], bool] | None,
+                   progress: Progress | None) -> list[MigrationExecution]:
         if not plan:
             return []
         if confirm is not None and not confirm(plan):
             raise RollbackRefused("rollback cancelled; nothing was changed")
-        history = self._open(write=True)
-        assert history is not None
-        ctx = self.context()
         methods = self.plugins.rollback_methods()
-        run_id = new_id()
-        done: list[MigrationExecution] = []
-        # What stays applied, kept up to date in memory: re-reading it for every step made
-        # `down --all` quadratic in the length of the history.
-        remaining = _Applied(history.applied())
-        for index, step in enumerate(plan):
-            if progress:
-                progress(index, len(plan), step.migration, None)
+        steps = []
+        for step in plan:
             impl = methods[step.method]()
-            records = self._undo(ctx, impl, step, run_id, remaining)
-            if not impl.transactional:  # a restore rewrote the bookkeeping: read it again
-                remaining = _Applied(history.applied())
-            elif all(r.status is MigrationStatus.COMPLETED for r in records):
-                remaining.remove({e.execution_id for e in step.undoes})
-            done.extend(records)
-            for record in records:
-                self.plugins.migration_after(ctx, step.migration, record, "down")
-            if progress:
-                progress(index + 1, len(plan), step.migration, records[-1])
-            if any(r.status is not MigrationStatus.COMPLETED for r in records):
-                break
-        return done
-
-    def _undo(
-        self,
-        ctx: Context,
-        impl: Any,
-        step: RollbackStep,
-        run_id: str,
-        applied: _Applied,
-    ) -> list[MigrationExecution]:
-        """Run one step and record a rollback row for every execution it undid, in the same
-        transaction as the undo itself when the method is transactional."""
-        history, dialect, m = ctx.history, ctx.dialect, step.migration
-        started = time.perf_counter()
-        records = [
-            MigrationExecution(
-                execution_id=new_id(),
-                migration_id=e.migration_id,
-                version=e.version,
-                status=MigrationStatus.RUNNING,
-                started_at=now(),
-                operation=Operation.ROLLBACK,
-                method=step.method,
-                checksum=e.checksum,
-                checksum_version=e.checksum_version,
-                rollback_available=False,
-                run_id=run_id,
-            )
-            for e in step.undoes
-        ]
-        transactional = impl.transactional and self._transactional(m)
-        try:
-            if transactional:
-                dialect.begin()
-            self.plugins.migration_before(ctx, m, "down")
-            impl.undo(ctx, m, step.root)
-            if not transactional:
-                dialect.begin()
-            undone = {e.execution_id for e in step.undoes}
-            for e, record in zip(step.undoes, records, strict=True):
-                _complete(record, started)
-                history.update_status(e.execution_id, MigrationStatus.ROLLED_BACK,
-                                      by=record.execution_id)
-                history.record(record)
-            history.set_version(*applied.top(excluding=undone))
-            dialect.commit()
-        except Exception as exc:
-            dialect.rollback()
-            failed = records[[e.execution_id for e in step.undoes].index(step.root.execution_id)]
-            failed.status = MigrationStatus.FAILED
-            failed.error_message = _message(exc)
-            failed.completed_at = now()
-            failed.execution_time = time.perf_counter() - started
-            self._in_transaction(lambda: history.record(failed))
-            return [failed]
-        return records
+            steps.append(Undo(step, impl, impl.transactional and self._transactional(
+                step.migration)))
+        return self._run(steps, False, progress)
 
     # -- integrity ----------------------------------------------------------------------------
 
     def validate_database_integrity(self) -> IntegrityResult:
-        """Database checks from plugins, drift, and (with a backup plugin) backup checksums."""
-        problems: list[Problem] = []
-        history = self._reader()
-        if history is not None:
+        """Database checks from plugins, drift, the schema record and backup checksums."""
+        problems = []
+        if self.db.reader() is not None:
             problems += self.plugins.integrity_check(self.context())
-        status = self.status()
-        problems += [
-            Problem("drift", f"{m.id} was edited after it was applied", m.id) for m in status.drift
-        ]
-        problems += [
-            Problem("missing", f"applied migration {e.migration_id} has no file", e.migration_id)
-            for e in status.missing
-        ]
-        problems += [
-            Problem("attention", f"{e.migration_id} failed outside a transaction after "
-                    f"{e.statements_committed or 0} statement(s): {e.error_message}",
-                    e.migration_id)
-            for e in status.attention
-        ]
+        problems += _status.problems(self.status())
         if self.config.storage in self.plugins.storage_targets():
             problems += self.backups().problems()
         return IntegrityResult(tuple(problems))
-
-
-def _plan(migrations: Sequence[Migration], applied: set[str], target: Migration | None) -> list[
-    Migration
-]:
-    pending = [m for m in migrations if m.id not in applied]
-    if target is None:
-        return pending
-    wanted = graph.closure({m.id: m for m in migrations}, target.id)
-    return [m for m in pending if m.id in wanted]
-
-
-def _drifted(m: Migration, ex: MigrationExecution) -> bool:
-    if ex.checksum is None:
-        return False
-    if ex.checksum_version in (None, m.checksum_version):
-        return m.checksum != ex.checksum
-    return checksum(m.up_sql, m.down_sql, ex.checksum_version) != ex.checksum
-
-
-class _Applied:
-    """The executions still applied during a rollback run, highest version at hand."""
-
-    def __init__(self, executions: Iterable[MigrationExecution]) -> None:
-        self._by_version = sorted(executions, key=lambda e: int(e.version))
-        self._gone: set[str] = set()
-
-    def remove(self, execution_ids: set[str]) -> None:
-        self._gone |= execution_ids
-
-    def top(self, excluding: set[str]) -> tuple[str | None, str | None]:
-        """The highest version applied (and its migration) once ``excluding`` is undone too."""
-        while self._by_version and self._by_version[-1].execution_id in self._gone:
-            self._by_version.pop()
-        for ex in reversed(self._by_version):
-            if ex.execution_id not in excluding and ex.execution_id not in self._gone:
-                return ex.version, ex.migration_id
-        return None, None
-
-
-def _current_version(applied: Sequence[MigrationExecution]) -> str | None:
-    if not applied:
-        return None
-    return max(applied, key=lambda e: int(e.version)).version
-
-
-def _max_version(current: str | None, version: str) -> str:
-    if current is None or int(version) > int(current):
-        return version
-    return current
-
-
-def _complete(ex: MigrationExecution, started: float) -> None:
-    ex.status = MigrationStatus.COMPLETED
-    ex.completed_at = now()
-    ex.execution_time = time.perf_counter() - started
-
-
-def _message(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0] if isinstance(exc, MigError) else text
-

@@ -67,7 +67,8 @@ class StatementFailed(MigrationFailed):
     """One statement of a migration failed; says which, where, and the database's message."""
 
     def __init__(
-        self, message: str, *, index: int, line: int, sql: str, executed: int, path: object = None
+        self, message: str, *, index: int, line: int, sql: str, executed: int,
+        path: object = None, committed: int = 0,
     ) -> None:
         where = f"{path}:{line}" if path is not None else f"line {line}"
         super().__init__(f"statement {index + 1} ({where}) failed: {message}")
@@ -77,6 +78,9 @@ class StatementFailed(MigrationFailed):
         self.sql = sql
         #: How many statements before this one had run.
         self.executed = executed
+        #: How many of those had committed: each one after which no transaction was open
+        #: (outside the engine's transaction, a migration may run its own BEGIN ... COMMIT).
+        self.committed = committed
 
 
 class RollbackRefused(MigError):

@@ -49,10 +49,13 @@ class StatementExecutor:
         direction: str,
     ) -> None:
         # Only a transaction the engine opened is protected: a `@transactional: false`
-        # migration may run its own BEGIN ... COMMIT.
-        control = self.transaction_control if dialect.in_transaction else None
+        # migration may run its own BEGIN ... COMMIT, so outside one each statement after
+        # which no transaction is open counts as committed.
+        outside = not dialect.in_transaction
+        control = None if outside else self.transaction_control
         errors = self.driver_errors()
         execute = dialect.execute
+        committed = 0
         for i, stmt in enumerate(statements):
             if control is not None and control.match(stmt.sql):
                 raise StatementFailed(self.refused, index=i, line=stmt.line, sql=stmt.sql,
@@ -61,4 +64,7 @@ class StatementExecutor:
                 execute(stmt.sql)
             except errors as exc:
                 raise StatementFailed(self.describe(exc), index=i, line=stmt.line, sql=stmt.sql,
-                                      executed=i, path=migration.path) from exc
+                                      executed=i, path=migration.path,
+                                      committed=committed) from exc
+            if outside and not dialect.in_transaction:
+                committed = i + 1

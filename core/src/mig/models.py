@@ -128,6 +128,11 @@ class MigrationExecution:
     statements_committed: int | None = None
     rolled_back_by: str | None = None
     run_id: str | None = None
+    #: Fingerprint of the user schema recorded after the command this execution ended
+    #: (see docs/ledger.md, "The schema record"); None on the other rows.
+    schema_hash: str | None = None
+    #: Position in the audit trail, set once the row is written; it never changes.
+    seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)

@@ -191,6 +191,15 @@ class Plugins:
         self._registries[hook_name] = found
         return found
 
+    def names(self, hook_name: str) -> set[str]:
+        """Every name registered through ``hook_name``, conflicts included: to check a
+        configured name without failing where no registry is used yet."""
+        return {
+            cls.name
+            for impl in getattr(self.hook, hook_name).get_hookimpls()
+            for cls in impl.function() or ()
+        }
+
     def dialects(self) -> dict[str, Any]:
         return self._registry("mig_register_dialects", "dialect")
 

@@ -14,8 +14,9 @@ from .models import BackupInfo, Migration, MigrationExecution, Statement
 if TYPE_CHECKING:
     from .backups import Backups
     from .config import Config
-    from .history import History
+    from .ledger import Ledger
     from .plugins import Plugins
+    from .schema import Snapshot
 
 
 @runtime_checkable
@@ -35,7 +36,7 @@ class Dialect(Protocol):
     #: True when DDL statements take part in transactions (SQLite, PostgreSQL).
     transactional_ddl: ClassVar[bool]
     #: Column types for the bookkeeping tables, keyed by the abstract types of
-    #: :data:`mig.history.TABLES` (``key``, ``text``, ``timestamp``, ``bool``, ``int``, ``real``).
+    #: :data:`mig.ledger.TABLES` (``key``, ``text``, ``timestamp``, ``bool``, ``int``, ``real``).
     column_types: ClassVar[Mapping[str, str]]
 
     def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None: ...
@@ -88,6 +89,14 @@ class Dialect(Protocol):
         """The dialect's own executor for migration statements."""
         ...
 
+    def schema_snapshot(self, exclude_prefix: str = "mig_") -> Snapshot:
+        """The user schema as a normalised, JSON-serialisable structure (see
+        :mod:`mig.schema`): tables (columns, keys, checks), indexes, views, triggers and, where
+        the dialect has them, sequences and enums, leaving out tables whose names start with
+        ``exclude_prefix`` (mig's own) and what belongs to them. Read-only; the same schema
+        always gives the same snapshot."""
+        ...
+
 
 @runtime_checkable
 class Executor(Protocol):
@@ -121,7 +130,9 @@ class Context:
     """What the engine hands to rollback methods, backup types and integrity checks."""
 
     dialect: Dialect
-    history: History
+    #: The bookkeeping tables, for reading (only the core's run loop and backup service
+    #: write them, through the ledger's transitions).
+    ledger: Ledger
     plugins: Plugins
     config: Any
     #: ``split(migration, "up" | "down")``: that section's statements for this dialect.
@@ -131,11 +142,23 @@ class Context:
     backups: Backups
 
 
+@dataclass(frozen=True)
+class UndoEffect:
+    """What one rollback step does to the in-effect set: the execution ids it undoes (the
+    root included) and those it puts back in effect (a restore of an older state)."""
+
+    undone: frozenset[str]
+    reinstated: frozenset[str] = frozenset()
+
+
 @runtime_checkable
 class RollbackMethod(Protocol):
     """A way to undo applied migrations (``down``, ``restore``)."""
 
     name: ClassVar[str]
+    #: True when :meth:`undo` runs inside the run loop's transaction, which also records the
+    #: rollback; False when the method makes its change, and records it, atomically itself.
+    transactional: ClassVar[bool]
 
     def refuse_reason(self, ctx: Context, migration: Migration, execution: MigrationExecution) -> (
         str | None
@@ -143,19 +166,21 @@ class RollbackMethod(Protocol):
         """Why this method cannot undo ``execution``, or None when it can."""
         ...
 
-    def affected(
-        self, ctx: Context, execution: MigrationExecution, applied: Sequence[MigrationExecution]
-    ) -> list[MigrationExecution]:
-        """Every applied execution that undoing ``execution`` also undoes, newest first,
-        ``execution`` included (``applied`` is in application order)."""
+    def effect(
+        self, ctx: Context, execution: MigrationExecution, in_effect: Mapping[str, MigrationExecution]
+    ) -> UndoEffect:
+        """What undoing ``execution`` by this method does to the executions in effect
+        (``in_effect``, by id), to plan a rollback before anything changes."""
         ...
 
-    def undo(self, ctx: Context, migration: Migration, execution: MigrationExecution) -> None:
-        """Undo ``execution``. Called inside the engine's transaction when
-        ``transactional`` is true, otherwise outside any transaction."""
+    def undo(
+        self, ctx: Context, migration: Migration, execution: MigrationExecution, run_id: str
+    ) -> list[MigrationExecution] | None:
+        """Undo ``execution``. A transactional method runs inside the run loop's transaction
+        and returns None (the loop records the rollback). Otherwise the method records what it
+        did through the core (``ctx.backups.restore``) and returns the rollback rows written,
+        each of run ``run_id``."""
         ...
-
-    transactional: ClassVar[bool]
 
 
 @runtime_checkable

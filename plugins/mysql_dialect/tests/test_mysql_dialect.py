@@ -9,8 +9,8 @@ from pathlib import Path
 import pymysql
 import pytest
 from mig import DatabaseError
-from mig.history import History, now
-from mig.models import MigrationExecution, MigrationStatus
+from mig.ledger import Ledger, RestoreCause, now, undo_record
+from mig.models import Migration, MigrationExecution, MigrationStatus, Operation
 from mig_mysql import MySQLDialect
 from mysql_server import admin, url_of
 
@@ -126,27 +126,47 @@ def execution(i: int, **kw: object) -> MigrationExecution:
     )
 
 
+def migration(i: int) -> Migration:
+    return Migration(id=f"00{i}_m", version=f"00{i}", name="m", path=Path(f"00{i}_m.sql"),
+                     up_sql="SELECT 1;", down_sql="", checksum="c" * 64, checksum_version=1)
+
+
+def applied(ledger: Ledger, dialect: object, *executions: MigrationExecution) -> None:
+    ledger.dialect.begin()
+    for ex in executions:
+        ledger.applied(ex, migration(int(ex.version)))
+    ledger.dialect.commit()
+
+
+def undo_and_restore(ledger: Ledger, ex: MigrationExecution) -> None:
+    """Roll ``ex`` back, then put the rows back as a restore does: every value must survive
+    the round trip through the dialect's column types."""
+    rows = ledger.rows()
+    ledger.dialect.begin()
+    ledger.rolled_back(ex, undo_record(ex, "down", "r2"))
+    ledger.dialect.commit()
+    restore = execution(9, operation=Operation.RESTORE)
+    ledger.dialect.begin()
+    ledger.restored(restore, {e[0] for e in rows["migration_executions"]}, rows, RestoreCause())
+    ledger.dialect.commit()
+    ledger.forget()
+
+
 def test_bookkeeping_round_trips(my: MySQLDialect) -> None:
-    history = History(my, "mig_")
-    history.ensure()
-    history.ensure()
-    assert history.exists()
+    ledger = Ledger(my, "mig_")
+    ledger.ensure()
+    ledger.ensure()
+    assert ledger.exists()
     first = execution(1, error_message="naïve 100% ☃ 🐬 ' \" ; " + "x" * 70000)
     second = execution(2, rollback_available=False)
-    my.begin()
-    history.record(first)
-    history.record(second)
-    history.set_version("002", "002_m")
-    my.commit()
-    assert history.applied() == [first, second]
-    assert history.current_version() == "002"
-    assert history.get_execution("e1") == first
-    snapshot = history.snapshot()
-    my.begin()
-    history.update_status("e2", MigrationStatus.ROLLED_BACK, by="x")
-    history.replace_all(snapshot)
-    my.commit()
-    assert history.snapshot() == snapshot
+    applied(ledger, my, first, second)
+    ledger.forget()
+    assert ledger.in_effect() == [first, second]
+    assert ledger.current_version() == "002"
+    assert ledger.get_execution("e1") == first
+    undo_and_restore(ledger, second)
+    assert [e.execution_id for e in ledger.in_effect()] == ["e1", "e2"]
+    assert ledger.get_execution("e1") == first  # every value survived the restore
     # Keys compare exactly, as on the other dialects.
     with pytest.raises(Exception, match="no execution"):
-        history.get_execution("E1")
+        ledger.get_execution("E1")

@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 from mig import DatabaseError
-from mig.history import History, now
-from mig.models import MigrationExecution, MigrationStatus, Operation
+from mig.ledger import Ledger, RestoreCause, now, undo_record
+from mig.models import Migration, MigrationExecution, MigrationStatus, Operation
 from mig_postgres import PostgresDialect
 from postgres_server import admin, url_of
 
@@ -193,11 +193,37 @@ def execution(i: int, **kw: object) -> MigrationExecution:
     )
 
 
+def migration(i: int) -> Migration:
+    return Migration(id=f"00{i}_m", version=f"00{i}", name="m", path=Path(f"00{i}_m.sql"),
+                     up_sql="SELECT 1;", down_sql="", checksum="c" * 64, checksum_version=1)
+
+
+def applied(ledger: Ledger, dialect: object, *executions: MigrationExecution) -> None:
+    ledger.dialect.begin()
+    for ex in executions:
+        ledger.applied(ex, migration(int(ex.version)))
+    ledger.dialect.commit()
+
+
+def undo_and_restore(ledger: Ledger, ex: MigrationExecution) -> None:
+    """Roll ``ex`` back, then put the rows back as a restore does: every value must survive
+    the round trip through the dialect's column types."""
+    rows = ledger.rows()
+    ledger.dialect.begin()
+    ledger.rolled_back(ex, undo_record(ex, "down", "r2"))
+    ledger.dialect.commit()
+    restore = execution(9, operation=Operation.RESTORE)
+    ledger.dialect.begin()
+    ledger.restored(restore, {e[0] for e in rows["migration_executions"]}, rows, RestoreCause())
+    ledger.dialect.commit()
+    ledger.forget()
+
+
 def test_bookkeeping_round_trips(pg: PostgresDialect) -> None:
-    history = History(pg, "mig_")
-    history.ensure()
-    history.ensure()  # idempotent
-    assert history.exists()
+    ledger = Ledger(pg, "mig_")
+    ledger.ensure()
+    ledger.ensure()  # idempotent
+    assert ledger.exists()
     types = dict(pg.query(
         "SELECT column_name, data_type FROM information_schema.columns"
         " WHERE table_name = 'mig_migration_executions'"
@@ -206,31 +232,23 @@ def test_bookkeeping_round_trips(pg: PostgresDialect) -> None:
     assert types["rollback_available"] == "smallint" and types["seq"] == "bigint"
     first = execution(1, error_message="naïve 100% ☃ ' \" ;")
     second = execution(2, rollback_available=False, operation=Operation.APPLY)
-    pg.begin()
-    history.record(first)
-    history.record(second)
-    history.set_version("002", "002_m")
-    pg.commit()
-    assert history.applied() == [first, second]  # timestamps come back exactly as written
-    assert history.current_version() == "002"
-    assert history.get_execution("e1") == first
-    snapshot = history.snapshot()
-    pg.begin()
-    history.update_status("e2", MigrationStatus.ROLLED_BACK, by="x")
-    history.replace_all(snapshot)
-    pg.commit()
-    assert history.snapshot() == snapshot
-    assert history.applied() == [first, second]
-    assert history.executions(limit=1) == [second]
+    applied(ledger, pg, first, second)
+    ledger.forget()
+    assert ledger.in_effect() == [first, second]  # timestamps come back exactly as written
+    assert ledger.current_version() == "002"
+    assert ledger.get_execution("e1") == first
+    undo_and_restore(ledger, second)
+    assert [e.execution_id for e in ledger.in_effect()] == ["e1", "e2"]
+    assert ledger.get_execution("e1") == first  # every value survived the restore
+    assert ledger.executions(limit=1)[0].execution_id == "e9"
 
 
 def test_bookkeeping_reads_utc_whatever_the_session_time_zone(pg: PostgresDialect) -> None:
-    history = History(pg, "mig_")
-    history.ensure()
+    ledger = Ledger(pg, "mig_")
+    ledger.ensure()
     pg.execute("SET TIME ZONE 'Asia/Kolkata'")
     ex = execution(1)
-    pg.begin()
-    history.record(ex)
-    pg.commit()
-    assert history.applied()[0].started_at == ex.started_at
+    applied(ledger, pg, ex)
+    ledger.forget()
+    assert ledger.in_effect()[0].started_at == ex.started_at
     assert ex.started_at.endswith("+00:00")

@@ -49,10 +49,11 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
 @handle_errors
 def plan(
     target: str | None = typer.Argument(None, help="Migration id or version to stop at."),
+    only: bool = typer.Option(False, "--only", help="Only TARGET and its dependencies."),
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """What `up` would run, in order."""
-    todo = engine().plan(target)
+    todo = engine().plan(target, only=_only(target, only))
     if as_json:
         print_json([
             {"id": m.id, "version": m.version, "name": m.name,
@@ -74,11 +75,14 @@ def up(
     atomic: bool = typer.Option(False, "--atomic", help="All migrations in one transaction."),
     backup: str | None = typer.Option(None, "--backup", help="Backup type to take (or none)."),
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Apply despite edited files."),
+    only: bool = typer.Option(False, "--only", help="Only TARGET and its dependencies."),
 ) -> None:
-    """Apply pending migrations (all, or up to TARGET and its dependencies)."""
+    """Apply pending migrations: all, everything up to TARGET in plan order (and TARGET's
+    dependencies), or with --only just TARGET and its dependencies."""
     eng = engine()
+    only = _only(target, only)
     if dry_run:
-        todo = eng.plan(target, checked=True, allow_drift=allow_drift)
+        todo = eng.plan(target, checked=True, allow_drift=allow_drift, only=only)
         for m in todo:
             typer.echo(f"-- would apply {m.id} ({m.name})")
             for statement in eng.split(m, "up"):
@@ -88,7 +92,7 @@ def up(
     if backup is not None:
         eng.check_names(backup=backup)
     executions = eng.up(
-        target, atomic=atomic, backup=backup, allow_drift=allow_drift,
+        target, atomic=atomic, backup=backup, allow_drift=allow_drift, only=only,
         progress=ProgressLine("applied"),
     )
     _finish(executions, "applied", eng.get_current_version())
@@ -172,6 +176,12 @@ def history(
             typer.echo(f"{'':<13} {label}: {r.error_message}")
 
 
+
+
+def _only(target: str | None, only: bool) -> bool:
+    if only and target is None:
+        raise fail("--only needs a TARGET", 2)
+    return only
 
 
 def _show_steps(plan: list[RollbackStep], verb: str) -> None:

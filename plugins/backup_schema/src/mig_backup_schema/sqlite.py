@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from mig import BackupError
-from mig.history import History
+from mig.ledger import Ledger
 from mig.protocols import BackupJob, Context, RestoreJob
 
 FORMAT = 1
@@ -164,7 +164,7 @@ def _build(restored: Any, doc: dict[str, Any], prefix: str) -> None:
             conn.execute(o["sql"])
     # The bookkeeping tables in the installed core's shape, then any other object of the
     # backup's that the core does not make (and the saved rows, column by column).
-    History(restored, prefix).create_tables()
+    Ledger(restored, prefix).create_tables()
     existing = {n.lower() for (n,) in conn.execute("SELECT name FROM sqlite_master")}
     for o in doc["objects"]:
         if o["bookkeeping"] and o["name"].lower() not in existing:

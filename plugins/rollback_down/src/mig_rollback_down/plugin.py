@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import ClassVar
 
 from mig import Migration, MigrationExecution, hookimpl
-from mig.protocols import Context
+from mig.protocols import Context, UndoEffect
 
 MIG_API_VERSION = 1
 
 
 class DownRollback:
-    """Runs the migration's DOWN section; undoes that migration only."""
+    """Runs the migration's DOWN section inside the run loop's transaction; undoes that
+    migration only."""
 
     name: ClassVar[str] = "down"
     transactional: ClassVar[bool] = True
@@ -24,14 +25,18 @@ class DownRollback:
             return "it is marked @reversible: false (use --method restore)"
         return None
 
-    def affected(
-        self, ctx: Context, execution: MigrationExecution, applied: Sequence[MigrationExecution]
-    ) -> list[MigrationExecution]:
-        return [execution]
+    def effect(
+        self, ctx: Context, execution: MigrationExecution,
+        in_effect: Mapping[str, MigrationExecution],
+    ) -> UndoEffect:
+        return UndoEffect(frozenset({execution.execution_id}))
 
-    def undo(self, ctx: Context, migration: Migration, execution: MigrationExecution) -> None:
+    def undo(
+        self, ctx: Context, migration: Migration, execution: MigrationExecution, run_id: str
+    ) -> None:
         statements = ctx.split(migration, "down")
         ctx.executor.execute(ctx.dialect, statements, migration, "down")
+        return None
 
 
 @hookimpl

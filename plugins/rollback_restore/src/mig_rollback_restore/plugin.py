@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from typing import ClassVar
 
 from mig import (
@@ -13,13 +13,17 @@ from mig import (
     UnknownTargetError,
     hookimpl,
 )
-from mig.protocols import Context
+from mig.ledger import RestoreCause
+from mig.protocols import Context, UndoEffect
 
 MIG_API_VERSION = 1
 
 
 class RestoreRollback:
-    """Restores the backup taken before the migration: undoes it and everything after it."""
+    """Restores the backup taken before the migration. The migrations in effect afterwards
+    are exactly those in effect when that backup was taken (see docs/ledger.md): it undoes
+    the migration and everything applied after it, and may put back what was rolled back
+    since."""
 
     name: ClassVar[str] = "restore"
     transactional: ClassVar[bool] = False
@@ -41,15 +45,23 @@ class RestoreRollback:
             )
         return None
 
-    def affected(
-        self, ctx: Context, execution: MigrationExecution, applied: Sequence[MigrationExecution]
-    ) -> list[MigrationExecution]:
-        ids = [e.execution_id for e in applied]
-        return list(reversed(applied[ids.index(execution.execution_id):]))
-
-    def undo(self, ctx: Context, migration: Migration, execution: MigrationExecution) -> None:
+    def effect(
+        self, ctx: Context, execution: MigrationExecution,
+        in_effect: Mapping[str, MigrationExecution],
+    ) -> UndoEffect:
         assert execution.backup_id is not None
-        ctx.backups.restore(execution.backup_id, reason=f"rollback of {migration.id}")
+        then = set(ctx.backups.get(execution.backup_id).applied)
+        return UndoEffect(frozenset(set(in_effect) - then), frozenset(then - set(in_effect)))
+
+    def undo(
+        self, ctx: Context, migration: Migration, execution: MigrationExecution, run_id: str
+    ) -> list[MigrationExecution]:
+        assert execution.backup_id is not None
+        outcome = ctx.backups.restore(
+            execution.backup_id,
+            cause=RestoreCause(reason=f"rollback of {migration.id}", rollback_run=run_id),
+        )
+        return outcome.rollbacks
 
 
 @hookimpl

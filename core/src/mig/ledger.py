@@ -1,0 +1,619 @@
+"""The ledger: mig's bookkeeping tables (SPEC §8), their only reader and their only writer.
+
+Every write is one state transition of ``docs/ledger.md`` (applied, failed, rolled back,
+restored, ...), made inside the caller's transaction. The tables are described once here with
+abstract column types; each dialect maps those to its own (``Dialect.column_types``). All SQL
+is written with ``?`` placeholders and rewritten once for dialects whose paramstyle is
+``format``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as _dt
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import UnknownTargetError
+from .models import (
+    BackupInfo,
+    BackupType,
+    Migration,
+    MigrationExecution,
+    MigrationStatus,
+    Operation,
+)
+
+if TYPE_CHECKING:
+    from .protocols import Dialect
+
+# table -> [(column, abstract type, constraint)]; the seed's columns first, ours after.
+TABLES: dict[str, list[tuple[str, str, str]]] = {
+    "migration_metadata": [
+        ("migration_id", "key", "PRIMARY KEY"),
+        ("version", "key", "NOT NULL"),
+        ("name", "text", "NOT NULL"),
+        ("description", "text", ""),
+        ("migration_type", "text", "NOT NULL"),
+        ("up_sql", "text", "NOT NULL"),
+        ("down_sql", "text", "NOT NULL"),
+        ("dependencies", "text", ""),
+        ("checksum", "key", "NOT NULL"),
+        ("created_at", "timestamp", "NOT NULL"),
+        ("author", "text", ""),
+        ("is_reversible", "bool", "DEFAULT 1"),
+        ("backup_required", "bool", "DEFAULT 1"),
+        ("transactional", "bool", "DEFAULT 1"),
+        ("checksum_version", "int", "DEFAULT 1"),
+    ],
+    "migration_executions": [
+        ("execution_id", "key", "PRIMARY KEY"),
+        ("migration_id", "key", "NOT NULL"),
+        ("version", "key", "NOT NULL"),
+        ("status", "key", "NOT NULL"),
+        ("started_at", "timestamp", "NOT NULL"),
+        ("completed_at", "timestamp", ""),
+        ("error_message", "text", ""),
+        ("backup_path", "text", ""),
+        ("rollback_available", "bool", "DEFAULT 1"),
+        ("execution_time", "real", "DEFAULT 0.0"),
+        ("seq", "int", "NOT NULL"),
+        ("operation", "key", "NOT NULL"),
+        ("checksum", "key", ""),
+        ("checksum_version", "int", ""),
+        ("method", "key", ""),
+        ("backup_id", "key", ""),
+        ("statements_committed", "int", ""),
+        ("rolled_back_by", "key", ""),
+        ("run_id", "key", ""),
+        ("schema_hash", "key", ""),
+    ],
+    "backup_info": [
+        ("backup_id", "key", "PRIMARY KEY"),
+        ("backup_path", "text", "NOT NULL"),
+        ("backup_type", "key", "NOT NULL"),
+        ("database_path", "text", "NOT NULL"),
+        ("created_at", "timestamp", "NOT NULL"),
+        ("size_bytes", "int", "NOT NULL"),
+        ("checksum", "key", "NOT NULL"),
+        ("migration_id", "key", ""),
+        ("is_valid", "bool", "DEFAULT 1"),
+        ("parent_id", "key", ""),
+        ("storage", "key", ""),
+        ("manifest", "text", ""),
+    ],
+    "schema_version": [
+        ("id", "int", "PRIMARY KEY CHECK (id = 1)"),
+        ("current_version", "key", "NOT NULL"),
+        ("last_migration_id", "key", ""),
+        ("updated_at", "timestamp", ""),
+    ],
+    "schema_snapshots": [
+        ("schema_hash", "key", "PRIMARY KEY"),
+        ("snapshot", "text", "NOT NULL"),
+        ("recorded_at", "timestamp", "NOT NULL"),
+    ],
+}
+
+#: Columns added after a table was first released: ``ensure`` adds them to older databases.
+ADDED_COLUMNS: dict[str, list[str]] = {"migration_executions": ["schema_hash"]}
+
+_EXEC_COLS = [c for c, _, _ in TABLES["migration_executions"]]
+_BACKUP_COLS = [c for c, _, _ in TABLES["backup_info"]]
+
+
+def now() -> str:
+    """The current UTC time as ISO-8601 text, the form every timestamp is stored in."""
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
+
+
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, _dt.datetime) else value
+
+
+
+Rows = dict[str, list[tuple[Any, ...]]]
+
+
+@dataclass
+class RestoreCause:
+    """Why a backup is being restored, for the ledger's ``restored`` transition."""
+
+    #: A note kept on the restore row (``rollback of 002_b``, ``failed 003_c``), or "".
+    reason: str = ""
+    #: Set for a rollback by restore: every execution the restore undoes gets a ``rollback``
+    #: row of this run, and those rows are what the rollback returns.
+    rollback_run: str | None = None
+
+
+class _InEffect:
+    """The executions in effect, by id, with the highest version at hand (kept in step with
+    every transition while the lock is held, so no transition re-reads the table)."""
+
+    def __init__(self, executions: Iterable[MigrationExecution]) -> None:
+        self.by_id = {e.execution_id: e for e in executions}
+        self._order = sorted((int(e.version), e.seq or 0, e.execution_id)
+                             for e in self.by_id.values())
+
+    def add(self, ex: MigrationExecution) -> None:
+        self.by_id[ex.execution_id] = ex
+        bisect.insort(self._order, (int(ex.version), ex.seq or 0, ex.execution_id))
+
+    def remove(self, ex: MigrationExecution) -> None:
+        old = self.by_id.pop(ex.execution_id, None)
+        if old is not None:
+            key = (int(old.version), old.seq or 0, old.execution_id)
+            i = bisect.bisect_left(self._order, key)
+            if i < len(self._order) and self._order[i] == key:
+                del self._order[i]
+
+    def top(self) -> MigrationExecution | None:
+        return self.by_id[self._order[-1][2]] if self._order else None
+
+
+class Ledger:
+    """Reads and writes mig's bookkeeping tables through a connected dialect.
+
+    Write methods are the transitions of ``docs/ledger.md``; each runs inside the caller's
+    transaction and keeps ``mig_schema_version`` in step with the in-effect set.
+    """
+
+    def __init__(self, dialect: Dialect, prefix: str = "mig_") -> None:
+        self.dialect = dialect
+        self.prefix = prefix
+        self.format = dialect.paramstyle == "format"
+        self._sql: dict[str, str] = {}
+        self._seq: int | None = None
+        self._stored: set[str] | None = None
+        self._effect: _InEffect | None = None
+
+    def forget(self) -> None:
+        """Drop what is cached about the tables' contents (another process may have written,
+        a transaction was rolled back, or a restore replaced them)."""
+        self._seq = None
+        self._stored = None
+        self._effect = None
+
+    def table(self, name: str) -> str:
+        return self.prefix + name
+
+    def sql(self, text: str) -> str:
+        """``text`` with ``{t}`` table names filled in and placeholders in the dialect's style."""
+        cached = self._sql.get(text)
+        if cached is None:
+            cached = text.format(**{k: self.table(k) for k in TABLES})
+            if self.format:
+                cached = cached.replace("%", "%%").replace("?", "%s")
+            self._sql[text] = cached
+        return cached
+
+    def _query(self, text: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self.dialect.query(self.sql(text), params)
+
+    def _execute(self, text: str, params: Sequence[Any] = ()) -> None:
+        self.dialect.execute(self.sql(text), params)
+
+    # -- the tables -----------------------------------------------------------------------------
+
+    def ddl(self) -> list[str]:
+        types = self.dialect.column_types
+        statements = []
+        for name, columns in TABLES.items():
+            cols = ", ".join(f"{c} {types[t]} {extra}".rstrip() for c, t, extra in columns)
+            statements.append(f"CREATE TABLE IF NOT EXISTS {self.table(name)} ({cols})")
+        return statements
+
+    def exists(self) -> bool:
+        """Whether the ledger's tables are there (all of them: a database written by an older
+        mig lacks the newer ones until it is next written to)."""
+        names = {n.lower() for n in self.dialect.table_names()}
+        return all(self.table(t).lower() in names for t in TABLES if t != "schema_snapshots")
+
+    def ensure(self) -> None:
+        """Create the tables and columns that are missing, each change in a transaction."""
+        names = {n.lower() for n in self.dialect.table_names()}
+        if not all(self.table(t).lower() in names for t in TABLES):
+            self.dialect.begin()
+            try:
+                self.create_tables()
+                self.dialect.commit()
+            except BaseException:
+                self.dialect.rollback()
+                raise
+        for name, columns in ADDED_COLUMNS.items():
+            for column in columns:
+                if not self._has_column(name, column):
+                    kind = dict((c, t) for c, t, _ in TABLES[name])[column]
+                    self.dialect.execute(f"ALTER TABLE {self.table(name)} ADD COLUMN {column}"
+                                         f" {self.dialect.column_types[kind]}")
+
+    def _has_column(self, table: str, column: str) -> bool:
+        try:
+            self.dialect.query(f"SELECT {column} FROM {self.table(table)} WHERE 1 = 0")
+        except Exception:  # the driver's "no such column"; this runs outside a transaction
+            return False
+        return True
+
+    def create_tables(self) -> None:
+        """Create missing bookkeeping tables inside the caller's transaction."""
+        ex = self.table("migration_executions")
+        existing = {n.lower() for n in self.dialect.table_names()}
+        new_executions = ex.lower() not in existing
+        for name, statement in zip(TABLES, self.ddl(), strict=True):
+            # Only the missing ones: on MySQL any CREATE TABLE, even IF NOT EXISTS of a table
+            # that is there, commits the caller's transaction (a restore's rows with it).
+            if self.table(name).lower() not in existing:
+                self.dialect.execute(statement)
+        if new_executions:
+            # Only beside a table just made: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
+            self.dialect.execute(f"CREATE INDEX {ex}_migration ON {ex} (migration_id)")
+        if not self._query("SELECT 1 FROM {schema_version} WHERE id = 1"):
+            self._execute(
+                "INSERT INTO {schema_version} (id, current_version, last_migration_id,"
+                " updated_at) VALUES (1, '', NULL, ?)",
+                (now(),),
+            )
+
+    # -- reading executions ---------------------------------------------------------------------
+
+    def _execution(self, row: Sequence[Any]) -> MigrationExecution:
+        d = dict(zip(_EXEC_COLS, row, strict=True))
+        d["status"] = MigrationStatus(d["status"])
+        d["operation"] = Operation(d["operation"])
+        d["rollback_available"] = bool(d["rollback_available"])
+        d["started_at"] = _text(d["started_at"])
+        d["completed_at"] = _text(d["completed_at"])
+        return MigrationExecution(**d)
+
+    def _select(self, where: str = "", params: Sequence[Any] = (), tail: str = "") -> list[
+        MigrationExecution
+    ]:
+        cols = ", ".join(_EXEC_COLS)
+        text = f"SELECT {cols} FROM {{migration_executions}} {where} {tail}"
+        return [self._execution(r) for r in self._query(text, params)]
+
+    def executions(self, limit: int | None = None) -> list[MigrationExecution]:
+        """The audit trail, newest first."""
+        tail = "ORDER BY seq DESC" + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return self._select(tail=tail)
+
+    def in_effect(self) -> list[MigrationExecution]:
+        """Apply executions in effect, in the order they were first written (``seq``)."""
+        if self._effect is None:
+            self._effect = _InEffect(self._select(
+                "WHERE operation = ? AND status = ?",
+                (Operation.APPLY.value, MigrationStatus.COMPLETED.value),
+                "ORDER BY seq",
+            ))
+        return sorted(self._effect.by_id.values(), key=lambda e: e.seq or 0)
+
+    def attention(self) -> list[MigrationExecution]:
+        """Per migration, the execution that needs an operator's look: since its last
+        successful apply, an apply left RUNNING (the process died) or a failure that left
+        statements committed (apply or rollback). A later failed retry does not clear it."""
+        found: dict[str, MigrationExecution] = {}
+        settled: set[str] = set()
+        for ex in self._select(tail="ORDER BY seq DESC"):
+            m = ex.migration_id
+            if m in settled or ex.operation is Operation.RESTORE:
+                continue
+            if ex.operation is Operation.APPLY and ex.status in (
+                MigrationStatus.COMPLETED, MigrationStatus.ROLLED_BACK
+            ):
+                settled.add(m)
+            elif ex.status is MigrationStatus.RUNNING or (
+                ex.status is MigrationStatus.FAILED and (ex.statements_committed or 0) > 0
+            ):
+                found.setdefault(m, ex)
+        return list(found.values())
+
+    def failed(self) -> list[MigrationExecution]:
+        """The newest apply execution of each migration when it failed or never finished."""
+        latest: dict[str, MigrationExecution] = {}
+        for ex in self._select("WHERE operation = ?", (Operation.APPLY.value,), "ORDER BY seq"):
+            latest[ex.migration_id] = ex
+        return [
+            ex for ex in latest.values()
+            if ex.status in (MigrationStatus.FAILED, MigrationStatus.RUNNING)
+        ]
+
+    def get_execution(self, execution_id: str) -> MigrationExecution:
+        """The execution with this id, or the only one whose id starts with it."""
+        rows = self._select("WHERE execution_id = ?", (execution_id,))
+        if not rows and execution_id:
+            rows = [e for e in self._select() if e.execution_id.startswith(execution_id)]
+        if len(rows) != 1:
+            what = "no execution" if not rows else "more than one execution"
+            raise UnknownTargetError(f"{what} has the id {execution_id!r} (see `mig history`)")
+        return rows[0]
+
+    def current_version(self) -> str | None:
+        rows = self._query("SELECT current_version FROM {schema_version} WHERE id = 1")
+        return (rows[0][0] or None) if rows else None
+
+    def stored_migration(self, migration_id: str, directory: Path) -> Migration | None:
+        """The migration as recorded when it was applied (its file may be gone or edited)."""
+        rows = self._query(
+            "SELECT version, name, description, migration_type, up_sql, down_sql, dependencies,"
+            " checksum, author, is_reversible, backup_required, transactional, checksum_version"
+            " FROM {migration_metadata} WHERE migration_id = ?",
+            (migration_id,),
+        )
+        if not rows:
+            return None
+        (version, name, description, kind, up, down, deps, digest, author, reversible,
+         backup_required, transactional, checksum_version) = rows[0]
+        return Migration(
+            id=migration_id, version=version, name=name, path=directory / f"{migration_id}.sql",
+            up_sql=up, down_sql=down, checksum=digest, checksum_version=checksum_version or 1,
+            description=description or "", migration_type=kind or "", author=author or "",
+            dependencies=tuple(json.loads(deps or "[]")), reversible=bool(reversible),
+            backup_required=bool(backup_required), transactional=bool(transactional),
+        )
+
+    def backups(self) -> list[BackupInfo]:
+        rows = self._query(
+            f"SELECT {', '.join(_BACKUP_COLS)} FROM {{backup_info}} ORDER BY created_at"
+        )
+        out = []
+        for row in rows:
+            d = dict(zip(_BACKUP_COLS, row, strict=True))
+            d.pop("manifest")
+            d["backup_type"] = BackupType.parse(d["backup_type"])
+            d["is_valid"] = bool(d["is_valid"])
+            d["created_at"] = _text(d["created_at"])
+            out.append(BackupInfo(**d))
+        return out
+
+    def schema_record(self) -> tuple[MigrationExecution | None, dict[str, Any] | None]:
+        """The newest execution row, and the schema snapshot recorded on the newest row that
+        has one when that is the newest row (else None: rows were written since without a
+        record, by a command that was killed)."""
+        newest = self._select(tail="ORDER BY seq DESC LIMIT 1")
+        if not newest or newest[0].schema_hash is None:
+            return (newest[0] if newest else None), None
+        rows = self._query("SELECT snapshot FROM {schema_snapshots} WHERE schema_hash = ?",
+                           (newest[0].schema_hash,))
+        return newest[0], (json.loads(rows[0][0]) if rows else None)
+
+    # -- transitions (each inside the caller's transaction) -------------------------------------
+
+    def _next_seq(self) -> int:
+        if self._seq is None:
+            rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM {migration_executions}")
+            self._seq = int(rows[0][0])
+        self._seq += 1
+        return self._seq
+
+    def _insert(self, ex: MigrationExecution) -> None:
+        ex.seq = self._next_seq()
+        values = dict(ex.__dict__)
+        values["status"] = ex.status.value
+        values["operation"] = ex.operation.value
+        values["rollback_available"] = int(ex.rollback_available)
+        marks = ", ".join("?" * len(_EXEC_COLS))
+        self._execute(
+            f"INSERT INTO {{migration_executions}} ({', '.join(_EXEC_COLS)}) VALUES ({marks})",
+            [values[c] for c in _EXEC_COLS],
+        )
+
+    def _finish(self, ex: MigrationExecution) -> None:
+        """Write an execution's outcome: a new row, or the update of its RUNNING row."""
+        if ex.seq is None:
+            self._insert(ex)
+            return
+        self._execute(
+            "UPDATE {migration_executions} SET status = ?, completed_at = ?, error_message = ?,"
+            " execution_time = ?, statements_committed = ? WHERE execution_id = ?",
+            (ex.status.value, ex.completed_at, ex.error_message, ex.execution_time,
+             ex.statements_committed, ex.execution_id),
+        )
+
+    def _set_status(self, ex: MigrationExecution, status: MigrationStatus,
+                    by: str | None) -> None:
+        self._execute(
+            "UPDATE {migration_executions} SET status = ?, rolled_back_by = ?"
+            " WHERE execution_id = ?",
+            (status.value, by, ex.execution_id),
+        )
+        ex.status, ex.rolled_back_by = status, by
+
+    def _write_version(self) -> None:
+        effect = self._effect
+        if effect is None:
+            self.in_effect()
+            effect = self._effect
+        assert effect is not None
+        top = effect.top()
+        self._execute(
+            "UPDATE {schema_version} SET current_version = ?, last_migration_id = ?,"
+            " updated_at = ? WHERE id = 1",
+            (top.version if top else "", top.migration_id if top else None, now()),
+        )
+
+    def started(self, ex: MigrationExecution) -> None:
+        """A ``@transactional: false`` step begins: its RUNNING row, committed first."""
+        self._insert(ex)
+
+    def applied(self, ex: MigrationExecution, migration: Migration) -> None:
+        """``ex`` applied ``migration``: it is in effect, with the migration's metadata."""
+        self.in_effect()
+        ex.status = MigrationStatus.COMPLETED
+        self._finish(ex)
+        self._save_metadata(migration)
+        assert self._effect is not None
+        self._effect.add(ex)
+        self._write_version()
+
+    def failed_execution(self, ex: MigrationExecution) -> None:
+        """``ex`` (an apply or a rollback) failed; its ``error_message`` and
+        ``statements_committed`` say how."""
+        ex.status = MigrationStatus.FAILED
+        self._finish(ex)
+
+    def discarded(self, ex: MigrationExecution, reason: str) -> None:
+        """``ex`` had run inside a transaction that was rolled back (an ``--atomic`` run that
+        failed later): recorded, never in effect."""
+        ex.status = MigrationStatus.ROLLED_BACK
+        ex.error_message = reason
+        self._finish(ex)
+
+    def rolled_back(self, ex: MigrationExecution, record: MigrationExecution) -> None:
+        """``record`` (a rollback row) undid the apply execution ``ex``."""
+        self.in_effect()
+        record.status = MigrationStatus.COMPLETED
+        self._finish(record)
+        self._set_status(ex, MigrationStatus.ROLLED_BACK, record.execution_id)
+        assert self._effect is not None
+        self._effect.remove(ex)
+        self._write_version()
+
+    def restored(
+        self,
+        record: MigrationExecution,
+        in_effect_then: set[str] | None,
+        before: Rows,
+        cause: RestoreCause,
+        backup_catalogue: Iterable[tuple[BackupInfo, str]] = (),
+    ) -> list[MigrationExecution]:
+        """A backup was just restored into this ledger's database: put back the ledger as it
+        was before (``before``, from :meth:`rows`) and make in effect exactly the executions
+        ids ``in_effect_then`` (None: keep the in-effect set, for a restore that changes no
+        schema). Returns the rollback rows written when ``cause.rollback_run`` is set.
+
+        When ``before`` is empty (the ledger was lost), the restored copy's own ledger stays,
+        and ``backup_catalogue`` (backups in storage with their manifests) fills in what its
+        catalogue lacks."""
+        self.create_tables()
+        if before.get("migration_executions") or before.get("backup_info"):
+            self._replace_all(before)
+        else:
+            known = {b.backup_id for b in self.backups()}
+            for info, manifest in backup_catalogue:
+                if info.backup_id not in known:
+                    self.backup_recorded(info, manifest)
+        self.forget()
+        current = {e.execution_id: e for e in self.in_effect()}
+        wanted = set(current) if in_effect_then is None else in_effect_then
+        rollbacks: list[MigrationExecution] = []
+        assert self._effect is not None
+        for ex in current.values():
+            if ex.execution_id in wanted:
+                continue
+            by = record.execution_id
+            if cause.rollback_run is not None:
+                row = undo_record(ex, "restore", cause.rollback_run)
+                row.backup_id = record.backup_id
+                row.status, row.completed_at = MigrationStatus.COMPLETED, now()
+                self._insert(row)
+                rollbacks.append(row)
+                by = row.execution_id
+            self._set_status(ex, MigrationStatus.ROLLED_BACK, by)
+            self._effect.remove(ex)
+        back = sorted(wanted - set(current))
+        if back:
+            marks = ", ".join("?" * len(back))
+            for ex in self._select(f"WHERE execution_id IN ({marks})", back):
+                if ex.operation is Operation.APPLY:
+                    self._set_status(ex, MigrationStatus.COMPLETED, None)
+                    self._effect.add(ex)
+        record.status, record.completed_at = MigrationStatus.COMPLETED, now()
+        self._insert(record)
+        self._write_version()
+        return rollbacks
+
+    def rows(self) -> Rows:
+        """Every bookkeeping row, to be put back by :meth:`restored` after a restore."""
+        return {
+            name: self._query(f"SELECT {', '.join(c for c, _, _ in cols)} FROM {{{name}}}")
+            for name, cols in TABLES.items()
+        }
+
+    def _replace_all(self, rows: Rows) -> None:
+        for name, cols in TABLES.items():
+            names = [c for c, _, _ in cols]
+            self._execute(f"DELETE FROM {{{name}}}")
+            values = [tuple(_text(v) for v in r) for r in rows.get(name, ())]
+            if values:
+                marks = ", ".join("?" * len(names))
+                self.dialect.executemany(
+                    self.sql(f"INSERT INTO {{{name}}} ({', '.join(names)}) VALUES ({marks})"),
+                    values,
+                )
+
+    def _save_metadata(self, m: Migration) -> None:
+        if self._stored is None:  # read once per lock: a row is replaced only if it is there
+            rows = self._query("SELECT migration_id FROM {migration_metadata}")
+            self._stored = {migration_id for (migration_id,) in rows}
+        if m.id in self._stored:
+            self._execute("DELETE FROM {migration_metadata} WHERE migration_id = ?", (m.id,))
+        self._stored.add(m.id)
+        self._execute(
+            "INSERT INTO {migration_metadata} (migration_id, version, name, description,"
+            " migration_type, up_sql, down_sql, dependencies, checksum, created_at, author,"
+            " is_reversible, backup_required, transactional, checksum_version)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                m.id, m.version, m.name, m.description, m.migration_type or "", m.up_sql,
+                m.down_sql, json.dumps(list(m.dependencies)), m.checksum, now(), m.author,
+                int(m.reversible), int(m.backup_required), int(m.transactional),
+                m.checksum_version,
+            ),
+        )
+
+    def backup_recorded(self, info: BackupInfo, manifest: str = "") -> None:
+        """A backup was stored: its catalogue row."""
+        values = {**info.__dict__, "backup_type": str(info.backup_type), "manifest": manifest}
+        values["is_valid"] = int(info.is_valid)
+        marks = ", ".join("?" * len(_BACKUP_COLS))
+        self._execute("DELETE FROM {backup_info} WHERE backup_id = ?", (info.backup_id,))
+        self._execute(
+            f"INSERT INTO {{backup_info}} ({', '.join(_BACKUP_COLS)}) VALUES ({marks})",
+            [values[c] for c in _BACKUP_COLS],
+        )
+
+    def backup_forgotten(self, backup_id: str) -> None:
+        """A backup was deleted from storage: its catalogue row goes."""
+        self._execute("DELETE FROM {backup_info} WHERE backup_id = ?", (backup_id,))
+
+    def schema_recorded(self, ex: MigrationExecution, snapshot: dict[str, Any],
+                        fingerprint: str) -> None:
+        """The user schema after the command whose last row is ``ex``."""
+        if not self._query("SELECT 1 FROM {schema_snapshots} WHERE schema_hash = ?",
+                           (fingerprint,)):
+            self._execute(
+                "INSERT INTO {schema_snapshots} (schema_hash, snapshot, recorded_at)"
+                " VALUES (?, ?, ?)",
+                (fingerprint, json.dumps(snapshot, sort_keys=True), now()),
+            )
+        self._execute("UPDATE {migration_executions} SET schema_hash = ? WHERE execution_id = ?",
+                      (fingerprint, ex.execution_id))
+        ex.schema_hash = fingerprint
+
+
+def new_id() -> str:
+    """A new execution id: 12 hex digits."""
+    return os.urandom(6).hex()
+
+
+def apply_record(m: Migration, run_id: str) -> MigrationExecution:
+    """The RUNNING apply row for ``m`` (written by a transition once its outcome is known)."""
+    return MigrationExecution(
+        execution_id=new_id(), migration_id=m.id, version=m.version,
+        status=MigrationStatus.RUNNING, started_at=now(), checksum=m.checksum,
+        checksum_version=m.checksum_version, rollback_available=m.reversible, run_id=run_id,
+    )
+
+
+def undo_record(ex: MigrationExecution, method: str, run_id: str) -> MigrationExecution:
+    """The RUNNING rollback row that undoes the apply execution ``ex`` by ``method``."""
+    return MigrationExecution(
+        execution_id=new_id(), migration_id=ex.migration_id, version=ex.version,
+        status=MigrationStatus.RUNNING, started_at=now(), operation=Operation.ROLLBACK,
+        method=method, checksum=ex.checksum, checksum_version=ex.checksum_version,
+        rollback_available=False, run_id=run_id,
+    )

@@ -1,0 +1,171 @@
+"""Planning: which migrations ``up`` applies, and the steps of a rollback.
+
+A rollback is planned on a model of the in-effect set before anything changes, one step at a
+time, the way ``docs/ledger.md`` ("Planning a rollback") describes: each step's method says
+which executions are in effect after it, and every migration left in effect must keep its
+dependencies in effect.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from . import graph
+from .errors import RollbackRefused
+from .models import Migration, MigrationExecution
+from .protocols import Context, RollbackMethod, UndoEffect
+
+AUTO = "auto"
+
+
+@dataclass
+class RollbackStep:
+    """One step of a rollback: ``root`` undone by ``method``, which also undoes ``undoes``
+    (``root`` included, newest first) and may put back ``reinstates`` (a restore)."""
+
+    root: MigrationExecution
+    migration: Migration
+    method: str
+    undoes: list[MigrationExecution]
+    reinstates: list[MigrationExecution] = field(default_factory=list)
+
+
+def plan_up(
+    migrations: Sequence[Migration], applied: set[str], target: Migration | None,
+    only: bool = False,
+) -> list[Migration]:
+    """The pending migrations ``up`` applies, in plan order: all of them; with ``target``,
+    those at or before it in plan order plus its dependencies; with ``only``, the target and
+    its dependencies alone."""
+    pending = [m for m in migrations if m.id not in applied]
+    if target is None:
+        return pending
+    wanted = graph.closure({m.id: m for m in migrations}, target.id)
+    if not only:
+        position = next(i for i, m in enumerate(migrations) if m.id == target.id)
+        wanted |= {m.id for m in migrations[: position + 1]}
+    return [m for m in pending if m.id in wanted]
+
+
+class PlanOrder:
+    """Sorts executions by the plan position of their migration; an applied migration whose
+    file is gone takes the place its version gives it."""
+
+    def __init__(self, migrations: Sequence[Migration]) -> None:
+        self.position = {m.id: i for i, m in enumerate(migrations)}
+        by_number = sorted((m.number, i) for i, m in enumerate(migrations))
+        self._numbers = [n for n, _ in by_number]
+        self._positions = [i for _, i in by_number]
+
+    def key(self, ex: MigrationExecution) -> tuple[float, int]:
+        index: float | None = self.position.get(ex.migration_id)
+        if index is None:  # just after the file with the highest version not above its own
+            below = bisect.bisect_right(self._numbers, int(ex.version))
+            index = (self._positions[below - 1] if below else -1) + 0.5
+        return index, ex.seq or 0
+
+
+class RollbackPlanner:
+    """Turns a selection of executions into :class:`RollbackStep` s (or a refusal)."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        methods: Mapping[str, type[RollbackMethod]],
+        order: PlanOrder,
+        migration_for: Callable[[MigrationExecution], Migration],
+        dependents: Callable[[str], Iterable[str]],
+        executions: Callable[[set[str]], list[MigrationExecution]],
+        problems_note: str = "",
+    ) -> None:
+        self.ctx = ctx
+        self.methods = methods
+        self.order = order
+        self.migration_for = migration_for
+        #: ``dependents(migration_id)``: the ids of the migrations that depend on it,
+        #: directly or not.
+        self.dependents = dependents
+        #: ``executions(ids)``: the ledger's rows of those ids (for what a restore puts back).
+        self.executions = executions
+        self.problems_note = problems_note
+        self._impls: dict[str, RollbackMethod] = {}
+
+    def plan(
+        self,
+        in_effect: Sequence[MigrationExecution],
+        selected: Sequence[MigrationExecution],
+        wanted: str,
+        cascade: bool,
+    ) -> list[RollbackStep]:
+        state = {e.execution_id: e for e in in_effect}
+        present = {e.migration_id: e for e in in_effect}
+        goal = {e.migration_id for e in selected}
+        heap = [(self._rank(e), e.execution_id) for e in selected if e.execution_id in state]
+        heapq.heapify(heap)
+        steps: list[RollbackStep] = []
+        limit = 4 * (len(state) + len(goal)) + 8
+        while heap:
+            root = state.get(heapq.heappop(heap)[1])
+            if root is None or root.migration_id not in goal:
+                continue
+            if len(steps) > limit:
+                raise RollbackRefused("cannot plan this rollback: the restores it needs keep"
+                                      " putting back what it undoes")
+            step, effect = self._step(root, state, wanted)
+            gone = {state[i].migration_id for i in effect.undone if i in state}
+            back = {e.migration_id for e in step.reinstates}
+            orphans = [
+                present[d] for g in gone - back for d in self.dependents(g)
+                if d in present and d not in gone
+            ]
+            if orphans:
+                if not cascade:
+                    names = ", ".join(sorted({e.migration_id for e in orphans}))
+                    raise RollbackRefused(
+                        f"{names} depend{'s' if len(orphans) == 1 else ''} on what you roll"
+                        " back; use --cascade to roll back dependents first"
+                    )
+                goal |= {e.migration_id for e in orphans}
+                for e in [root, *orphans]:
+                    heapq.heappush(heap, (self._rank(e), e.execution_id))
+                continue
+            steps.append(step)
+            for i in effect.undone:
+                gone_ex = state.pop(i, None)
+                if gone_ex is not None and present.get(gone_ex.migration_id) is gone_ex:
+                    del present[gone_ex.migration_id]
+            for e in step.reinstates:
+                state[e.execution_id] = present[e.migration_id] = e
+                if e.migration_id in goal:
+                    heapq.heappush(heap, (self._rank(e), e.execution_id))
+        return steps
+
+    def _rank(self, ex: MigrationExecution) -> tuple[float, int]:
+        position, seq = self.order.key(ex)
+        return -position, -seq
+
+    def _step(
+        self, root: MigrationExecution, state: dict[str, MigrationExecution], wanted: str
+    ) -> tuple[RollbackStep, UndoEffect]:
+        m = self.migration_for(root)
+        name = ("down" if m.reversible else "restore") if wanted == AUTO else wanted
+        if name not in self.methods:
+            installed = ", ".join(sorted(self.methods)) or "none installed"
+            raise RollbackRefused(
+                f"rollback method {name!r} is not installed (installed: {installed})"
+                + self.problems_note
+            )
+        impl = self._impls.get(name)
+        if impl is None:
+            impl = self._impls[name] = self.methods[name]()
+        reason = impl.refuse_reason(self.ctx, m, root)
+        if reason:
+            raise RollbackRefused(f"cannot roll back {root.migration_id} by {name}: {reason}")
+        effect = impl.effect(self.ctx, root, state)
+        undoes = sorted((state[i] for i in effect.undone if i in state),
+                        key=self.order.key, reverse=True)
+        back = self.executions(set(effect.reinstated) - set(state))
+        return RollbackStep(root, m, name, undoes, back), effect
