@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from mig import ConfigError, DatabaseError
-from mig.history import History
+from mig.ledger import Ledger
 from mig.protocols import Dialect, Executor
 from mig_sqlite import SQLiteDialect, SQLiteExecutor
 
@@ -215,22 +215,21 @@ def test_table_names_skip_sqlite_internal_tables(db: SQLiteDialect) -> None:
     assert db.table_names() == ["a", "b", "sqliteish"]
 
 
-def test_history_tables_use_the_column_types(db: SQLiteDialect) -> None:
-    history = History(db)
-    assert not history.exists()
-    history.ensure()
-    assert history.exists()
+def test_ledger_tables_use_the_column_types(db: SQLiteDialect) -> None:
+    ledger = Ledger(db)
+    assert not ledger.exists()
+    ledger.ensure()
+    assert ledger.exists()
     assert not db.in_transaction
     assert {
         "mig_migration_metadata",
         "mig_migration_executions",
         "mig_backup_info",
         "mig_schema_version",
+        "mig_schema_snapshots",
     } <= set(db.table_names())
-    assert history.current_version() is None
-    history.set_version("001", "001_a")
-    assert history.current_version() == "001"
-    history.ensure()  # a second time changes nothing
+    assert ledger.current_version() is None
+    ledger.ensure()  # a second time changes nothing
     declared = {row[1]: row[2] for row in db.query("PRAGMA table_info(mig_migration_executions)")}
     assert declared["execution_time"] == "REAL"
     assert declared["rollback_available"] == "BOOLEAN"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mig.history import History
+from mig.ledger import Ledger
 from mig.models import Problem
 from mig.plugins import Plugins
 from mig.protocols import Context
@@ -14,7 +14,7 @@ from mig_sqlite.integrity import check
 def make_context(dialect: Any, plugins: Plugins, db: SQLiteDialect) -> Context:
     return Context(
         dialect=dialect,
-        history=History(dialect),
+        ledger=Ledger(dialect),
         plugins=plugins,
         config=None,
         split=lambda sql, line: [],
@@ -35,7 +35,7 @@ def schema(db: SQLiteDialect) -> None:
 
 def test_clean_database_has_no_problems(db: SQLiteDialect) -> None:
     schema(db)
-    History(db).ensure()
+    Ledger(db).ensure()
     assert check(db) == []
 
 
