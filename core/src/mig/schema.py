@@ -120,7 +120,6 @@ def _object_changes(noun: str, name: str, old: Any, new: Any) -> list[str]:
         return [f"{noun} {name} changed ({_show(old)} -> {_show(new)})"]
     if noun == "table":
         return [f"table {name}: {line}" for line in _mapping_lines(old, new)]
-    details: list[str] = []
     lines: list[str] = []
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -129,12 +128,10 @@ def _object_changes(noun: str, name: str, old: Any, new: Any) -> list[str]:
         if key == "definition":
             # Definitions are long: the line says the object changed, not how.
             lines.append(f"{noun} {name} changed")
-        elif key in SET_KEYS or (isinstance(a, Mapping) and isinstance(b, Mapping)):
+        elif _set_like(key, a, b) or (isinstance(a, Mapping) and isinstance(b, Mapping)):
             lines.extend(f"{noun} {name}: {line}" for line in _value_lines(key, a, b))
         else:
-            details.append(f"{key}: {_show(a, key)} -> {_show(b, key)}")
-    if details:
-        lines.insert(0, f"{noun} {name} changed ({'; '.join(details)})")
+            lines.append(f"{noun} {name} changed ({key}: {_show(a, key)} -> {_show(b, key)})")
     return lines
 
 
@@ -152,12 +149,17 @@ def _value_lines(key: str, a: Any, b: Any) -> list[str]:
     label = _LABELS.get(key, key.replace("_", " "))
     if _named_list(a) and _named_list(b):
         return list(_named_changes(_singular(key), a or [], b or []))
-    if key in SET_KEYS and isinstance(a or [], list) and isinstance(b or [], list):
+    if _set_like(key, a, b):
         noun = _LABELS.get(key, _singular(key).replace("_", " "))
         return list(_set_changes(noun, a or [], b or []))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return [f"{label}: {line}" for line in _mapping_lines(a, b)]
     return [f"{label} changed ({_show(a, key)} -> {_show(b, key)})"]
+
+
+def _set_like(key: str, a: Any, b: Any) -> bool:
+    """Two values of a key in :data:`SET_KEYS` that are lists (or missing)."""
+    return key in SET_KEYS and isinstance(a, list | None) and isinstance(b, list | None)
 
 
 def _named_list(value: Any) -> bool:

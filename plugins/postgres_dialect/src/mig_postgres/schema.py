@@ -108,7 +108,10 @@ ORDER BY c.relname
 """
 
 _TRIGGERS = """
-SELECT tg.tgname, c.relname, tg.tgtype, pg_get_triggerdef(tg.oid, true)
+SELECT tg.tgname, c.relname, tg.tgtype, pg_get_triggerdef(tg.oid, true),
+       ARRAY(SELECT a.attname FROM unnest(tg.tgattr) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = tg.tgrelid AND a.attnum = k.num
+             ORDER BY k.pos)
 FROM pg_trigger tg
 JOIN pg_class c ON c.oid = tg.tgrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -183,8 +186,8 @@ def snapshot(conn: Any, exclude_prefix: str = "mig_") -> Snapshot:
             view["materialized"] = True
         views[name] = view
     triggers = {
-        f"{table}.{name}": _trigger(table, tgtype, definition)
-        for name, table, tgtype, definition in rows(_TRIGGERS)
+        f"{table}.{name}": _trigger(table, tgtype, definition, columns)
+        for name, table, tgtype, definition, columns in rows(_TRIGGERS)
         if not excluded(table)
     }
     sequences = {}
@@ -283,9 +286,13 @@ def _index(
     return index
 
 
-def _trigger(table: str, tgtype: int, definition: str) -> dict[str, Any]:
+def _trigger(table: str, tgtype: int, definition: str, columns: list[str]) -> dict[str, Any]:
     timing = next((name for bit, name in _TIMING.items() if tgtype & bit), "after")
-    events = " or ".join(name for bit, name in _EVENTS if tgtype & bit)
+    events = " or ".join(
+        f"{name} of {', '.join(columns)}" if name == "update" and columns else name
+        for bit, name in _EVENTS
+        if tgtype & bit
+    )
     return {
         "table": table,
         "timing": timing,
