@@ -17,6 +17,8 @@ Choices beyond :mod:`mig.schema`'s common format:
   are unique per table only, so indexes are keyed ``"<table>.<index>"``; they add
   ``method`` (``btree``, ``fulltext``, ``spatial``, ``hash``). A column prefix shows as
   ``name(10)``, a descending column as ``name desc``.
+- foreign key actions: ``restrict`` is reported as ``no action``, which InnoDB treats the
+  same way (MariaDB reports RESTRICT for both).
 - ``checks`` are ``CHECK_CLAUSE`` texts (MariaDB 10.2+, MySQL 8.0.16+; MariaDB's implicit
   ``json_valid`` check of a JSON column is one of them).
 - views: the server's canonical ``VIEW_DEFINITION`` with the database's name taken out of
@@ -196,8 +198,8 @@ def _foreign_keys(rows: list[tuple[Any, ...]], tables: dict[str, dict[str, Any]]
             "columns": [],
             "references": parent,
             "referenced_columns": [],
-            "on_delete": str(on_delete).lower(),
-            "on_update": str(on_update).lower(),
+            "on_delete": _action(on_delete),
+            "on_update": _action(on_update),
         })
         fk["columns"].append(column)
         fk["referenced_columns"].append(parent_column)
@@ -207,6 +209,12 @@ def _foreign_keys(rows: list[tuple[Any, ...]], tables: dict[str, dict[str, Any]]
                           item[1]["referenced_columns"]),
     ):
         tables[table]["foreign_keys"].append(fk)
+
+
+def _action(rule: str | None) -> str:
+    # InnoDB treats RESTRICT and NO ACTION alike, and MariaDB reports RESTRICT for both.
+    text = str(rule or "NO ACTION").lower()
+    return "no action" if text == "restrict" else text
 
 
 def _indexes(
