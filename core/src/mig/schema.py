@@ -77,6 +77,8 @@ KINDS = ("tables", "sequences", "enums", "indexes", "views", "triggers", "routin
 #: Description keys whose lists are sets (sorted, compared item by item).
 SET_KEYS = frozenset({"foreign_keys", "unique", "checks", "exclusions"})
 
+# Text with no comment, no whitespace but single spaces, none at either end.
+_PLAIN = re.compile(r"(?!\s)(?:(?!--|/\*)[^\s]| (?! ))*(?<!\s)")
 _DOLLAR = re.compile(r"\$(?:[A-Za-z_][A-Za-z_0-9]*)?\$")
 _SINGULAR = {"indexes": "index", "exclusions": "exclusion", "unique": "unique"}
 _LABELS = {"foreign_keys": "foreign key", "primary_key": "primary key"}
@@ -255,6 +257,8 @@ def normalise_sql(text: str, *, backslash_escapes: bool = False) -> str:
     ``"..."``, ```...```, ``[...]``, PostgreSQL's ``$tag$...$tag$``) is kept exactly;
     ``backslash_escapes`` (MySQL) lets a backslash escape the next character inside
     ``'...'`` and ``"..."``."""
+    if _PLAIN.fullmatch(text):
+        return text  # the common case (a type, a default): nothing to collapse or drop
     out: list[str] = []
     i, n = 0, len(text)
     space = False

@@ -219,6 +219,8 @@ def _closing(sql: str, tokens: list[tuple[int, int]], open_at: int) -> int:
 
 def check_constraints(sql: str) -> list[str]:
     """The normalised expression of each ``CHECK ( ... )`` in a ``CREATE TABLE`` text."""
+    if "CHECK" not in sql.upper():
+        return []
     tokens = list(_tokens(sql))
     found = []
     for k, (start, end) in enumerate(tokens[:-1]):
