@@ -23,6 +23,7 @@ from .executor import MySQLExecutor
 
 if TYPE_CHECKING:
     import pymysql
+    from mig.schema import Snapshot
 
 #: Backup types whose mechanics this plugin provides (see :meth:`backup_module`).
 BACKUP_TYPES = ("full", "schema", "data", "incremental")
@@ -310,6 +311,21 @@ class MySQLDialect:
 
     def executor(self) -> MySQLExecutor:
         return MySQLExecutor()
+
+    def schema_snapshot(self, exclude_prefix: str = "mig_") -> Snapshot:
+        """The normalised snapshot of the connected database (format: :mod:`mig.schema`);
+        tables whose name starts with ``exclude_prefix`` (any case), with their indexes and
+        triggers, are left out. Read only; one ``information_schema`` query per kind."""
+        import pymysql
+
+        from .schema import snapshot
+
+        try:
+            return snapshot(self._cur, exclude_prefix)
+        except pymysql.MySQLError as exc:
+            raise DatabaseError(
+                f"cannot read the schema of {self.display_url()}: {self.describe(exc)}"
+            ) from exc
 
     def backup_module(self, backup_type: str) -> ModuleType | None:
         """How this server makes and restores backups of ``backup_type`` (a module with

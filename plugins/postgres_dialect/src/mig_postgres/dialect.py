@@ -24,6 +24,7 @@ from .executor import PostgresExecutor
 
 if TYPE_CHECKING:
     import psycopg
+    from mig.schema import Snapshot
 
 #: Backup types whose mechanics this plugin provides (see :meth:`backup_module`).
 BACKUP_TYPES = ("full", "schema", "data", "incremental")
@@ -363,6 +364,24 @@ class PostgresDialect:
 
     def executor(self) -> PostgresExecutor:
         return PostgresExecutor()
+
+    def schema_snapshot(self, exclude_prefix: str = "mig_") -> Snapshot:
+        """The normalised snapshot of the configured schema (format: :mod:`mig.schema`);
+        tables whose name starts with ``exclude_prefix`` (any case), with their indexes,
+        triggers and owned sequences, are left out. Read only; one catalogue query per kind
+        of object."""
+        import psycopg
+
+        from .schema import snapshot
+
+        if self.connection is None:
+            self._status()  # raises: not connected
+        try:
+            return snapshot(self._conn, exclude_prefix)
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"cannot read the schema of {self.display_url()}: {self.scrub(_one_line(exc))}"
+            ) from exc
 
     def backup_module(self, backup_type: str) -> ModuleType | None:
         """How this server makes and restores backups of ``backup_type`` (a module with

@@ -17,6 +17,7 @@ from .executor import SQLiteExecutor
 
 if TYPE_CHECKING:
     from mig.protocols import RestoreJob
+    from mig.schema import Snapshot
 
 #: Seconds a statement waits for another connection's write lock before "database is locked".
 DEFAULT_BUSY_TIMEOUT = 5.0
@@ -215,6 +216,19 @@ class SQLiteDialect:
 
     def executor(self) -> SQLiteExecutor:
         return SQLiteExecutor()
+
+    def schema_snapshot(self, exclude_prefix: str = "mig_") -> Snapshot:
+        """The normalised snapshot of the user schema (format: :mod:`mig.schema`); tables
+        whose name starts with ``exclude_prefix`` (any case), with their indexes and
+        triggers, are left out. Read only; five queries whatever the size of the schema."""
+        from .schema import snapshot
+
+        if self.connection is None:
+            raise DatabaseError("the sqlite database is not connected (call connect() first)")
+        try:
+            return snapshot(self.connection, exclude_prefix)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot read the schema of {self.url}: {exc}") from exc
 
     def rebuild(
         self,
