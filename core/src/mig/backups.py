@@ -117,8 +117,8 @@ class Backups:
         if backup_type not in types:
             installed = ", ".join(sorted(types)) or "none"
             raise PluginError(
-                f"no installed plugin makes {backup_type!r} backups (installed: {installed});"
-                f" install mig-backup-{backup_type} or set backup = \"none\""
+                f"no installed plugin makes {backup_type!r} backups (installed: {installed};"
+                f" backup = \"none\" takes none)"
                 + self.plugins.problems_note()
             )
         return types[backup_type]()
@@ -379,8 +379,7 @@ class Backups:
         history = self.engine._open(write=True)
         assert history is not None
         ctx = self.engine.context()
-        calls_finish = getattr(strategy, "calls_finish", None)
-        overlap = bool(calls_finish(ctx.dialect)) if callable(calls_finish) else False
+        overlap = strategy.calls_finish(ctx.dialect)
         if not overlap:
             self._verify_chain(chain)
         snapshot = history.snapshot()
@@ -399,7 +398,7 @@ class Backups:
         )
         prefix = self.config.table_prefix
         # A restore that keeps the schema as it is (data-only) undoes no migration.
-        if getattr(strategy, "keeps_schema", False):
+        if strategy.keeps_schema:
             saved_applied = {e.execution_id for e in history.applied()}
         else:
             saved_applied = set(target.applied)

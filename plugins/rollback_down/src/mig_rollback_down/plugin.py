@@ -6,12 +6,12 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from mig import Migration, MigrationExecution, hookimpl
-from mig.protocols import Context
+from mig.protocols import Context, RollbackMethod
 
 MIG_API_VERSION = 1
 
 
-class DownRollback:
+class DownRollback(RollbackMethod):
     """Runs the migration's DOWN section; undoes that migration only."""
 
     name: ClassVar[str] = "down"
@@ -35,5 +35,5 @@ class DownRollback:
 
 
 @hookimpl
-def mig_register_rollback_methods() -> list[type]:
+def mig_register_rollback_methods() -> list[type[RollbackMethod]]:
     return [DownRollback]

@@ -13,12 +13,12 @@ from mig import (
     UnknownTargetError,
     hookimpl,
 )
-from mig.protocols import Context
+from mig.protocols import Context, RollbackMethod
 
 MIG_API_VERSION = 1
 
 
-class RestoreRollback:
+class RestoreRollback(RollbackMethod):
     """Restores the backup taken before the migration: undoes it and everything after it."""
 
     name: ClassVar[str] = "restore"
@@ -34,7 +34,7 @@ class RestoreRollback:
             strategy = ctx.backups.strategy(str(manifest.info.backup_type))
         except (UnknownTargetError, BackupError, PluginError) as exc:
             return f"its backup {execution.backup_id} is not usable: {exc}"
-        if getattr(strategy, "keeps_schema", False):
+        if strategy.keeps_schema:
             # A data-only restore leaves the schema as it is, so it cannot undo a migration.
             return (
                 f"its backup {execution.backup_id} holds data only and cannot undo schema changes"
@@ -53,5 +53,5 @@ class RestoreRollback:
 
 
 @hookimpl
-def mig_register_rollback_methods() -> list[type]:
+def mig_register_rollback_methods() -> list[type[RollbackMethod]]:
     return [RestoreRollback]
