@@ -226,6 +226,22 @@ def test_protocol_defaults_reach_explicit_subclasses():
     assert protocols.BackupHandler.finishes_atomically is False
 
 
+def test_chained_types_share_the_max_chain_setting():
+    from types import SimpleNamespace
+
+    from mig.backup_types import max_chain
+    from mig.errors import ConfigError
+
+    def ctx(table):
+        return SimpleNamespace(config=SimpleNamespace(options={"incremental": table}))
+
+    assert max_chain(ctx({}), "incremental") == 50
+    assert max_chain(ctx({"max_chain": 3, "hash": "blake2b"}), "incremental") == 3
+    for bad in (0, "many", True):
+        with pytest.raises(ConfigError, match="^incremental.max_chain must be a whole number"):
+            max_chain(ctx({"max_chain": bad}), "incremental")
+
+
 def test_disabled_plugin_that_another_needs(mig_project, site):
     fake_distribution(site, "mig-base", "base_thing", "mig_base_thing", "")
     fake_distribution(site, "mig-addon", "addon", "mig_addon", """
