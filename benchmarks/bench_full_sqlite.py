@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from types import SimpleNamespace
 
-from mig_backup_full import sqlite as full
+from mig_sqlite import SQLiteDialect
+from mig_sqlite.backup import full
 
 
 def build(path: Path, gib: float, wal: bool) -> None:
@@ -56,12 +57,15 @@ def main() -> None:
         if not args.db:
             build(db, args.size_gib, args.wal)
         out = work / "out"
-        live = sqlite3.connect(db, isolation_level=None)
-        ctx = SimpleNamespace(dialect=SimpleNamespace(connection=live, path=db))
+        dialect = SQLiteDialect(f"sqlite:///{db}", base_dir=db.parent, options={})
+        dialect.connect()
+        live = dialect.connection
+        assert live is not None
+        ctx = SimpleNamespace(dialect=dialect)
 
         def strategy() -> None:
             job = SimpleNamespace(workdir=out.parent, extra={})
-            full.create(ctx, job)  # type: ignore[arg-type]
+            full.Handler().create(ctx, job)  # type: ignore[arg-type]
 
         def api() -> None:
             target = sqlite3.connect(out)
@@ -78,7 +82,7 @@ def main() -> None:
         }
         size = db.stat().st_size
         print(f"{db} ({size / (1 << 30):.2f} GiB, journal_mode "
-              f"{full.journal_mode(live)})")
+              f"{SQLiteDialect.journal_mode(live)})")
         best = {}
         for name, run in methods.items():
             if name.startswith("sqlite3") and not shutil.which("sqlite3"):
@@ -94,7 +98,7 @@ def main() -> None:
             best[name] = min(times[1:])
             print(f"  {name:<22} {best[name]:6.3f} s  {size / best[name] / (1 << 20):7.0f} MiB/s"
                   f"  ({best['cp'] / best[name]:.2f}x cp)")
-        live.close()
+        dialect.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

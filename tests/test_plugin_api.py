@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mig import hookdoc, hookspecs
+from mig import hookdoc, hookimpl, hookspecs, protocols
+from mig.errors import PluginError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -105,8 +106,9 @@ def test_plugin_needing_a_newer_api_is_refused(mig_project, site):
 def test_two_plugins_claiming_one_backup_type_conflict_only_where_used(mig_project, site):
     code = """
         from mig import hookimpl
+        from mig.protocols import BackupStrategy
 
-        class Twin:
+        class Twin(BackupStrategy):
             name = "twin"
             chained = False
 
@@ -122,6 +124,122 @@ def test_two_plugins_claiming_one_backup_type_conflict_only_where_used(mig_proje
     assert "two plugins register the backup type 'twin'" in result.err
     assert "twin_a" in result.err and "twin_b" in result.err
     assert "Traceback" not in result.err
+
+
+def test_class_that_does_not_subclass_its_protocol_is_refused_where_used(mig_project, site):
+    fake_distribution(site, "mig-loose", "loose", "mig_loose", """
+        from mig import hookimpl
+
+        class LooseStorage:
+            name = "loose"
+
+            def __init__(self, location, *, options):
+                pass
+
+        @hookimpl
+        def mig_register_storage_targets():
+            return [LooseStorage]
+    """)
+    status_still_works(mig_project, site)
+    mig_project.write_config(storage="loose")
+    result = mig_project.run("backup", "create", env={"PYTHONPATH": str(site)})
+    assert result.code == 2
+    assert result.err.strip().endswith(
+        "plugin 'loose' registers the storage target class mig_loose.LooseStorage, which does"
+        " not subclass mig.protocols.StorageTarget"
+    ), result.err
+    assert "Traceback" not in result.err
+
+
+class _Registers:
+    """A plugin registering ``classes`` through the registry hook ``hook``."""
+
+    def __init__(self, hook: str, classes: list[object]) -> None:
+        setattr(self, hook, hookimpl(specname=hook)(lambda: classes))
+
+
+def _loose(name: str) -> type:
+    return type("Loose", (), {"name": name, "__module__": "fake_plugin"})
+
+
+REGISTRIES = [
+    ("mig_register_dialects", "dialects", "dialect", protocols.Dialect),
+    ("mig_register_backup_types", "backup_types", "backup type", protocols.BackupStrategy),
+    ("mig_register_storage_targets", "storage_targets", "storage target",
+     protocols.StorageTarget),
+    ("mig_register_rollback_methods", "rollback_methods", "rollback method",
+     protocols.RollbackMethod),
+]
+
+
+@pytest.mark.parametrize(("hook", "registry", "what", "protocol"), REGISTRIES)
+def test_each_registry_refuses_a_class_outside_its_protocol(
+    register_plugin, hook, registry, what, protocol
+):
+    plugins = register_plugin(_Registers(hook, [_loose("loose")]), name="fake")
+    with pytest.raises(PluginError) as caught:
+        getattr(plugins, registry)()
+    assert str(caught.value) == (
+        f"plugin 'fake' registers the {what} class fake_plugin.Loose, which does not subclass"
+        f" mig.protocols.{protocol.__name__}"
+    )
+
+
+@pytest.mark.parametrize(("hook", "registry", "what", "protocol"), REGISTRIES)
+def test_each_registry_takes_a_subclass_with_the_protocols_defaults(
+    register_plugin, hook, registry, what, protocol
+):
+    member = type("Member", (protocol,), {"name": "member"})
+    plugins = register_plugin(_Registers(hook, [member]), name="fake")
+    assert getattr(plugins, registry)()["member"] is member
+
+
+def test_registries_refuse_an_instance_and_leave_executor_factories_alone(register_plugin):
+    instance = type("Storage", (protocols.StorageTarget,), {"name": "instance"})
+    plugins = register_plugin(
+        _Registers("mig_register_storage_targets", [instance.__new__(instance)]), name="fake"
+    )
+    with pytest.raises(PluginError, match="^plugin 'fake' registers the storage target class"
+                       " <.*Storage object at .*>, which does not subclass"):
+        plugins.storage_targets()
+
+    def factory(inner, *, options, config):
+        return inner
+
+    factory.name = "plain"  # type: ignore[attr-defined]
+    plugins = register_plugin(_Registers("mig_register_executors", [factory]), name="fake")
+    assert plugins.executors()["plain"] is factory
+
+
+def test_protocol_defaults_reach_explicit_subclasses():
+    class Strategy(protocols.BackupStrategy):
+        name = "s"
+        chained = False
+
+    class Plain(protocols.Dialect):
+        name = "plain"
+
+    dialect = Plain("plain://", base_dir=ROOT, options={})
+    assert Strategy.keeps_schema is False
+    assert Strategy().calls_finish(dialect) is False
+    assert dialect.backup_handler("full") is None
+    assert protocols.BackupHandler.finishes_atomically is False
+
+
+def test_chained_types_share_the_max_chain_setting():
+    from types import SimpleNamespace
+
+    from mig.backup_types import max_chain
+    from mig.errors import ConfigError
+
+    def ctx(table):
+        return SimpleNamespace(config=SimpleNamespace(options={"incremental": table}))
+
+    assert max_chain(ctx({}), "incremental") == 50
+    assert max_chain(ctx({"max_chain": 3, "hash": "blake2b"}), "incremental") == 3
+    for bad in (0, "many", True):
+        with pytest.raises(ConfigError, match="^incremental.max_chain must be a whole number"):
+            max_chain(ctx({"max_chain": bad}), "incremental")
 
 
 def test_disabled_plugin_that_another_needs(mig_project, site):

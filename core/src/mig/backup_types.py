@@ -4,55 +4,52 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from .errors import BackupError
-
-if TYPE_CHECKING:
-    from .protocols import BackupJob, Context, Dialect, RestoreJob
+from .errors import BackupError, ConfigError
+from .protocols import BackupHandler, BackupJob, BackupStrategy, Context, Dialect, RestoreJob
 
 
-class PerDialectStrategy:
-    """A :class:`mig.protocols.BackupStrategy` that hands each backup and restore to a module
-    with ``create(ctx, job)`` and ``restore(ctx, job)``: the plugin's own module for the
-    dialect (``modules``: dialect name -> module name), else the one the dialect plugin offers
-    through ``Dialect.backup_module(<type name>)``, for servers whose dump tools it knows."""
+class PerDialectStrategy(BackupStrategy):
+    """A :class:`mig.protocols.BackupStrategy` whose work lives with each dialect: every
+    backup and restore goes to the :class:`mig.protocols.BackupHandler` that the database's
+    dialect offers for this type (``Dialect.backup_handler(<type name>)``). A backup type
+    plugin subclasses it with the type's ``name`` (and ``chained``, ``keeps_schema``)."""
 
     name: ClassVar[str]
     chained: ClassVar[bool] = False
-    #: The plugin's own modules, by dialect name.
-    modules: ClassVar[Mapping[str, str]] = {}
-    #: The distribution named when a dialect is not supported.
-    distribution: ClassVar[str] = ""
-    #: Dialects whose module calls ``job.finish`` inside its atomic step, so the core may
-    #: verify checksums while the restore copies (see ``BackupStrategy.calls_finish``).
-    finishes_atomically: ClassVar[frozenset[str]] = frozenset()
 
-    def module(self, ctx: Context) -> ModuleType:
-        dialect = ctx.dialect.name
-        if dialect in self.modules:
-            return import_module(self.modules[dialect])
-        offered = getattr(ctx.dialect, "backup_module", None)
-        module = offered(self.name) if callable(offered) else None
-        if module is None:
+    def handler(self, dialect: Dialect) -> BackupHandler:
+        handler = dialect.backup_handler(self.name)
+        if handler is None:
             raise BackupError(
-                f"{self.name} backups of {dialect} databases are not supported by"
-                f" {self.distribution or 'this plugin'} yet"
+                f"{self.name} backups of {dialect.name} databases are not supported (the"
+                f" {dialect.name} dialect offers no {self.name} backups)"
             )
-        return module
+        return handler
 
     def create(self, ctx: Context, job: BackupJob) -> None:
-        self.module(ctx).create(ctx, job)
+        self.handler(ctx.dialect).create(ctx, job)
 
     def restore(self, ctx: Context, job: RestoreJob) -> None:
-        self.module(ctx).restore(ctx, job)
+        self.handler(ctx.dialect).restore(ctx, job)
 
     def calls_finish(self, dialect: Dialect) -> bool:
-        return dialect.name in self.finishes_atomically
+        handler = dialect.backup_handler(self.name)
+        return handler is not None and handler.finishes_atomically
+
+
+def max_chain(ctx: Context, backup_type: str, default: int = 50) -> int:
+    """``max_chain`` of ``[mig.options.<backup_type>]``, for a chained type: the most
+    increments on one base before the next backup starts a new chain. A
+    :class:`mig.ConfigError` when it is not a whole number of at least 1."""
+    value = ctx.config.options.get(backup_type, {}).get("max_chain", default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{backup_type}.max_chain must be a whole number of at least 1, not {value!r}"
+        )
+    return value
 
 
 def write_json_part(path: Path, data: Any) -> None:

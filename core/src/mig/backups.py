@@ -134,8 +134,8 @@ class Backups:
         if backup_type not in types:
             installed = ", ".join(sorted(types)) or "none"
             raise PluginError(
-                f"no installed plugin makes {backup_type!r} backups (installed: {installed});"
-                f" install mig-backup-{backup_type} or set backup = \"none\""
+                f"no installed plugin makes {backup_type!r} backups (installed: {installed};"
+                f" backup = \"none\" takes none)"
                 + self.plugins.problems_note()
             )
         return types[backup_type]()
@@ -396,8 +396,7 @@ class Backups:
         # changes nothing. Any other strategy gets a verified backup before it starts.
         ledger = self.db.writer()
         ctx = self.context()
-        calls_finish = getattr(strategy, "calls_finish", None)
-        overlap = bool(calls_finish(ctx.dialect)) if callable(calls_finish) else False
+        overlap = strategy.calls_finish(ctx.dialect)
         if not overlap:
             self._verify_chain(chain)
         before = ledger.rows()
@@ -415,7 +414,7 @@ class Backups:
             error_message=cause.reason or None,
             run_id=cause.rollback_run,
         )
-        keeps_schema = bool(getattr(strategy, "keeps_schema", False))
+        keeps_schema = strategy.keeps_schema
         # A restore that keeps the schema as it is (data-only) undoes no migration.
         in_effect_then = None if keeps_schema else set(target.applied)
         lost = not (before.get("migration_executions") or before.get("backup_info"))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from .errors import StatementFailed
+from .protocols import Executor
 
 if TYPE_CHECKING:
     from .models import Migration, Statement
@@ -21,7 +22,7 @@ def first_word_pattern(words: str, comments: str = LEADING_COMMENTS) -> re.Patte
     return re.compile(f"{comments}(?:{words})\\b", re.IGNORECASE | re.DOTALL)
 
 
-class StatementExecutor:
+class StatementExecutor(Executor):
     """Runs statements one at a time on the dialect's connection and leaves the transaction
     to the engine. A dialect subclasses it to name its driver's errors, the statements that
     would end the engine's transaction, and how to put a driver error in one line."""

@@ -96,11 +96,11 @@ def mig_resolve_order(migrations: Sequence[Migration]) -> list[Migration] | None
 
 @hookspec
 def mig_register_dialects() -> list[type[Dialect]]:
-    """Return dialect classes (see :class:`mig.protocols.Dialect`).
+    """Return dialect classes, each a subclass of :class:`mig.protocols.Dialect`.
 
     Called once when a database URL is first resolved. Results are collected from every
-    plugin; the URL's scheme picks the dialect; two dialects claiming one scheme are refused.
-    Since API 1.
+    plugin; the URL's scheme picks the dialect; two dialects claiming one scheme, and a class
+    that does not subclass the protocol, are refused. Since API 1.
     """
 
 
@@ -119,19 +119,22 @@ def mig_register_executors() -> list[ExecutorFactory]:
 
 @hookspec
 def mig_register_backup_types() -> list[type[BackupStrategy]]:
-    """Return backup strategy classes (see :class:`mig.protocols.BackupStrategy`), one per
-    backup type name (``full``, ``schema``, ``data``, ``incremental`` or your own).
+    """Return backup strategy classes, each a subclass of
+    :class:`mig.protocols.BackupStrategy`, one per backup type name (``full``, ``schema``,
+    ``data``, ``incremental`` or your own).
 
-    Collected; duplicate names are refused. Since API 1.
+    Collected; duplicate names, and classes that do not subclass the protocol, are refused.
+    Since API 1.
     """
 
 
 @hookspec
 def mig_register_storage_targets() -> list[type[StorageTarget]]:
-    """Return storage target classes (see :class:`mig.protocols.StorageTarget`).
+    """Return storage target classes, each a subclass of
+    :class:`mig.protocols.StorageTarget`.
 
     ``storage`` in the configuration picks one by ``name`` (default ``local``). Collected;
-    duplicate names are refused. Since API 1.
+    duplicate names, and classes that do not subclass the protocol, are refused. Since API 1.
     """
 
 
@@ -140,11 +143,13 @@ def mig_register_storage_targets() -> list[type[StorageTarget]]:
 
 @hookspec
 def mig_register_rollback_methods() -> list[type[RollbackMethod]]:
-    """Return rollback method classes (see :class:`mig.protocols.RollbackMethod`).
+    """Return rollback method classes, each a subclass of
+    :class:`mig.protocols.RollbackMethod`.
 
     ``--method`` and ``rollback`` in the configuration pick one by ``name``; ``auto`` is the
     core's choice of ``down`` where a migration is reversible and ``restore`` otherwise.
-    Collected; duplicate names are refused. Since API 1.
+    Collected; duplicate names, and classes that do not subclass the protocol, are refused.
+    Since API 1.
     """
 
 

@@ -13,6 +13,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import ConfigError, PluginError
+from .protocols import BackupStrategy, Dialect, RollbackMethod, StorageTarget
 
 if TYPE_CHECKING:
     from .config import Config
@@ -172,7 +173,10 @@ class Plugins:
 
     # -- registries ---------------------------------------------------------------------------
 
-    def _registry(self, hook_name: str, what: str) -> dict[str, Any]:
+    def _registry(self, hook_name: str, what: str, protocol: type | None) -> dict[str, Any]:
+        """The classes registered through ``hook_name``, by name. Each must subclass
+        ``protocol`` explicitly (None: any factory will do), so that it has the defaults of
+        the protocol's optional members; two classes with one name are refused."""
         if hook_name in self._registries:
             return self._registries[hook_name]
         caller = getattr(self.hook, hook_name)
@@ -180,6 +184,17 @@ class Plugins:
         owners: dict[str, str] = {}
         for impl in reversed(caller.get_hookimpls()):
             for cls in impl.function() or ():
+                if protocol is not None and not (
+                    isinstance(cls, type) and protocol in cls.__mro__
+                ):
+                    shown = (
+                        f"{cls.__module__}.{cls.__qualname__}" if isinstance(cls, type)
+                        else repr(cls)
+                    )
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} registers the {what} class {shown},"
+                        f" which does not subclass mig.protocols.{protocol.__name__}"
+                    )
                 name = cls.name
                 if name in found and found[name] is not cls:
                     raise PluginError(
@@ -201,19 +216,20 @@ class Plugins:
         }
 
     def dialects(self) -> dict[str, Any]:
-        return self._registry("mig_register_dialects", "dialect")
+        return self._registry("mig_register_dialects", "dialect", Dialect)
 
     def executors(self) -> dict[str, Any]:
-        return self._registry("mig_register_executors", "executor")
+        # Executors are factories (usually classes, but any callable will do): not checked.
+        return self._registry("mig_register_executors", "executor", None)
 
     def backup_types(self) -> dict[str, Any]:
-        return self._registry("mig_register_backup_types", "backup type")
+        return self._registry("mig_register_backup_types", "backup type", BackupStrategy)
 
     def storage_targets(self) -> dict[str, Any]:
-        return self._registry("mig_register_storage_targets", "storage target")
+        return self._registry("mig_register_storage_targets", "storage target", StorageTarget)
 
     def rollback_methods(self) -> dict[str, Any]:
-        return self._registry("mig_register_rollback_methods", "rollback method")
+        return self._registry("mig_register_rollback_methods", "rollback method", RollbackMethod)
 
     def dialect_for(self, url: str) -> Any:
         scheme = url.split(":", 1)[0].split("+", 1)[0].lower() if ":" in url else ""
@@ -256,7 +272,12 @@ class Plugins:
             sql=sql, dialect=dialect, first_line=first_line, path=path
         )
         if result is None:
-            raise PluginError("no plugin splits SQL into statements (install mig-sqlfile)")
+            raise PluginError(
+                "no plugin splits SQL into statements (installed plugins: "
+                + (", ".join(sorted(self.infos)) or "none")
+                + ")"
+                + self.problems_note()
+            )
         return result
 
     def resolve_order(self, migrations: Sequence[Migration]) -> list[Migration]:

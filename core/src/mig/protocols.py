@@ -1,5 +1,10 @@
-"""The pluggable roles. Plugins register classes that satisfy these through the
-``mig_register_*`` hooks; each class carries a unique ``name`` that the configuration picks."""
+"""The pluggable roles. Plugins register classes that subclass these through the
+``mig_register_*`` hooks; each class carries a unique ``name`` that the configuration picks.
+
+A registered dialect, backup type, storage target or rollback method subclasses its protocol
+explicitly (the registries refuse one that does not): a Protocol gives the defaults of its
+optional members only to the classes that subclass it (PEP 544), and the core relies on
+those defaults rather than looking members up with ``getattr``."""
 
 from __future__ import annotations
 
@@ -96,6 +101,15 @@ class Dialect(Protocol):
         ``exclude_prefix`` (mig's own) and what belongs to them. Read-only; the same schema
         always gives the same snapshot."""
         ...
+    def backup_handler(self, backup_type: str) -> BackupHandler | None:
+        """How this dialect makes and restores backups of the type named ``backup_type``
+        (``full``, ``schema``, ...), or None when it has no support for that type.
+
+        Everything a dialect knows lives with it, its backup mechanics included: a backup type
+        plugin registers the type's name and hands each backup and restore to the handler the
+        database's dialect returns here (see :class:`mig.backup_types.PerDialectStrategy`).
+        The default offers none."""
+        return None
 
 
 @runtime_checkable
@@ -259,23 +273,48 @@ class RestoreJob:
 
 
 @runtime_checkable
+class BackupHandler(Protocol):
+    """What a dialect offers for one backup type (see :meth:`Dialect.backup_handler`): how
+    a backup of that type is made and restored on that dialect's databases."""
+
+    #: True when :meth:`restore` always calls ``job.finish`` inside its final atomic step,
+    #: before any change to the database becomes visible, and changes nothing when
+    #: ``finish`` raises (see :meth:`BackupStrategy.calls_finish`).
+    finishes_atomically: ClassVar[bool] = False
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        """Write the backup's parts into ``job.workdir`` (see
+        :meth:`BackupStrategy.create`)."""
+        ...
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        """Bring the database to the state saved in ``job.chain[-1]`` (see
+        :meth:`BackupStrategy.restore`)."""
+        ...
+
+
+@runtime_checkable
 class BackupStrategy(Protocol):
     """One backup type (``full``, ``schema``, ``data``, ``incremental``, or a third party's).
 
-    A type whose restore keeps the database's schema as it is (data-only) sets the class
-    attribute ``keeps_schema = True``: restoring it then undoes no migration, and the applied
-    ones stay applied. Absent means False.
-
-    A type may define ``calls_finish(dialect) -> bool``, true when its restore on that
-    dialect always calls ``job.finish`` before any change to the database becomes visible
-    and changes nothing when ``finish`` raises. The core then verifies the backup's checksums
-    while the restore copies, and ``finish`` raises :class:`mig.BackupError` for a damaged
-    backup. Otherwise (or when the method is absent) the backup is verified first.
+    Classes registered as backup types subclass this protocol explicitly, so that they get
+    the defaults of its optional members (``keeps_schema``, ``calls_finish``).
     """
 
     name: ClassVar[str]
     #: True when a backup of this type builds on the previous one of its chain.
     chained: ClassVar[bool]
+    #: True when a restore of this type keeps the database's schema as it is (data-only):
+    #: restoring it then undoes no migration, and the applied ones stay applied.
+    keeps_schema: ClassVar[bool] = False
+
+    def calls_finish(self, dialect: Dialect) -> bool:
+        """True when this type's restore on ``dialect`` always calls ``job.finish`` before any
+        change to the database becomes visible and changes nothing when ``finish`` raises.
+        The core then verifies the backup's checksums while the restore copies, and
+        ``finish`` raises :class:`mig.BackupError` for a damaged backup. Otherwise (the
+        default) the backup is verified before the restore starts."""
+        return False
 
     def create(self, ctx: Context, job: BackupJob) -> None:
         """Write the backup's parts into ``job.workdir``. Raise :class:`mig.BackupError` when

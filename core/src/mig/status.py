@@ -100,7 +100,7 @@ def snapshot(dialect: Dialect, prefix: str) -> dict[str, Any] | None:
     """The dialect's schema snapshot, or None when it cannot take one."""
     try:
         return dialect.schema_snapshot(exclude_prefix=prefix)
-    except (NotImplementedError, AttributeError):  # TEMP until the snapshot branch lands
+    except NotImplementedError:
         return None
 
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from mig import BackupError
+from mig.protocols import Dialect
 from mig.testing import Project
 from mig_backup_data.plugin import DataBackup
 
@@ -249,8 +250,18 @@ def test_a_wal_database_round_trips(project):
     assert typed_rows(project.db_path) == saved
 
 
+class Oracle(Dialect):
+    """A dialect that offers no backups (the protocol's default ``backup_handler``)."""
+
+    name = "oracle"
+
+
 def test_other_dialects_are_refused_clearly(tmp_path):
-    ctx = SimpleNamespace(dialect=SimpleNamespace(name="oracle"))
-    with pytest.raises(BackupError, match="^data backups of oracle databases are not"
-                       " supported by mig-backup-data yet$"):
-        DataBackup().create(ctx, SimpleNamespace(workdir=tmp_path, extra={}))  # type: ignore[arg-type]
+    ctx = SimpleNamespace(dialect=Oracle("oracle://x", base_dir=tmp_path, options={}))
+    job = SimpleNamespace(workdir=tmp_path, extra={})
+    with pytest.raises(BackupError, match="^data backups of oracle databases are not supported"
+                       " [(]the oracle dialect offers no data backups[)]$"):
+        DataBackup().create(ctx, job)  # type: ignore[arg-type]
+    with pytest.raises(BackupError, match="not supported"):
+        DataBackup().restore(ctx, job)  # type: ignore[arg-type]
+    assert not DataBackup().calls_finish(ctx.dialect)

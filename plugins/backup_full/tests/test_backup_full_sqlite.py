@@ -16,6 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 from mig import BackupError, MigrationEngine
+from mig.protocols import Dialect
 from mig.testing import Project
 from mig_backup_full.plugin import FullBackup
 
@@ -491,12 +492,18 @@ def test_an_in_memory_database_is_backed_up_but_not_restored(tmp_path):
     assert engine.dialect.query("SELECT x FROM t") == [(42,)]
 
 
+class Oracle(Dialect):
+    """A dialect that offers no backups (the protocol's default ``backup_handler``)."""
+
+    name = "oracle"
+
+
 def test_other_dialects_are_refused_clearly(tmp_path):
-    ctx = SimpleNamespace(dialect=SimpleNamespace(name="oracle"))
+    ctx = SimpleNamespace(dialect=Oracle("oracle://x", base_dir=tmp_path, options={}))
     job = SimpleNamespace(workdir=tmp_path, extra={})
     with pytest.raises(BackupError, match="^full backups of oracle databases are not supported"
-                       " by mig-backup-full yet$"):
+                       " [(]the oracle dialect offers no full backups[)]$"):
         FullBackup().create(ctx, job)  # type: ignore[arg-type]
-    with pytest.raises(BackupError, match="not supported by mig-backup-full"):
+    with pytest.raises(BackupError, match="not supported"):
         FullBackup().restore(ctx, job)  # type: ignore[arg-type]
-
+    assert not FullBackup().calls_finish(ctx.dialect)

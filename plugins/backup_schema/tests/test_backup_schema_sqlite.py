@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from mig import BackupError
 from mig.backups import sha256_file
+from mig.protocols import Dialect
 from mig.testing import Project
 from mig_backup_schema.plugin import SchemaBackup
 
@@ -239,8 +240,18 @@ def test_a_restore_that_fails_midway_changes_nothing(project):
     assert [p for p in project.path.iterdir() if ".mig-restore-" in p.name] == []
 
 
+class Oracle(Dialect):
+    """A dialect that offers no backups (the protocol's default ``backup_handler``)."""
+
+    name = "oracle"
+
+
 def test_other_dialects_are_refused_clearly(tmp_path):
-    ctx = SimpleNamespace(dialect=SimpleNamespace(name="oracle"))
-    with pytest.raises(BackupError, match="^schema backups of oracle databases are not"
-                       " supported by mig-backup-schema yet$"):
-        SchemaBackup().create(ctx, SimpleNamespace(workdir=tmp_path, extra={}))  # type: ignore[arg-type]
+    ctx = SimpleNamespace(dialect=Oracle("oracle://x", base_dir=tmp_path, options={}))
+    job = SimpleNamespace(workdir=tmp_path, extra={})
+    with pytest.raises(BackupError, match="^schema backups of oracle databases are not supported"
+                       " [(]the oracle dialect offers no schema backups[)]$"):
+        SchemaBackup().create(ctx, job)  # type: ignore[arg-type]
+    with pytest.raises(BackupError, match="not supported"):
+        SchemaBackup().restore(ctx, job)  # type: ignore[arg-type]
+    assert not SchemaBackup().calls_finish(ctx.dialect)

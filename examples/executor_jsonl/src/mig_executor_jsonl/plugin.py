@@ -10,13 +10,14 @@ from typing import Any, ClassVar
 
 from mig import ConfigError, Migration, Statement, hookimpl
 from mig.config import Config
-from mig.protocols import Dialect, Executor
+from mig.protocols import Dialect, Executor, ExecutorFactory
 
 MIG_API_VERSION = 1
 
 
-class JsonlLoggingExecutor:
-    """Wraps another executor; one JSON line per statement, failures included."""
+class JsonlLoggingExecutor(Executor):
+    """Wraps another executor; one JSON line per statement, failures included. The class
+    itself is the registered factory (see :class:`mig.protocols.ExecutorFactory`)."""
 
     name: ClassVar[str] = "jsonl_log"
 
@@ -59,5 +60,5 @@ def _ms(started: float) -> float:
 
 
 @hookimpl
-def mig_register_executors() -> list[type]:
+def mig_register_executors() -> list[ExecutorFactory]:
     return [JsonlLoggingExecutor]

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from mig import BackupError, ConfigError, hookimpl
+from mig.protocols import StorageTarget
 
 MIG_API_VERSION = 1
 
 _SUFFIX = ".gz"
 
 
-class GzipStorage:
+class GzipStorage(StorageTarget):
     """Objects live at ``<directory>/<key>.gz``, owner-only, written atomically."""
 
     name: ClassVar[str] = "gzip"
@@ -85,5 +86,5 @@ class GzipStorage:
 
 
 @hookimpl
-def mig_register_storage_targets() -> list[type]:
+def mig_register_storage_targets() -> list[type[StorageTarget]]:
     return [GzipStorage]

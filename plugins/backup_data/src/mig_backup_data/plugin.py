@@ -1,6 +1,6 @@
 """Backup type ``data``: the rows of every user table (not mig's bookkeeping), restored in one
-transaction into the schema as it is. The work is dialect-specific and lives in one module per
-dialect."""
+transaction into the schema as it is. The work is dialect-specific and lives with each dialect
+(``Dialect.backup_handler("data")``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from mig import hookimpl
 from mig.backup_types import PerDialectStrategy
+from mig.protocols import BackupStrategy
 
 MIG_API_VERSION = 1
 
@@ -18,11 +19,8 @@ class DataBackup(PerDialectStrategy):
 
     name: ClassVar[str] = "data"
     keeps_schema: ClassVar[bool] = True
-    modules = {"sqlite": "mig_backup_data.sqlite"}
-    distribution = "mig-backup-data"
-    finishes_atomically = frozenset({"sqlite"})
 
 
 @hookimpl
-def mig_register_backup_types() -> list[type]:
+def mig_register_backup_types() -> list[type[BackupStrategy]]:
     return [DataBackup]

@@ -1,5 +1,5 @@
 """Backup type ``full``: a consistent copy of the whole database, restored atomically. The
-work is dialect-specific and lives in one module per dialect."""
+work is dialect-specific and lives with each dialect (``Dialect.backup_handler("full")``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from mig import hookimpl
 from mig.backup_types import PerDialectStrategy
+from mig.protocols import BackupStrategy
 
 MIG_API_VERSION = 1
 
@@ -15,11 +16,8 @@ class FullBackup(PerDialectStrategy):
     """The whole database: schema, rows and mig's bookkeeping as they were."""
 
     name: ClassVar[str] = "full"
-    modules = {"sqlite": "mig_backup_full.sqlite"}
-    distribution = "mig-backup-full"
-    finishes_atomically = frozenset({"sqlite"})
 
 
 @hookimpl
-def mig_register_backup_types() -> list[type]:
+def mig_register_backup_types() -> list[type[BackupStrategy]]:
     return [FullBackup]

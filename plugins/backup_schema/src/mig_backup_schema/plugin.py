@@ -1,6 +1,6 @@
 """Backup type ``schema``: the database's schema without the user rows, restored atomically as
-a database holding that schema and no user rows. The work is dialect-specific and lives in one
-module per dialect."""
+a database holding that schema and no user rows. The work is dialect-specific and lives with
+each dialect (``Dialect.backup_handler("schema")``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from mig import hookimpl
 from mig.backup_types import PerDialectStrategy
+from mig.protocols import BackupStrategy
 
 MIG_API_VERSION = 1
 
@@ -16,11 +17,8 @@ class SchemaBackup(PerDialectStrategy):
     """Tables, indexes, views and triggers; of the rows, only mig's bookkeeping."""
 
     name: ClassVar[str] = "schema"
-    modules = {"sqlite": "mig_backup_schema.sqlite"}
-    distribution = "mig-backup-schema"
-    finishes_atomically = frozenset({"sqlite"})
 
 
 @hookimpl
-def mig_register_backup_types() -> list[type]:
+def mig_register_backup_types() -> list[type[BackupStrategy]]:
     return [SchemaBackup]

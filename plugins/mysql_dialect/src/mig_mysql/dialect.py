@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mig.errors import ConfigError, DatabaseError
+from mig.protocols import Dialect
 from mig.urls import mask_url
 
 from . import locking
@@ -24,9 +23,8 @@ from .executor import MySQLExecutor
 if TYPE_CHECKING:
     import pymysql
     from mig.schema import Snapshot
+    from mig.protocols import BackupHandler
 
-#: Backup types whose mechanics this plugin provides (see :meth:`backup_module`).
-BACKUP_TYPES = ("full", "schema", "data", "incremental")
 SCHEMES = ("mysql", "mariadb")
 URL_FORMS = "mysql://user:password@host:port/database (or mariadb://...)"
 DEFAULT_PORT = 3306
@@ -148,7 +146,7 @@ class _Closed:
 _CLOSED: Any = _Closed()
 
 
-class MySQLDialect:
+class MySQLDialect(Dialect):
     """One MySQL or MariaDB database through PyMySQL, in autocommit mode.
 
     MySQL commits implicitly before and after every DDL statement, so DDL cannot be rolled
@@ -327,10 +325,10 @@ class MySQLDialect:
                 f"cannot read the schema of {self.display_url()}: {self.describe(exc)}"
             ) from exc
 
-    def backup_module(self, backup_type: str) -> ModuleType | None:
-        """How this server makes and restores backups of ``backup_type`` (a module with
-        ``create(ctx, job)`` and ``restore(ctx, job)``), for the backup plugins; None for a
-        type it has no support for."""
-        if backup_type not in BACKUP_TYPES:
-            return None
-        return import_module(f"mig_mysql.backup.{backup_type}")
+    def backup_handler(self, backup_type: str) -> BackupHandler | None:
+        """How this server makes and restores backups of ``backup_type`` (``full``,
+        ``schema``, ``data``, ``incremental``: see :mod:`mig_mysql.backup`), with its own
+        dump tools; None for any other type."""
+        from .backup import handler
+
+        return handler(backup_type)

@@ -10,13 +10,12 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from importlib import import_module
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from mig.errors import ConfigError, DatabaseError
+from mig.protocols import Dialect
 from mig.urls import mask_url
 
 from . import locking
@@ -25,9 +24,8 @@ from .executor import PostgresExecutor
 if TYPE_CHECKING:
     import psycopg
     from mig.schema import Snapshot
+    from mig.protocols import BackupHandler
 
-#: Backup types whose mechanics this plugin provides (see :meth:`backup_module`).
-BACKUP_TYPES = ("full", "schema", "data", "incremental")
 SCHEMES = ("postgresql", "postgres")
 URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"
 #: Seconds a connection attempt may take before it fails (libpq waits for ever otherwise).
@@ -149,7 +147,7 @@ class _Closed:
 _CLOSED: Any = _Closed()
 
 
-class PostgresDialect:
+class PostgresDialect(Dialect):
     """One PostgreSQL database (and optionally one schema in it) through psycopg 3.
 
     The connection is in autocommit mode; the engine's ``begin``/``commit``/``rollback`` send
@@ -383,13 +381,13 @@ class PostgresDialect:
                 f"cannot read the schema of {self.display_url()}: {self.scrub(_one_line(exc))}"
             ) from exc
 
-    def backup_module(self, backup_type: str) -> ModuleType | None:
-        """How this server makes and restores backups of ``backup_type`` (a module with
-        ``create(ctx, job)`` and ``restore(ctx, job)``), for the backup plugins; None for a
-        type it has no support for."""
-        if backup_type not in BACKUP_TYPES:
-            return None
-        return import_module(f"mig_postgres.backup.{backup_type}")
+    def backup_handler(self, backup_type: str) -> BackupHandler | None:
+        """How this server makes and restores backups of ``backup_type`` (``full``,
+        ``schema``, ``data``, ``incremental``: see :mod:`mig_postgres.backup`), with its own
+        dump tools; None for any other type."""
+        from .backup import handler
+
+        return handler(backup_type)
 
 
 def _one_line(exc: Exception) -> str:

@@ -6,12 +6,12 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from mig import Migration, MigrationExecution, hookimpl
-from mig.protocols import Context, UndoEffect
+from mig.protocols import Context, RollbackMethod, UndoEffect
 
 MIG_API_VERSION = 1
 
 
-class DownRollback:
+class DownRollback(RollbackMethod):
     """Runs the migration's DOWN section inside the run loop's transaction; undoes that
     migration only."""
 
@@ -40,5 +40,5 @@ class DownRollback:
 
 
 @hookimpl
-def mig_register_rollback_methods() -> list[type]:
+def mig_register_rollback_methods() -> list[type[RollbackMethod]]:
     return [DownRollback]

@@ -13,13 +13,12 @@ from mig import (
     UnknownTargetError,
     hookimpl,
 )
-from mig.ledger import RestoreCause
-from mig.protocols import Context, UndoEffect
+from mig.protocols import Context, RollbackMethod, UndoEffect
 
 MIG_API_VERSION = 1
 
 
-class RestoreRollback:
+class RestoreRollback(RollbackMethod):
     """Restores the backup taken before the migration. The migrations in effect afterwards
     are exactly those in effect when that backup was taken (see docs/ledger.md): it undoes
     the migration and everything applied after it, and may put back what was rolled back
@@ -38,7 +37,7 @@ class RestoreRollback:
             strategy = ctx.backups.strategy(str(manifest.info.backup_type))
         except (UnknownTargetError, BackupError, PluginError) as exc:
             return f"its backup {execution.backup_id} is not usable: {exc}"
-        if getattr(strategy, "keeps_schema", False):
+        if strategy.keeps_schema:
             # A data-only restore leaves the schema as it is, so it cannot undo a migration.
             return (
                 f"its backup {execution.backup_id} holds data only and cannot undo schema changes"
@@ -65,5 +64,5 @@ class RestoreRollback:
 
 
 @hookimpl
-def mig_register_rollback_methods() -> list[type]:
+def mig_register_rollback_methods() -> list[type[RollbackMethod]]:
     return [RestoreRollback]

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from mig.errors import ConfigError, DatabaseError
+from mig.protocols import Dialect
 
 from . import locking
 from .executor import SQLiteExecutor
 
 if TYPE_CHECKING:
-    from mig.protocols import RestoreJob
+    from mig.protocols import BackupHandler, RestoreJob
     from mig.schema import Snapshot
 
 #: Seconds a statement waits for another connection's write lock before "database is locked".
@@ -79,11 +80,11 @@ class _Closed:
 _CLOSED: Any = _Closed()
 
 
-class SQLiteDialect:
+class SQLiteDialect(Dialect):
     """One SQLite database, through the standard library's ``sqlite3`` in autocommit mode.
 
     ``path`` is the resolved database file (None in memory) and ``connection`` the open
-    ``sqlite3.Connection`` (None when closed), for plugins that need SQLite itself (backups).
+    ``sqlite3.Connection`` (None when closed), for code that needs SQLite itself (backups).
     """
 
     name: ClassVar[str] = "sqlite"
@@ -230,14 +231,21 @@ class SQLiteDialect:
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot read the schema of {self.url}: {exc}") from exc
 
+    def backup_handler(self, backup_type: str) -> BackupHandler | None:
+        """SQLite's own ``full``, ``schema``, ``data`` and ``incremental`` backups (see
+        :mod:`mig_sqlite.backup`); None for any other type."""
+        from .backup import handler
+
+        return handler(backup_type)
+
     def rebuild(
         self,
         job: RestoreJob,
         fill: Callable[[Path], None] | None = None,
-        setup: Callable[[Any], None] | None = None,
-        build: Callable[[Any], None] | None = None,
+        setup: Callable[[SQLiteDialect], None] | None = None,
+        build: Callable[[SQLiteDialect], None] | None = None,
     ) -> None:
-        """For backup plugins: the atomic way to replace this database. A new file is built
+        """For backups: the atomic way to replace this database. A new file is built
         beside it (``fill(tmp)`` writes it, else it starts empty; ``setup`` runs on it outside a
         transaction, ``build`` and mig's bookkeeping (``job.finish``) in one), then renamed over
         this one. A crash leaves the old database or the new one, never a mix."""

@@ -1,5 +1,5 @@
 """Replacing a live SQLite database file with a restored copy, atomically: the dialect's
-mechanism behind :meth:`SQLiteDialect.rebuild`, which the backup plugins call."""
+mechanism behind :meth:`SQLiteDialect.rebuild`, which the restores of :mod:`.backup` call."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import sqlite3
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mig import BackupError
-from mig.protocols import Dialect, RestoreJob
+from mig.protocols import RestoreJob
+
+if TYPE_CHECKING:
+    from .dialect import SQLiteDialect
 
 _TEMP_MARK = ".mig-restore-"
 _SIDECARS = ("-wal", "-shm", "-journal")
@@ -53,16 +56,16 @@ def discard(tmp: Path) -> None:
 
 
 def finish_in_copy(
-    dialect: Dialect,
+    dialect: SQLiteDialect,
     tmp: Path,
     job: RestoreJob,
-    setup: Callable[[Any], None] | None = None,
-    build: Callable[[Any], None] | None = None,
+    setup: Callable[[SQLiteDialect], None] | None = None,
+    build: Callable[[SQLiteDialect], None] | None = None,
 ) -> None:
     """Open the database file ``tmp`` with the live database's dialect class, run ``setup``
     (outside a transaction), then ``build`` and mig's bookkeeping (``job.finish``) in one
     transaction, and close it."""
-    restored: Any = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    restored = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
     restored.connect()
     try:
         if setup is not None:
@@ -82,13 +85,14 @@ def finish_in_copy(
         raise BackupError(f"the restored copy {tmp} kept its write-ahead log after closing")
 
 
-def replace_database(dialect: Any, tmp: Path) -> None:
+def replace_database(dialect: SQLiteDialect, tmp: Path) -> None:
     """Rename the complete, closed database ``tmp`` over the live one: the one atomic step.
 
     Before it, the old database must not depend on any sidecar file (its log is checkpointed
     into it), and the sidecars go, lest SQLite apply the old one's log or journal to the new
     file. The live connection is closed (the core reconnects) and reopened if this fails.
     """
+    assert dialect.path is not None  # rebuild() refuses in-memory databases
     db = real_file(dialect.path)
     _sync(tmp)
     _take_over(db, tmp)
@@ -137,11 +141,11 @@ def _sync(path: Path) -> None:
 
 
 def rebuild(
-    dialect: Any,
+    dialect: SQLiteDialect,
     job: RestoreJob,
     fill: Callable[[Path], None] | None = None,
-    setup: Callable[[Any], None] | None = None,
-    build: Callable[[Any], None] | None = None,
+    setup: Callable[[SQLiteDialect], None] | None = None,
+    build: Callable[[SQLiteDialect], None] | None = None,
 ) -> None:
     """Replace ``dialect``'s database by a new one built beside it: ``fill(tmp)`` writes the
     file (else it starts empty), ``setup`` and ``build`` run on it (see :func:`finish_in_copy`)

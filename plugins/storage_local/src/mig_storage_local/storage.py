@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any, BinaryIO, ClassVar
 
 from mig import BackupError, ConfigError
+from mig.protocols import StorageTarget
 
 _TEMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 20
 
 
-class LocalStorage:
+class LocalStorage(StorageTarget):
     """The ``local`` storage target: a directory on this machine (``backups_dir``)."""
 
     name: ClassVar[str] = "local"

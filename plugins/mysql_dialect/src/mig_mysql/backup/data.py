@@ -31,8 +31,9 @@ from typing import Any
 
 from mig import BackupError
 from mig.backup_types import read_json_part, write_json_part
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from . import mysql_dialect
 from .tools import (
     DATA_ARGS,
     Objects,
@@ -56,8 +57,18 @@ from .tools import (
 FORMAT = 1
 
 
+class Handler(BackupHandler):
+    """The ``data`` backup type on MySQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = mysql_dialect(ctx)
     out = job.workdir / "data"
     with Server(dialect) as server, driver_errors(dialect, "data backup"):
         saved = data_tables(dialect.connection, server.database, ctx.config.table_prefix)
@@ -71,7 +82,7 @@ def create(ctx: Context, job: BackupJob) -> None:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = mysql_dialect(ctx)
     backup = job.chain[-1]
     saved_info(backup, "data", FORMAT)
     doc = read_json_part(job.fetch(backup, "tables"), backup.backup_id)

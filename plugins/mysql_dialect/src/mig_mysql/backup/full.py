@@ -16,10 +16,9 @@ triggers, routines or events missing (restore again).
 
 from __future__ import annotations
 
-from typing import Any
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
-from mig.protocols import BackupJob, Context, RestoreJob
-
+from . import mysql_dialect
 from .tools import (
     Server,
     describe_server,
@@ -34,8 +33,18 @@ FULL_ARGS = ("--single-transaction", "--hex-blob", "--no-tablespaces", "--routin
              "--triggers", "--events")
 
 
+class Handler(BackupHandler):
+    """The ``full`` backup type on MySQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = mysql_dialect(ctx)
     with Server(dialect) as server, driver_errors(dialect, "full backup"):
         server.dump(job.workdir / "data", FULL_ARGS)
         job.extra["mysql"] = {"format": FORMAT,
@@ -43,7 +52,7 @@ def create(ctx: Context, job: BackupJob) -> None:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = mysql_dialect(ctx)
     backup = job.chain[-1]
     info = saved_info(backup, "full", FORMAT)
     dump = job.fetch(backup, "data")

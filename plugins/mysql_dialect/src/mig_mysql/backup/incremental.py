@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from mig import BackupError
-from mig.backup_types import read_json_part, write_json_part
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.backup_types import max_chain, read_json_part, write_json_part
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from . import mysql_dialect
 from .tools import (
     DATA_ARGS,
     Server,
@@ -55,6 +56,16 @@ SCHEMA_ARGS = ("--single-transaction", "--no-tablespaces", "--no-data", "--routi
                "--triggers", "--events")
 ROWS_ARGS = (*DATA_ARGS, "--order-by-primary")
 _INSERT = b"INSERT INTO `"
+
+
+class Handler(BackupHandler):
+    """The ``incremental`` backup type on MySQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
 
 
 # -- backup ---------------------------------------------------------------------------------
@@ -142,7 +153,7 @@ def split_rows(path: Path) -> tuple[int, dict[str, tuple[int, int, str]], int]:
     return first, segments, last_end
 
 
-def _new_chain(job: BackupJob, options: Any) -> str | None:
+def _new_chain(job: BackupJob, limit: int) -> str | None:
     parent = job.parent
     if parent is None:
         return "no earlier incremental backup"
@@ -151,14 +162,14 @@ def _new_chain(job: BackupJob, options: Any) -> str | None:
         return f"the previous incremental backup {parent.backup_id} is not of this database"
     if parent.database_path != job.info.database_path:
         return f"the previous incremental backup {parent.backup_id} is of another database"
-    if int(saved.get("depth", 0)) + 1 > int(getattr(options, "max_chain", 50)):
-        return f"the chain holds max_chain = {getattr(options, 'max_chain', 50)} increments"
+    if int(saved.get("depth", 0)) + 1 > limit:
+        return f"the chain holds max_chain = {limit} increments"
     return None
 
 
-def create(ctx: Context, job: BackupJob, options: Any) -> None:
-    dialect: Any = ctx.dialect
-    reason = _new_chain(job, options)
+def create(ctx: Context, job: BackupJob) -> None:
+    dialect = mysql_dialect(ctx)
+    reason = _new_chain(job, max_chain(ctx, "incremental"))
     parent_prints: dict[str, str] = {}
     depth = 0
     if reason is None:
@@ -223,8 +234,8 @@ def _copy(src: Any, out: Any, offset: int, length: int) -> None:
 # -- restore --------------------------------------------------------------------------------
 
 
-def restore(ctx: Context, job: RestoreJob, options: Any) -> None:
-    dialect: Any = ctx.dialect
+def restore(ctx: Context, job: RestoreJob) -> None:
+    dialect = mysql_dialect(ctx)
     last = job.chain[-1]
     info = saved_info(last, "incremental", FORMAT)
     for link in job.chain:

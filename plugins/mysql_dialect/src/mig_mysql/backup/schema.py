@@ -16,10 +16,9 @@ empty.
 
 from __future__ import annotations
 
-from typing import Any
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
-from mig.protocols import BackupJob, Context, RestoreJob
-
+from . import mysql_dialect
 from .tools import (
     DATA_ARGS,
     Server,
@@ -36,8 +35,18 @@ SCHEMA_ARGS = ("--single-transaction", "--no-tablespaces", "--no-data", "--routi
                "--triggers", "--events")
 
 
+class Handler(BackupHandler):
+    """The ``schema`` backup type on MySQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = mysql_dialect(ctx)
     with Server(dialect) as server, driver_errors(dialect, "schema backup"):
         ours = bookkeeping_tables(dialect.connection, server.database, ctx.config.table_prefix)
         server.dump(job.workdir / "data", SCHEMA_ARGS)
@@ -48,7 +57,7 @@ def create(ctx: Context, job: BackupJob) -> None:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = mysql_dialect(ctx)
     backup = job.chain[-1]
     info = saved_info(backup, "schema", FORMAT)
     pieces = [(job.fetch(backup, "data"), 0, None)]

@@ -1,10 +1,9 @@
 """MySQL / MariaDB backups with the server's own tools, and restores made as safe as MySQL
 allows.
 
-The same file ships in mig-backup-full, mig-backup-schema, mig-backup-data and
-mig-backup-incremental (each plugin depends on mig-core only); a test keeps the copies
-identical. It reaches the server through what the mysql dialect exposes (``target``,
-``connection``, ``open_connection``, ``url``), never by importing it or the driver.
+Shared by the backup types of :mod:`mig_mysql.backup`. It reaches the server through what
+the mysql dialect exposes (``target``, ``connection``, ``open_connection``, ``url``,
+``describe``); the driver is imported by the dialect, never here.
 
 - ``mariadb-dump`` (or ``mysqldump``) and the ``mariadb`` (or ``mysql``) client get the
   connection settings, password included, from a 0600 option file in a private temporary
@@ -30,10 +29,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from mig import BackupError, MigError
+
+from . import mysql_dialect
+
+if TYPE_CHECKING:
+    from mig.protocols import Context, RestoreJob
+
+    from ..dialect import MySQLDialect
 
 DUMP_TOOLS = ("mariadb-dump", "mysqldump")
 CLIENT_TOOLS = ("mariadb", "mysql")
@@ -67,10 +73,8 @@ class Server:
     """The client tools for the dialect's server; a context manager that owns the option
     file holding the connection settings."""
 
-    def __init__(self, dialect: Any) -> None:
-        target = getattr(dialect, "target", None)
-        if target is None or not hasattr(target, "connect_kwargs"):
-            raise BackupError("the mysql dialect does not expose its connection settings")
+    def __init__(self, dialect: MySQLDialect) -> None:
+        target = dialect.target
         self.dialect = dialect
         self.target = target
         self.database = str(target.database)
@@ -372,7 +376,7 @@ def staging_name(database: str) -> str:
     return "mig_restore_" + hashlib.sha256(database.encode()).hexdigest()[:20]
 
 
-def dialect_for(dialect: Any, database: str, options: dict[str, Any]) -> Any:
+def dialect_for(dialect: MySQLDialect, database: str, options: dict[str, Any]) -> MySQLDialect:
     """A dialect object of the same class for another database of the same server."""
     parts = urlsplit(dialect.url)
     url = parts._replace(path="/" + quote(database, safe="")).geturl()
@@ -389,7 +393,9 @@ class Staging:
 
     @classmethod
     @contextmanager
-    def create(cls, server: Server, dialect: Any, charset_: tuple[str, str]) -> Iterator[Staging]:
+    def create(
+        cls, server: Server, dialect: MySQLDialect, charset_: tuple[str, str]
+    ) -> Iterator[Staging]:
         name = staging_name(server.database)
         admin = dialect.open_connection("")
         try:
@@ -411,7 +417,7 @@ class Staging:
                 with suppress(Exception):
                     admin.close()
 
-    def finish(self, dialect: Any, job: Any, options: dict[str, Any]) -> None:
+    def finish(self, dialect: MySQLDialect, job: RestoreJob, options: dict[str, Any]) -> None:
         """mig's current audit trail, written into the staging copy (``job.finish``)."""
         staged = dialect_for(dialect, self.name, options)
         staged.connect()
@@ -428,7 +434,7 @@ class Staging:
             staged.close()
 
 
-def swap_in(dialect: Any, staging: Staging, lock_timeout: float) -> None:
+def swap_in(dialect: MySQLDialect, staging: Staging, lock_timeout: float) -> None:
     """Put the staging database's contents in place of the live database's.
 
     1. Read the staging copy's views, triggers, routines and events; drop its triggers (a
@@ -489,11 +495,11 @@ def drop_aside(conn: Any, live: str, aside: dict[str, str], old_views: set[str])
         run(conn, "SET SESSION foreign_key_checks = %s", (int(checks),))
 
 
-def restore_by_swap(ctx: Any, job: Any, server: Server, charset_: tuple[str, str],
+def restore_by_swap(ctx: Context, job: RestoreJob, server: Server, charset_: tuple[str, str],
                     pieces: Sequence[tuple[Path, int, int | None]]) -> None:
     """The restore of full, schema and incremental backups: load ``pieces`` (SQL) into a
     staging database, write mig's audit trail there, and swap it in (:func:`swap_in`)."""
-    dialect = ctx.dialect
+    dialect = mysql_dialect(ctx)
     options = dict(ctx.config.options.get(dialect.name, {}))
     with Staging.create(server, dialect, charset_) as staging:
         server.load(staging.name, pieces)
@@ -585,15 +591,12 @@ def foreign_key_problems(conn: Any, database: str, tables: set[str]) -> list[str
 # -- errors and parts -----------------------------------------------------------------------
 
 
-def describe(dialect: Any, exc: Exception) -> str:
-    describe_ = getattr(dialect, "describe", None)
-    if describe_ is not None:
-        return str(describe_(exc))
-    return " ".join(str(exc).split()) or type(exc).__name__
+def describe(dialect: MySQLDialect, exc: Exception) -> str:
+    return dialect.describe(exc)
 
 
 @contextmanager
-def driver_errors(dialect: Any, what: str) -> Iterator[None]:
+def driver_errors(dialect: MySQLDialect, what: str) -> Iterator[None]:
     """The driver's errors as a BackupError of one line naming ``what`` failed."""
     try:
         yield

@@ -1,3 +1,36 @@
-"""Backups of this server for the backup plugins (mig-backup-full, -schema, -data,
--incremental): one module per backup type, with ``create(ctx, job)`` and ``restore(ctx, job)``,
-reached through :meth:`Dialect.backup_module` so the backup plugins never import this one."""
+"""Backups of this server: one module per backup type (``full``, ``schema``, ``data``,
+``incremental``), each with a :class:`mig.protocols.BackupHandler` named ``Handler``, which
+:meth:`PostgresDialect.backup_handler` hands to the backup type plugins (mig-backup-full, -schema,
+-data, -incremental); they never import this plugin."""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+from mig import BackupError
+
+from ..dialect import PostgresDialect
+
+if TYPE_CHECKING:
+    from mig.protocols import BackupHandler, Context
+
+#: The backup types this dialect makes and restores (a module of this package each).
+TYPES = ("full", "schema", "data", "incremental")
+
+
+def handler(backup_type: str) -> BackupHandler | None:
+    """The handler for ``backup_type``, or None for a type this server has no support for.
+    Its module is imported now, not with the dialect."""
+    if backup_type not in TYPES:
+        return None
+    handler_class: type[BackupHandler] = import_module(f"{__name__}.{backup_type}").Handler
+    return handler_class()
+
+
+def postgres_dialect(ctx: Context) -> PostgresDialect:
+    """The dialect of ``ctx``, which a PostgreSQL handler only ever gets from PostgreSQL itself."""
+    dialect = ctx.dialect
+    if not isinstance(dialect, PostgresDialect):
+        raise BackupError(f"a PostgreSQL backup handler was given a {dialect.name} database")
+    return dialect

@@ -29,8 +29,9 @@ from typing import Any
 
 from mig import BackupError
 from mig.backup_types import read_json_part, write_json_part
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from . import postgres_dialect
 from .tools import (
     Server,
     Table,
@@ -53,11 +54,21 @@ from .tools import (
 FORMAT = 1
 
 
+class Handler(BackupHandler):
+    """The ``data`` backup type on PostgreSQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 # -- backup ---------------------------------------------------------------------------------
 
 
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = postgres_dialect(ctx)
     server = Server(dialect)
     prefix = ctx.config.table_prefix
     out = job.workdir / "data"
@@ -79,7 +90,7 @@ def create(ctx: Context, job: BackupJob) -> None:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = postgres_dialect(ctx)
     backup = job.chain[-1]
     schema = saved_scope(backup, "data", FORMAT).get("schema")
     check_scope(dialect, backup, schema)

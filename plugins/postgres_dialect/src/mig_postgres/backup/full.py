@@ -14,10 +14,9 @@ or a crash at any point leaves the database as it was.
 
 from __future__ import annotations
 
-from typing import Any
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
-from mig.protocols import BackupJob, Context, RestoreJob
-
+from . import postgres_dialect
 from .tools import (
     Server,
     check_scope,
@@ -30,16 +29,26 @@ from .tools import (
 FORMAT = 1
 
 
+class Handler(BackupHandler):
+    """The ``full`` backup type on PostgreSQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = postgres_dialect(ctx)
     server = Server(dialect)
-    schema = getattr(dialect.target, "schema", None)
+    schema = dialect.target.schema
     server.dump(job.workdir / "data", scope_args(schema))
     job.extra["postgres"] = {"format": FORMAT, "schema": schema, "dump": "pg_dump -Fc"}
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = postgres_dialect(ctx)
     backup = job.chain[-1]
     schema = saved_scope(backup, "full", FORMAT).get("schema")
     check_scope(dialect, backup, schema)

@@ -36,9 +36,10 @@ from pathlib import Path
 from typing import Any
 
 from mig import BackupError
-from mig.backup_types import read_json_part, write_json_part
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.backup_types import max_chain, read_json_part, write_json_part
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from . import postgres_dialect
 from .tools import (
     Server,
     Table,
@@ -56,6 +57,16 @@ from .tools import (
 FORMAT = 1
 #: What the newest link's ``rows`` always brings, whoever holds the tables' rows.
 _ALWAYS = ("SEQUENCE SET", "BLOB", "BLOBS")
+
+
+class Handler(BackupHandler):
+    """The ``incremental`` backup type on PostgreSQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
 
 
 # -- backup ---------------------------------------------------------------------------------
@@ -89,7 +100,7 @@ def _sequences(conn: Any, schemas: list[str]) -> list[tuple[str, str]]:
     return [(str(s), str(n)) for s, n in rows]
 
 
-def _new_chain(job: BackupJob, schema: str | None, options: Any) -> str | None:
+def _new_chain(job: BackupJob, schema: str | None, limit: int) -> str | None:
     """Why this backup must be a base (None: it can build on its parent)."""
     parent = job.parent
     if parent is None:
@@ -99,17 +110,17 @@ def _new_chain(job: BackupJob, schema: str | None, options: Any) -> str | None:
         return f"the previous incremental backup {parent.backup_id} is not of this database"
     if parent.database_path != job.info.database_path or saved.get("schema") != schema:
         return f"the previous incremental backup {parent.backup_id} is of another database"
-    if int(saved.get("depth", 0)) + 1 > int(getattr(options, "max_chain", 50)):
-        return f"the chain holds max_chain = {getattr(options, 'max_chain', 50)} increments"
+    if int(saved.get("depth", 0)) + 1 > limit:
+        return f"the chain holds max_chain = {limit} increments"
     return None
 
 
-def create(ctx: Context, job: BackupJob, options: Any) -> None:
-    dialect: Any = ctx.dialect
+def create(ctx: Context, job: BackupJob) -> None:
+    dialect = postgres_dialect(ctx)
     server = Server(dialect)
     with driver_errors(server, "incremental backup"), exported_snapshot(dialect) as (conn, snap):
         schema, schemas = scope(conn, dialect)
-        reason = _new_chain(job, schema, options)
+        reason = _new_chain(job, schema, max_chain(ctx, "incremental"))
         parent_prints: dict[str, str] = {}
         depth = 0
         if reason is None:
@@ -152,8 +163,8 @@ def create(ctx: Context, job: BackupJob, options: Any) -> None:
 # -- restore --------------------------------------------------------------------------------
 
 
-def restore(ctx: Context, job: RestoreJob, options: Any) -> None:
-    dialect: Any = ctx.dialect
+def restore(ctx: Context, job: RestoreJob) -> None:
+    dialect = postgres_dialect(ctx)
     last = job.chain[-1]
     schema = saved_scope(last, "incremental", FORMAT).get("schema")
     check_scope(dialect, last, schema)

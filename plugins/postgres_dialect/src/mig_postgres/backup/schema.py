@@ -16,10 +16,9 @@ back empty and sequences start again, as in a database made from the schema alon
 
 from __future__ import annotations
 
-from typing import Any
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
-from mig.protocols import BackupJob, Context, RestoreJob
-
+from . import postgres_dialect
 from .tools import (
     Server,
     check_scope,
@@ -38,8 +37,18 @@ from .tools import (
 FORMAT = 1
 
 
+class Handler(BackupHandler):
+    """The ``schema`` backup type on PostgreSQL (see the module's docstring)."""
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = postgres_dialect(ctx)
     server = Server(dialect)
     prefix = ctx.config.table_prefix
     with driver_errors(server, "schema backup"), exported_snapshot(dialect) as (conn, snap):
@@ -56,7 +65,7 @@ def create(ctx: Context, job: BackupJob) -> None:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = postgres_dialect(ctx)
     backup = job.chain[-1]
     saved = saved_scope(backup, "schema", FORMAT)
     schema = saved.get("schema")

@@ -1,9 +1,8 @@
 """PostgreSQL backups with the server's own tools, and restores on a connection mig controls.
 
-The same file ships in mig-backup-full, mig-backup-schema, mig-backup-data and
-mig-backup-incremental (each plugin depends on mig-core only); a test keeps the copies
-identical. It reaches the server through what the postgres dialect exposes (``target``,
-``connection``, ``open_connection``), never by importing it or the driver.
+Shared by the backup types of :mod:`mig_postgres.backup`. It reaches the server through
+what the postgres dialect exposes (``target``, ``connection``, ``open_connection``,
+``scrub``); the driver is imported by the dialect, never here.
 
 - ``pg_dump`` writes custom-format archives (``-Fc``). It is given the connection as a libpq
   connection string without the password; the password travels in ``PGPASSWORD``, never on a
@@ -26,9 +25,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mig import BackupError, MigError
+
+if TYPE_CHECKING:
+    from mig.protocols import RestoreJob
+
+    from ..dialect import PostgresDialect
 
 #: Objects with OIDs below this are made by initdb (pg_catalog, information_schema, ...).
 FIRST_NORMAL_OID = 16384
@@ -68,10 +72,8 @@ class Server:
     """How the client tools reach the dialect's database: a connection string without the
     password, and an environment that holds it."""
 
-    def __init__(self, dialect: Any) -> None:
-        target = getattr(dialect, "target", None)
-        if target is None or not hasattr(target, "connect_kwargs"):
-            raise BackupError("the postgres dialect does not expose its connection settings")
+    def __init__(self, dialect: PostgresDialect) -> None:
+        target = dialect.target
         self.dialect = dialect
         self.target = target
         kwargs = dict(target.connect_kwargs())
@@ -92,8 +94,7 @@ class Server:
         return found
 
     def scrub(self, text: str) -> str:
-        scrub = getattr(self.dialect, "scrub", None)
-        return scrub(text) if scrub is not None else text
+        return self.dialect.scrub(text)
 
     def run(self, args: Sequence[str], what: str) -> str:
         """Run a client tool to completion; its stdout, or a BackupError with its stderr."""
@@ -175,7 +176,7 @@ class TocEntry:
 
 
 @contextmanager
-def exported_snapshot(dialect: Any) -> Iterator[tuple[Any, str]]:
+def exported_snapshot(dialect: PostgresDialect) -> Iterator[tuple[Any, str]]:
     """A read-only repeatable-read transaction on a connection of its own, and the name of its
     exported snapshot for ``pg_dump --snapshot``: what is read here and what pg_dump dumps are
     the same database state."""
@@ -188,9 +189,9 @@ def exported_snapshot(dialect: Any) -> Iterator[tuple[Any, str]]:
         conn.close()
 
 
-def mig_schema(dialect: Any) -> str:
+def mig_schema(dialect: PostgresDialect) -> str:
     """The schema mig's bookkeeping lives in (the configured one, or the connection's)."""
-    schema = getattr(dialect.target, "schema", None)
+    schema = dialect.target.schema
     if schema:
         return str(schema)
     row = dialect.query("SELECT current_schema()")
@@ -199,10 +200,10 @@ def mig_schema(dialect: Any) -> str:
     return str(row[0][0])
 
 
-def scope(conn: Any, dialect: Any) -> tuple[str | None, list[str]]:
+def scope(conn: Any, dialect: PostgresDialect) -> tuple[str | None, list[str]]:
     """What a backup covers: ``(schema, [schema])`` when mig is configured for one schema,
     else ``(None, every schema of the database that is not the system's)``."""
-    schema = getattr(dialect.target, "schema", None)
+    schema = dialect.target.schema
     if schema:
         return str(schema), [str(schema)]
     rows = conn.execute(
@@ -557,8 +558,8 @@ def creates_public(toc: Sequence[TocEntry]) -> bool:
 
 
 def replace_database(
-    dialect: Any,
-    job: Any,
+    dialect: PostgresDialect,
+    job: RestoreJob,
     server: Server,
     schema: str | None,
     archive: Path,
@@ -607,10 +608,10 @@ def saved_scope(backup: Any, kind: str, fmt: int) -> dict[str, Any]:
     return saved
 
 
-def check_scope(dialect: Any, backup: Any, schema: str | None) -> None:
+def check_scope(dialect: PostgresDialect, backup: Any, schema: str | None) -> None:
     """A backup of one schema restores into that schema only, a whole-database one only into
     a whole database."""
-    current = getattr(dialect.target, "schema", None)
+    current = dialect.target.schema
     if schema != current:
         def name(s: str | None) -> str:
             return f"schema {s!r}" if s else "the whole database"
@@ -636,3 +637,4 @@ def driver_errors(server: Server, what: str) -> Iterator[None]:
             raise
         text = " ".join(str(exc).split()) or type(exc).__name__
         raise BackupError(f"{what} failed: {server.scrub(text)}") from exc
+

@@ -28,7 +28,10 @@ from typing import Any
 
 from mig import BackupError
 from mig.ledger import Ledger
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
+
+from ..dialect import SQLiteDialect
+from . import sqlite_dialect
 
 FORMAT = 1
 KIND_ORDER = ("table", "index", "view", "trigger")
@@ -37,11 +40,23 @@ _LAYOUT = ("page_size", "auto_vacuum", "encoding")
 _HEADER = ("user_version", "application_id")
 
 
+class Handler(BackupHandler):
+    """The ``schema`` backup type on SQLite (see the module's docstring)."""
+
+    finishes_atomically = True
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 # -- backup ---------------------------------------------------------------------------------
 
 
 def create(ctx: Context, job: BackupJob) -> None:
-    conn: sqlite3.Connection | None = getattr(ctx.dialect, "connection", None)
+    conn = sqlite_dialect(ctx).connection
     if conn is None:
         raise BackupError("the sqlite database is not connected")
     prefix = ctx.config.table_prefix
@@ -115,7 +130,7 @@ def _is_bookkeeping(table: str, prefix: str) -> bool:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = sqlite_dialect(ctx)
     backup = job.chain[-1]
     doc = _load(job.fetch(backup, "data"), backup.backup_id)
     prefix = ctx.config.table_prefix
@@ -140,7 +155,7 @@ def _load(path: Path, backup_id: str) -> dict[str, Any]:
     if doc.get("format") != FORMAT:
         raise BackupError(
             f"backup {backup_id} has schema backup format {doc.get('format')!r}; this"
-            f" mig-backup-schema reads format {FORMAT}"
+            f" mig-sqlite reads format {FORMAT}"
         )
     return doc
 
@@ -154,9 +169,10 @@ def _settings(conn: sqlite3.Connection, settings: dict[str, Any]) -> None:
         conn.execute("PRAGMA journal_mode = WAL")
 
 
-def _build(restored: Any, doc: dict[str, Any], prefix: str) -> None:
+def _build(restored: SQLiteDialect, doc: dict[str, Any], prefix: str) -> None:
     """Inside the copy's transaction: the user schema, then mig's bookkeeping as saved."""
-    conn: sqlite3.Connection = restored.connection
+    conn = restored.connection
+    assert conn is not None  # rebuild() connected it
     for name in _HEADER:
         conn.execute(f"PRAGMA {name} = {int(doc['settings'][name])}")
     for o in doc["objects"]:

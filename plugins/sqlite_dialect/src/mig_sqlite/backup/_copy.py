@@ -1,8 +1,9 @@
 """Copying the first ``size`` bytes of a file at the speed of ``cp``.
 
-Imports nothing but the standard library's ``os``, so ``python -m mig_backup_full._copy SRC DST
-SIZE`` starts quickly: a WAL-mode database is copied from such a child process (see
-:mod:`mig_backup_full.sqlite` for why).
+Imports nothing but the standard library (``os``, ``errno``, ``sys``), so ``python -P
+<this file> SRC DST SIZE`` starts quickly: a WAL-mode database is copied from such a child
+process (see :mod:`mig_sqlite.backup.full` for why). The file is run as a script, not with
+``-m``, so that the child imports neither ``mig_sqlite`` nor ``mig``.
 """
 
 from __future__ import annotations

@@ -30,27 +30,40 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from mig import BackupError
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from ..dialect import SQLiteDialect
+from . import _copy, sqlite_dialect
 from ._copy import copy_file, copy_range
 
-#: Exit status of ``python -m mig_backup_full._copy`` when the copy itself failed.
+#: Exit status of the copying child (``_copy.py``) when the copy itself failed.
 _COPY_FAILED = 3
+
+
+class Handler(BackupHandler):
+    """The ``full`` backup type on SQLite (see the module's docstring)."""
+
+    finishes_atomically = True
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
 
 
 # -- backup ---------------------------------------------------------------------------------
 
 
 def create(ctx: Context, job: BackupJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = sqlite_dialect(ctx)
     conn = _connection(dialect)
     dest = job.workdir / "data"
-    path: Path | None = dialect.path
+    path = dialect.path
     try:
-        mode = ctx.dialect.journal_mode(conn)
+        mode = dialect.journal_mode(conn)
         if path is None:
             method = _online_backup(conn, dest)
         elif mode == "wal":
@@ -63,8 +76,8 @@ def create(ctx: Context, job: BackupJob) -> None:
     job.extra["sqlite"] = {"journal_mode": mode, "method": method}
 
 
-def _connection(dialect: Any) -> sqlite3.Connection:
-    conn = getattr(dialect, "connection", None)
+def _connection(dialect: SQLiteDialect) -> sqlite3.Connection:
+    conn = dialect.connection
     if conn is None:
         raise BackupError("the sqlite database is not connected")
     if conn.in_transaction:
@@ -131,7 +144,7 @@ def _copy_in_child(path: Path, dest: Path, size: int) -> bool:
     if not sys.executable:
         return False
     proc = subprocess.run(
-        [sys.executable, "-P", "-m", "mig_backup_full._copy", str(path), str(dest), str(size)],
+        [sys.executable, "-P", _copy.__file__, str(path), str(dest), str(size)],
         capture_output=True, text=True, check=False,
     )
     if proc.returncode == 0:
@@ -158,7 +171,7 @@ def _online_backup(conn: sqlite3.Connection, dest: Path) -> str:
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    dialect: Any = ctx.dialect
+    dialect = sqlite_dialect(ctx)
     backup = job.chain[-1]
     source = job.fetch(backup, "data")
     try:

@@ -33,7 +33,10 @@ from typing import Any
 from urllib.parse import quote
 
 from mig import BackupError
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
+
+from ..dialect import SQLiteDialect
+from . import sqlite_dialect
 
 _COPY = "mig_backup_data"
 _SAVED = "mig_restore_data"
@@ -49,11 +52,23 @@ class Table:
     rowid: str | None
 
 
+class Handler(BackupHandler):
+    """The ``data`` backup type on SQLite (see the module's docstring)."""
+
+    finishes_atomically = True
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job)
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job)
+
+
 # -- backup ---------------------------------------------------------------------------------
 
 
 def create(ctx: Context, job: BackupJob) -> None:
-    conn = _connection(ctx)
+    conn = _connection(sqlite_dialect(ctx))
     out = job.workdir / "data"
     os.close(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))  # owner-only first
     try:
@@ -93,7 +108,7 @@ def _copy_tables(conn: sqlite3.Connection, prefix: str) -> tuple[list[str], int]
 
 
 def restore(ctx: Context, job: RestoreJob) -> None:
-    conn = _connection(ctx)
+    conn = _connection(sqlite_dialect(ctx))
     backup = job.chain[-1]
     source = job.fetch(backup, "data")
     try:
@@ -197,8 +212,8 @@ def _read_only(conn: sqlite3.Connection, path: Path) -> str:
 # -- shared ---------------------------------------------------------------------------------
 
 
-def _connection(ctx: Context) -> sqlite3.Connection:
-    conn: sqlite3.Connection | None = getattr(ctx.dialect, "connection", None)
+def _connection(dialect: SQLiteDialect) -> sqlite3.Connection:
+    conn = dialect.connection
     if conn is None:
         raise BackupError("the sqlite database is not connected")
     if conn.in_transaction:

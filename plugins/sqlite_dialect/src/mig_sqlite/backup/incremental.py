@@ -27,8 +27,9 @@ from typing import Any
 
 from mig import BackupError, BackupInfo
 from mig.backups import Manifest
-from mig.protocols import BackupJob, Context, RestoreJob
+from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from . import sqlite_dialect
 from .options import FORMAT, Options
 from .pages import (
     HASHES,
@@ -50,8 +51,26 @@ SIDECARS = ("-journal", "-wal", "-shm")
 REBASE_FLOOR = 1 << 20
 
 
+class Handler(BackupHandler):
+    """The ``incremental`` backup type on SQLite (see the module's docstring), with the
+    settings of ``[mig.options.incremental]``."""
+
+    finishes_atomically = True
+
+    def create(self, ctx: Context, job: BackupJob) -> None:
+        create(ctx, job, settings(ctx))
+
+    def restore(self, ctx: Context, job: RestoreJob) -> None:
+        restore(ctx, job, settings(ctx))
+
+
+def settings(ctx: Context) -> Options:
+    """``[mig.options.incremental]``, checked."""
+    return Options.from_table(ctx.config.options.get("incremental", {}))
+
+
 def _database(ctx: Context) -> Path:
-    path = getattr(ctx.dialect, "path", None)
+    path = sqlite_dialect(ctx).path
     if path is None:
         raise BackupError(
             "an in-memory SQLite database has no file to back up incrementally"
@@ -60,7 +79,7 @@ def _database(ctx: Context) -> Path:
 
 
 def _timeout(ctx: Context) -> float:
-    return float(getattr(ctx.dialect, "busy_timeout", 5.0))
+    return float(sqlite_dialect(ctx).busy_timeout)
 
 
 class _Background:
@@ -371,7 +390,7 @@ def _verify_written(
 
 def _finish(ctx: Context, job: RestoreJob, tmp: Path, options: Options) -> None:
     """Check the rebuilt database, then write the audit trail into it (one transaction)."""
-    dialect: Any = type(ctx.dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    dialect = type(sqlite_dialect(ctx))(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
     try:
         dialect.connect()
         if options.check != "pages":
