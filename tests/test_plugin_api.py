@@ -8,7 +8,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from mig import hookdoc, hookimpl, hookspecs, protocols
 from mig.errors import PluginError
 

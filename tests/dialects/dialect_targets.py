@@ -179,7 +179,7 @@ class SQLiteTarget(DialectTarget):
         super().__init__("sqlite", "sqlite:///" + str(path))
         self.path = path
 
-    def _connect(self) -> sqlite3.Connection:
+    def connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None)
         conn.execute("PRAGMA foreign_keys = ON")  # as the servers enforce theirs
         return conn
@@ -187,14 +187,14 @@ class SQLiteTarget(DialectTarget):
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if not self.path.exists():
             return []
-        conn = self._connect()
+        conn = self.connect()
         try:
             return conn.execute(sql, params).fetchall()
         finally:
             conn.close()
 
     def execute(self, *sql: str) -> None:
-        conn = self._connect()
+        conn = self.connect()
         try:
             for statement in sql:
                 conn.execute(statement)
@@ -225,7 +225,7 @@ class PostgresTarget(DialectTarget):
         self.server = _server(admin_url)
         self.database = database
 
-    def _connect(self, database: str | None = None) -> Any:
+    def connect(self, database: str | None = None) -> Any:
         import psycopg
 
         s = self.server
@@ -235,12 +235,12 @@ class PostgresTarget(DialectTarget):
                                connect_timeout=5, **kwargs)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._connect() as conn:
+        with self.connect() as conn:
             cur = conn.execute(sql, params or None)
             return cur.fetchall() if cur.description else []
 
     def execute(self, *sql: str) -> None:
-        with self._connect() as conn:
+        with self.connect() as conn:
             for statement in sql:
                 conn.execute(statement)
 
@@ -275,17 +275,17 @@ class PostgresTarget(DialectTarget):
         ))
 
     def exists(self) -> bool:
-        with self._connect(self.server["database"]) as conn:
+        with self.connect(self.server["database"]) as conn:
             return conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)
             ).fetchone() is not None
 
     def create(self) -> None:
-        with self._connect(self.server["database"]) as conn:
+        with self.connect(self.server["database"]) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
 
     def drop(self) -> None:
-        with self._connect(self.server["database"]) as conn:
+        with self.connect(self.server["database"]) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
 
 
@@ -299,7 +299,7 @@ class MySQLTarget(DialectTarget):
         self.server = _server(admin_url)
         self.database = database
 
-    def _connect(self, database: str | None = None) -> Any:
+    def connect(self, database: str | None = None) -> Any:
         import pymysql
 
         s = self.server
@@ -310,7 +310,7 @@ class MySQLTarget(DialectTarget):
         )
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        conn = self._connect()
+        conn = self.connect()
         try:
             with conn.cursor() as cur:
                 cur.execute(sql, params or None)
@@ -319,7 +319,7 @@ class MySQLTarget(DialectTarget):
             conn.close()
 
     def execute(self, *sql: str) -> None:
-        conn = self._connect()
+        conn = self.connect()
         try:
             with conn.cursor() as cur:
                 for statement in sql:
@@ -356,7 +356,7 @@ class MySQLTarget(DialectTarget):
         ))
 
     def exists(self) -> bool:
-        conn = self._connect("")
+        conn = self.connect("")
         try:
             with conn.cursor() as cur:
                 cur.execute(
@@ -368,7 +368,7 @@ class MySQLTarget(DialectTarget):
             conn.close()
 
     def create(self) -> None:
-        conn = self._connect("")
+        conn = self.connect("")
         try:
             with conn.cursor() as cur:
                 cur.execute(f"CREATE DATABASE `{self.database}` CHARACTER SET utf8mb4")
@@ -376,7 +376,7 @@ class MySQLTarget(DialectTarget):
             conn.close()
 
     def drop(self) -> None:
-        conn = self._connect("")
+        conn = self.connect("")
         try:
             with conn.cursor() as cur:
                 cur.execute(f"DROP DATABASE IF EXISTS `{self.database}`")
@@ -392,7 +392,7 @@ def server_problem(name: str) -> str | None:
     if name not in _REACHABLE:
         probe = (PostgresTarget if name == "postgres" else MySQLTarget)(SERVER_URLS[name], "")
         try:
-            probe._connect(probe.server["database"]).close()
+            probe.connect(probe.server["database"]).close()
             _REACHABLE[name] = None
         except ImportError as exc:
             _REACHABLE[name] = f"the {name} driver is not installed: {exc}"

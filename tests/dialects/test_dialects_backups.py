@@ -379,7 +379,7 @@ def test_restore_blocked_by_another_session_changes_nothing(
     backup_id = project.ok("backup", "create", "--type", kind).strip()
     dialect.execute("DELETE FROM portfolio")
     rows, schema, trail = contents(dialect), dialect.objects(), dialect.executions()
-    holder = dialect._connect()  # type: ignore[attr-defined]
+    holder = dialect.connect()  # type: ignore[attr-defined]
     try:
         if dialect.name == "postgres":
             holder.execute("BEGIN")

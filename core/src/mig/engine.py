@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import graph, status as _status
+from . import graph
+from . import status as _status
 from .backups import Backups
 from .config import AUTO_ROLLBACK, NO_BACKUP, Config, from_table, load_config
 from .database import Database

@@ -115,6 +115,8 @@ class RollbackPlanner:
                 raise RollbackRefused("cannot plan this rollback: the restores it needs keep"
                                       " putting back what it undoes")
             step, effect = self._step(root, state, wanted)
+            if step.method != "down":  # one restore of an older backup may cover it all
+                step, effect = self._oldest_covering(step, effect, state, goal, wanted)
             gone = {state[i].migration_id for i in effect.undone if i in state}
             back = {e.migration_id for e in step.reinstates}
             orphans = [
@@ -142,6 +144,24 @@ class RollbackPlanner:
                 if e.migration_id in goal:
                     heapq.heappush(heap, (self._rank(e), e.execution_id))
         return steps
+
+    def _oldest_covering(
+        self, step: RollbackStep, effect: UndoEffect, state: dict[str, MigrationExecution],
+        goal: set[str], wanted: str,
+    ) -> tuple[RollbackStep, UndoEffect]:
+        """The step of the oldest execution still to undo whose method is the same and whose
+        undoing also undoes ``step``'s root (a restore of an older backup), else ``step``:
+        restoring once instead of once per migration."""
+        candidates = sorted((e for e in state.values() if e.migration_id in goal
+                             and e is not step.root), key=self.order.key)
+        for ex in candidates:
+            try:
+                older, older_effect = self._step(ex, state, wanted)
+            except RollbackRefused:
+                continue
+            if older.method == step.method and step.root.execution_id in older_effect.undone:
+                return older, older_effect
+        return step, effect
 
     def _rank(self, ex: MigrationExecution) -> tuple[float, int]:
         position, seq = self.order.key(ex)

@@ -181,7 +181,8 @@ class RollbackMethod(Protocol):
         ...
 
     def effect(
-        self, ctx: Context, execution: MigrationExecution, in_effect: Mapping[str, MigrationExecution]
+        self, ctx: Context, execution: MigrationExecution,
+        in_effect: Mapping[str, MigrationExecution],
     ) -> UndoEffect:
         """What undoing ``execution`` by this method does to the executions in effect
         (``in_effect``, by id), to plan a rollback before anything changes."""

@@ -71,7 +71,8 @@ def compute(migrations: Sequence[Migration], ledger: Ledger | None, prefix: str)
         current_version=current_version(applied),
         applied=applied,
         pending=pending,
-        failed=[e for e in (ledger.failed() if ledger else []) if e.migration_id not in applied_ids],
+        failed=[e for e in (ledger.failed() if ledger else [])
+                if e.migration_id not in applied_ids],
         drift=[by_id[e.migration_id] for e in applied
                if e.migration_id in by_id and drifted(by_id[e.migration_id], e)],
         missing=[e for e in applied if e.migration_id not in by_id],

@@ -230,10 +230,11 @@ class Project:
             if r["operation"] == "apply" and r["status"] == "COMPLETED"
         ]
 
-    def migrate(self, target: str | None = None) -> None:
-        """Apply pending migrations in-process (quicker than ``run("up")`` for set-up)."""
+    def migrate(self, target: str | None = None, *, only: bool = False) -> None:
+        """Apply pending migrations in-process (quicker than ``run("up")`` for set-up): all,
+        up to ``target``, or (``only``) just ``target`` and its dependencies."""
         with self.engine() as engine:
-            executions = engine.up(target)
+            executions = engine.up(target, only=only)
         failed = [e for e in executions if e.status.value != "COMPLETED"]
         if failed:
             pytest.fail(f"{failed[0].migration_id} failed: {failed[0].error_message}")

@@ -211,7 +211,7 @@ def test_a_failing_non_transactional_migration_gets_its_rows_back_and_needs_atte
         "DROP TABLE half;",
         {"transactional": False, "dependencies": ["001_people"]},
     )
-    code, _, err = project.run("up", "003")
+    code, _, err = project.run("up", "--only", "003")
     assert code == 1 and "no such table: no_such_table" in err
     restored = typed_rows(project.db_path)
     assert restored.pop("half") == []  # a data backup cannot take the schema back

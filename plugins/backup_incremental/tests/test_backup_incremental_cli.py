@@ -24,7 +24,7 @@ lock_timeout = 10
 
 EXAMPLE_TABLES = {"users", "portfolio", "orders", "trades", "user_preferences"}
 BOOKKEEPING = {"mig_migration_metadata", "mig_migration_executions", "mig_backup_info",
-               "mig_schema_version"}
+               "mig_schema_version", "mig_schema_snapshots"}
 
 
 def backups(project: Project) -> list[dict[str, object]]:

@@ -80,14 +80,14 @@ def test_postgres_script_reader_finds_every_end_of_copy(seed: int) -> None:
     thread = threading.Thread(target=writer)
     thread.start()
     with os.fdopen(read_fd, "rb", buffering=0) as raw:
-        pipe = _postgres._Pipe(raw)
+        pipe = _postgres.Pipe(raw)
         got: list[bytes] = []
         lines: list[bytes] = []
         while line := pipe.readline():
             if line.startswith(b"COPY "):
                 out: list[bytes] = []
                 pipe.copy_data(out.append)
-                assert all(len(piece) <= _postgres._PIECE for piece in out)
+                assert all(len(piece) <= _postgres.PIECE for piece in out)
                 got.append(b"".join(out))
             else:
                 lines.append(line)

@@ -22,8 +22,8 @@ from .executor import MySQLExecutor
 
 if TYPE_CHECKING:
     import pymysql
-    from mig.schema import Snapshot
     from mig.protocols import BackupHandler
+    from mig.schema import Snapshot
 
 SCHEMES = ("mysql", "mariadb")
 URL_FORMS = "mysql://user:password@host:port/database (or mariadb://...)"

@@ -23,8 +23,8 @@ from .executor import PostgresExecutor
 
 if TYPE_CHECKING:
     import psycopg
-    from mig.schema import Snapshot
     from mig.protocols import BackupHandler
+    from mig.schema import Snapshot
 
 SCHEMES = ("postgresql", "postgres")
 URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"

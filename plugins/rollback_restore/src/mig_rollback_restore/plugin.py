@@ -13,6 +13,7 @@ from mig import (
     UnknownTargetError,
     hookimpl,
 )
+from mig.ledger import RestoreCause
 from mig.protocols import Context, RollbackMethod, UndoEffect
 
 MIG_API_VERSION = 1

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 FIRST_NORMAL_OID = 16384
 _CHUNK = 1 << 20
 #: What psycopg hands to libpq in one piece (larger writes it splits, copying them).
-_PIECE = 128 << 10
+PIECE = 128 << 10
 _COPY_LINE = re.compile(rb"^COPY (.+) FROM stdin;\n\Z")
 _END_OF_COPY = b"\\.\n"
 SECTIONS = ("pre-data", "data", "post-data")
@@ -103,10 +103,10 @@ class Server:
             check=False,
         )
         if proc.returncode != 0:
-            raise BackupError(f"{what} failed: {self._stderr(proc.stderr)}")
+            raise BackupError(f"{what} failed: {self.stderr_text(proc.stderr)}")
         return proc.stdout.decode("utf-8", "replace")
 
-    def _stderr(self, raw: bytes) -> str:
+    def stderr_text(self, raw: bytes) -> str:
         lines = [" ".join(line.split()) for line in raw.decode("utf-8", "replace").splitlines()]
         text = "; ".join(line for line in lines if line) or "no message"
         return self.scrub(text)
@@ -270,7 +270,7 @@ def is_bookkeeping(table: Table, schema: str, prefix: str) -> bool:
 # -- replaying an archive on mig's connection -------------------------------------------------
 
 
-class _Pipe:
+class Pipe:
     """A buffered reader of pg_restore's output: lines of SQL, and the rows of COPY blocks
     passed on as they come, in pieces of at most 128 KiB (what psycopg sends without
     splitting and copying them again)."""
@@ -335,20 +335,20 @@ class _Pipe:
             out = pending[:len(pending) - keep] if keep else pending
             _write_pieces(write, out)
             line_start = bool(keep) or (out.endswith(b"\n") if out else line_start)
-            chunk = os.read(self.fd, _PIECE)
+            chunk = os.read(self.fd, PIECE)
             if not chunk:
                 raise BackupError("the archive ended inside the rows of a table")
             pending = pending[len(pending) - keep:] + chunk if keep else chunk
 
 
 def _write_pieces(write: Callable[[bytes], Any], data: bytes) -> None:
-    if len(data) <= _PIECE:
+    if len(data) <= PIECE:
         if data:
             write(data)
         return
     view = memoryview(data)
-    for i in range(0, len(data), _PIECE):
-        write(bytes(view[i:i + _PIECE]))
+    for i in range(0, len(data), PIECE):
+        write(bytes(view[i:i + PIECE]))
 
 
 def _widen(pipe: Any) -> None:
@@ -382,7 +382,7 @@ def replay(
     psql meta-commands that guard psql against a malicious dump; they are not SQL and are
     dropped (only those lines, recognised by their key)."""
     proc = server.script(archive, args)
-    pipe = _Pipe(proc.stdout)
+    pipe = Pipe(proc.stdout)
     copies = 0
     key: bytes | None = None
     sql: list[bytes] = []
@@ -429,7 +429,7 @@ def replay(
         err = proc.stderr
         assert err is not None
         err.seek(0)  # type: ignore[attr-defined]
-        raise BackupError(f"pg_restore failed: {server._stderr(err.read())}")
+        raise BackupError(f"pg_restore failed: {server.stderr_text(err.read())}")
     return copies
 
 
