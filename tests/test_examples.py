@@ -34,7 +34,7 @@ def test_examples_are_listed_by_mig_plugins(example_project, installed):
     listed = {p["name"]: p for p in json.loads(result.out)}
     assert listed["storage_gzip"]["distribution"] == "mig-storage-gzip"
     assert listed["storage_gzip"]["hooks"] == ["mig_register_storage_targets"]
-    assert listed["executor_jsonl"]["hooks"] == ["mig_register_executors"]
+    assert listed["executor_jsonl"]["hooks"] == ["mig_migration_before", "mig_register_executors"]
     assert listed["template"]["hooks"] == ["mig_integrity_check"]
     assert all(p["error"] is None for p in listed.values())
 
@@ -84,8 +84,13 @@ def test_jsonl_executor_logs_every_statement(example_project, installed):
     )
     assert example_project.run("up", env=installed).code == 0
     lines = (example_project.path / "audit" / "statements.jsonl").read_text().splitlines()
-    entries = [json.loads(line) for line in lines]
+    logged = [json.loads(line) for line in lines]
     engine = example_project.engine()
+    # mig_migration_before: one start line before each migration's statements
+    starts = [e["migration"] for e in logged if e.get("event") == "start"]
+    assert starts == [m.id for m in engine.migrations()]
+    assert logged[0] == {**logged[0], "event": "start", "migration": starts[0], "direction": "up"}
+    entries = [e for e in logged if "event" not in e]
     expected = sum(len(engine.split(m, "up")) for m in engine.migrations())
     assert len(entries) == expected
     assert {e["migration"] for e in entries} == {m.id for m in engine.migrations()}
@@ -108,6 +113,8 @@ def test_jsonl_executor_logs_the_failing_statement(mig_project, installed):
     assert result.code == 1
     entries = [json.loads(x) for x in
                (mig_project.path / "mig-statements.jsonl").read_text().splitlines()]
+    assert entries[0]["event"] == "start" and entries[0]["migration"] == "001_bad"
+    entries = entries[1:]
     assert [e["ok"] for e in entries] == [True, False]
     assert "no such table" in entries[1]["error"]
     assert "a" not in mig_project.tables()

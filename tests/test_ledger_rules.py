@@ -280,3 +280,29 @@ def test_retry_after_a_kill_keeps_needs_attention(mig_project: Project) -> None:
     assert st["applied"] == ["001_h"] and st["needs_attention"] == [], st
     code, text = check(project)
     assert code == 0, text
+
+
+# -- a ledger written by an older mig -----------------------------------------------------------
+
+
+def test_a_ledger_from_before_the_schema_record_is_upgraded_in_place(mig_project: Project) -> None:
+    """Databases migrated by a mig without the schema record (no ``schema_snapshots`` table,
+    no ``schema_hash`` column) keep working: reads see them as they are, and the first command
+    that writes adds what is missing without losing a row."""
+    mig_project.table_migration("001", "a")
+    mig_project.table_migration("002", "b")
+    mig_project.ok("up", "001")
+    conn = sqlite3.connect(mig_project.db_path)
+    with conn:
+        conn.execute("DROP TABLE mig_schema_snapshots")
+        conn.execute("ALTER TABLE mig_migration_executions DROP COLUMN schema_hash")
+    conn.close()
+    st = json.loads(mig_project.ok("status", "--json"))
+    assert st["applied"] == ["001_create_a"] and st["schema_changed_outside_mig"] == []
+    assert mig_project.run("check").code == 0
+    mig_project.ok("up")
+    assert "mig_schema_snapshots" in mig_project.tables()
+    assert mig_project.applied() == ["001_create_a", "002_create_b"]
+    [last] = [r for r in mig_project.executions() if r["migration_id"] == "002_create_b"]
+    assert last["schema_hash"]
+    assert mig_project.run("check").code == 0

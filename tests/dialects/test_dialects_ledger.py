@@ -184,3 +184,40 @@ def test_failed_retry_keeps_needs_attention(dialect: DialectTarget, tmp_path: Pa
     assert st["applied"] == ["001_h"] and st["needs_attention"] == [], st
     code, text = check(project)
     assert code == 0, text
+
+
+# -- the schema record ------------------------------------------------------------------------
+
+
+HAND_CHANGES = {
+    "sqlite": ["ALTER TABLE users ADD COLUMN nickname TEXT",
+               "CREATE INDEX ix_by_hand ON orders (status)"],
+    "postgres": ["ALTER TABLE users ADD COLUMN nickname TEXT",
+                 "CREATE INDEX ix_by_hand ON orders (status)",
+                 "ALTER TABLE users ADD CONSTRAINT ck_by_hand CHECK (length(email) > 3)"],
+    "mysql": ["ALTER TABLE users ADD COLUMN nickname TEXT",
+              "CREATE INDEX ix_by_hand ON orders (status)",
+              "ALTER TABLE users ADD CONSTRAINT ck_by_hand CHECK (length(email) > 3)"],
+}
+
+
+def test_check_names_what_changed_outside_mig(dialect: DialectTarget, tmp_path: Path) -> None:
+    """``mig check`` compares the live schema with the one recorded after mig's last command
+    and names each object changed by hand (exit 4); ``status`` says so too; a rollback, which
+    records the schema again, leaves nothing to report."""
+    project = dialect.project(tmp_path / "p", example=True)
+    project.ok("up")
+    assert check(project)[0] == 0
+    assert status(project)["schema_changed_outside_mig"] == []
+    dialect.execute(*HAND_CHANGES[dialect.name])
+    code, out = check(project)
+    assert code == 4, out
+    assert "table users: column nickname added" in out
+    assert "index ix_by_hand added" in out or "index orders.ix_by_hand added" in out
+    if dialect.name != "sqlite":
+        assert "ck_by_hand" in out or "check" in out
+    changed = status(project)["schema_changed_outside_mig"]
+    assert any("nickname" in line for line in changed)
+    assert "SCHEMA CHANGED OUTSIDE MIG" in project.ok("status")
+    dialect.execute("DROP INDEX ix_by_hand" + (" ON orders" if dialect.name == "mysql" else ""))
+    assert "ix_by_hand" not in check(project)[1]

@@ -7,6 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError
@@ -64,7 +65,9 @@ _MIG_KEYS: dict[str, tuple[type | tuple[type, ...], tuple[str, ...] | None]] = {
     "executor": (str, None),
     "storage": (str, None),
 }
-_TABLES = {"retention": {"keep_days": int, "keep_count": int}, "plugins": {"disable": list}}
+_TABLES: dict[str, dict[str, type]] = {
+    "retention": {"keep_days": int, "keep_count": int}, "plugins": {"disable": list},
+}
 
 
 def find_config_file(explicit: str | os.PathLike[str] | None, cwd: Path) -> tuple[Path, str]:
@@ -88,7 +91,7 @@ def load_config(
     *,
     database: str | None = None,
     cwd: Path | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Config:
     """Load and validate the configuration with the precedence of SPEC §10."""
     cwd = (cwd or Path.cwd()).resolve()
@@ -129,6 +132,7 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
     config = Config(base_dir=base_dir, database_base_dir=base_dir)
     config.migrations_dir = (base_dir / "migrations").resolve()
     config.backups_dir = (base_dir / "backups").resolve()
+    value: Any  # checked one key at a time below
     for key, value in table.items():
         if key in _TABLES:
             _check_table(key, value, config, source)
@@ -141,7 +145,7 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
         if key not in _MIG_KEYS:
             raise ConfigError(f"{source}: unknown key {key!r} in [mig]")
         types, allowed = _MIG_KEYS[key]
-        if not isinstance(value, types) or isinstance(value, bool):
+        if not _is(value, types):
             want = types.__name__ if isinstance(types, type) else "number"
             raise ConfigError(f"{source}: {key} must be a {want}, not {value!r}")
         if allowed is not None and value not in allowed:
@@ -164,15 +168,21 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
     return config
 
 
+def _is(value: Any, types: Any) -> bool:
+    """``isinstance`` for TOML values, where a boolean is never a number."""
+    return isinstance(value, types) and not isinstance(value, bool)
+
+
 def _check_table(name: str, value: Any, config: Config, source: str) -> None:
     if not isinstance(value, dict):
         raise ConfigError(f"{source}: [mig.{name}] must be a table")
     allowed = _TABLES[name]
+    item: Any  # checked one key at a time below
     for key, item in value.items():
         if key not in allowed:
             raise ConfigError(f"{source}: unknown key {key!r} in [mig.{name}]")
         want = allowed[key]
-        if not isinstance(item, want) or isinstance(item, bool):
+        if not _is(item, want):
             raise ConfigError(f"{source}: {name}.{key} must be a {want.__name__}, not {item!r}")
         if want is int and item < 0:
             raise ConfigError(f"{source}: {name}.{key} must not be negative")

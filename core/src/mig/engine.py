@@ -13,7 +13,7 @@ from typing import Any
 from . import graph
 from . import status as _status
 from .backups import Backups
-from .config import AUTO_ROLLBACK, NO_BACKUP, Config, from_table, load_config
+from .config import Config, from_table, load_config
 from .database import Database
 from .errors import ConfigError, RollbackRefused, UnknownTargetError
 from .ledger import Ledger
@@ -24,13 +24,19 @@ from .models import (
     Migration,
     MigrationExecution,
     MigrationStatus,
-    Operation,
     Statement,
 )
-from .planner import PlanOrder, RollbackPlanner, RollbackStep, plan_up
+from .planner import (
+    PlanOrder,
+    RollbackPlanner,
+    RollbackStep,
+    plan_up,
+    select_execution,
+    select_newest,
+)
 from .plugins import Plugins
 from .protocols import Context, Dialect, Executor
-from .runner import Apply, Progress, Runner, Undo
+from .runner import Apply, Progress, Runner, Undo, apply_steps, undo_steps
 from .schema import fingerprint
 from .status import Status
 
@@ -71,6 +77,7 @@ class MigrationEngine:
         self._index: dict[str, Migration] | None = None
         self._executor: Executor | None = None
         self._backups: Backups | None = None
+        self._configured = False
 
     @classmethod
     def from_config(
@@ -98,14 +105,21 @@ class MigrationEngine:
                 raise ConfigError(
                     "no database configured: set `database` in mig.toml, MIG_DATABASE or --database"
                 )
-            self.plugins.load()
-            self.check_names(self.config.backup, self.config.rollback, source="config")
-            self.plugins.config_loaded(self.config)
+            self._loaded()
             cls = self.plugins.dialect_for(self.config.database)
             dialect = cls(self.config.database, base_dir=self.config.database_base_dir,
                           options=self.config.options.get(cls.name, {}))
             self._db = Database(dialect, self.config.table_prefix)
         return self._db
+
+    def _loaded(self) -> Plugins:
+        """The plugins, loaded, once they have checked the configuration."""
+        if not self._configured:
+            self._configured = True
+            self.plugins.load()
+            self.check_names(self.config.backup, self.config.rollback, source="config")
+            self.plugins.config_loaded(self.config)
+        return self.plugins
 
     @property
     def dialect(self) -> Dialect:
@@ -141,18 +155,8 @@ class MigrationEngine:
     ) -> None:
         """Refuse a backup type or rollback method that no installed plugin provides (exit 2,
         naming the allowed values)."""
-        config = source == "config"
-        where = f"{self.config.path or 'config'}: " if config else ""
-        plugins = self.plugins.load()
-        for key, value, allowed in (
-            ("backup" if config else "--backup", backup,
-             [*plugins.names("mig_register_backup_types"), NO_BACKUP]),
-            ("rollback" if config else "--method", rollback,
-             [*plugins.names("mig_register_rollback_methods"), AUTO_ROLLBACK]),
-        ):
-            if value is not None and value not in allowed:
-                raise ConfigError(f"{where}{key} = {value!r} is not one of "
-                                  f"{', '.join(sorted(allowed))}" + plugins.problems_note())
+        where = f"{self.config.path or 'config'}: " if source == "config" else None
+        self.plugins.load().check_names(backup, rollback, where)
 
     @contextmanager
     def _locked(self) -> Iterator[Ledger]:
@@ -166,7 +170,7 @@ class MigrationEngine:
         if self._migrations is None:
             from .loader import load_migrations
 
-            self._migrations = load_migrations(self.config.migrations_dir, self.plugins.load())
+            self._migrations = load_migrations(self.config.migrations_dir, self._loaded())
         return self._migrations
 
     def reload(self) -> None:
@@ -260,29 +264,10 @@ class MigrationEngine:
         backup_type = backup or self.config.backup
         with self._locked() as ledger:
             todo = self._plan(ledger.in_effect(), target, only, not allow_drift, True)
-            steps = [Apply(m, self.split(m, "up"), None, self._transactional(m)) for m in todo]
-            if atomic:
-                self._check_atomic(todo)
-            if backup_type != NO_BACKUP:
-                for step in steps[:1] if atomic else steps:
-                    if (any(m.backup_required for m in todo) if atomic
-                            else step.migration.backup_required):
-                        step.backup = backup_type
+            steps = apply_steps(todo, self.split, self.dialect, backup_type, atomic)
             done = self._run(steps, atomic, progress)
         self.plugins.run_finished(self.context(), done)
         return done
-
-    def _transactional(self, m: Migration) -> bool:
-        return m.transactional and self.dialect.transactional_ddl
-
-    def _check_atomic(self, todo: list[Migration]) -> None:
-        blocking = [m.id for m in todo if not self._transactional(m)]
-        if blocking and not self.dialect.transactional_ddl:
-            raise ConfigError(f"--atomic needs transactional DDL, which {self.dialect.name} does"
-                              " not have (each DDL statement commits); run without --atomic")
-        if blocking:
-            raise ConfigError(f"--atomic cannot include {blocking[0]}: it runs outside a"
-                              " transaction")
 
     def _run(self, steps: list[Apply] | list[Undo], atomic: bool,
              progress: Progress | None) -> list[MigrationExecution]:
@@ -341,28 +326,13 @@ class MigrationEngine:
         ledger = self.db.reader()
         applied = ledger.in_effect() if ledger else []
         order = PlanOrder(self.migrations())
-        newest_last = sorted(applied, key=order.key)
         if execution_id is not None:
             if ledger is None:
                 raise UnknownTargetError(f"no execution has the id {execution_id!r}")
-            ex = ledger.get_execution(execution_id)
-            if ex.operation is not Operation.APPLY:
-                raise UnknownTargetError(f"execution {ex.execution_id} is a {ex.operation.value};"
-                                         " only applied migrations can be rolled back")
-            selected = [ex] if ex.status is MigrationStatus.COMPLETED else []
-        elif everything:
-            selected = newest_last
-        elif target is not None:
-            keep = self.resolve_target(target)
-            if keep.id not in {e.migration_id for e in applied}:
-                raise RollbackRefused(f"{keep.id} is not applied, so there is nothing to go"
-                                      " down to")
-            selected = [e for e in applied if order.key(e)[0] > order.position[keep.id]]
+            selected = select_execution(ledger.get_execution(execution_id))
         else:
-            n = 1 if steps is None else steps
-            if n < 0:
-                raise ConfigError("--steps must not be negative")
-            selected = newest_last[len(newest_last) - n:] if n else []
+            keep = self.resolve_target(target) if target is not None else None
+            selected = select_newest(applied, order, keep, steps, everything)
         if not selected:
             return []
         assert ledger is not None
@@ -428,12 +398,7 @@ class MigrationEngine:
             return []
         if confirm is not None and not confirm(plan):
             raise RollbackRefused("rollback cancelled; nothing was changed")
-        methods = self.plugins.rollback_methods()
-        steps = []
-        for step in plan:
-            impl = methods[step.method]()
-            steps.append(Undo(step, impl, impl.transactional and self._transactional(
-                step.migration)))
+        steps = undo_steps(plan, self.plugins.rollback_methods(), self.dialect)
         return self._run(steps, False, progress)
 
     # -- integrity ----------------------------------------------------------------------------

@@ -37,12 +37,12 @@ def check_dependencies(migrations: Sequence[Migration]) -> dict[str, Migration]:
     return by_id
 
 
-def build_graph(migrations: Sequence[Migration]) -> nx.DiGraph:
+def build_graph(migrations: Sequence[Migration]) -> nx.DiGraph[str]:
     """A directed graph with an edge from each dependency to its dependent."""
     import networkx as nx
 
     check_dependencies(migrations)
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     for m in migrations:
         graph.add_node(m.id, migration=m)
     for m in migrations:

@@ -170,6 +170,7 @@ class Ledger:
         self._seq: int | None = None
         self._stored: set[str] | None = None
         self._effect: _InEffect | None = None
+        self._select_cols: str | None = None
 
     def forget(self) -> None:
         """Drop what is cached about the tables' contents (another process may have written,
@@ -224,18 +225,43 @@ class Ledger:
             except BaseException:
                 self.dialect.rollback()
                 raise
+        self._add_columns()
+
+    def _add_columns(self) -> None:
+        """Add the columns a ledger written by an older mig lacks."""
         for name, columns in ADDED_COLUMNS.items():
             for column in columns:
                 if not self._has_column(name, column):
                     kind = dict((c, t) for c, t, _ in TABLES[name])[column]
                     self.dialect.execute(f"ALTER TABLE {self.table(name)} ADD COLUMN {column}"
                                          f" {self.dialect.column_types[kind]}")
+        self._select_cols = ", ".join(_EXEC_COLS)
+
+    def _columns(self) -> str:
+        """The execution columns to select: a ledger written by an older mig, read before it
+        is next written to (and upgraded), lacks the newer ones, which read as NULL."""
+        if self._select_cols is None:
+            missing = {c for c in ADDED_COLUMNS["migration_executions"]
+                       if not self._has_column("migration_executions", c)}
+            self._select_cols = ", ".join(f"NULL AS {c}" if c in missing else c
+                                          for c in _EXEC_COLS)
+        return self._select_cols
 
     def _has_column(self, table: str, column: str) -> bool:
+        # Inside a transaction the probe gets a savepoint: a failed statement must not abort
+        # the transaction (PostgreSQL) it runs in.
+        savepoint = self.dialect.in_transaction
+        if savepoint:
+            self.dialect.execute("SAVEPOINT mig_probe")
         try:
             self.dialect.query(f"SELECT {column} FROM {self.table(table)} WHERE 1 = 0")
-        except Exception:  # the driver's "no such column"; this runs outside a transaction
+        except Exception:  # the driver's own "no such column"
+            if savepoint:
+                self.dialect.execute("ROLLBACK TO SAVEPOINT mig_probe")
             return False
+        finally:
+            if savepoint:
+                self.dialect.execute("RELEASE SAVEPOINT mig_probe")
         return True
 
     def create_tables(self) -> None:
@@ -272,8 +298,7 @@ class Ledger:
     def _select(self, where: str = "", params: Sequence[Any] = (), tail: str = "") -> list[
         MigrationExecution
     ]:
-        cols = ", ".join(_EXEC_COLS)
-        text = f"SELECT {cols} FROM {{migration_executions}} {where} {tail}"
+        text = f"SELECT {self._columns()} FROM {{migration_executions}} {where} {tail}"
         return [self._execution(r) for r in self._query(text, params)]
 
     def executions(self, limit: int | None = None) -> list[MigrationExecution]:
@@ -283,13 +308,15 @@ class Ledger:
 
     def in_effect(self) -> list[MigrationExecution]:
         """Apply executions in effect, in the order they were first written (``seq``)."""
+        return sorted(self._loaded().by_id.values(), key=lambda e: e.seq or 0)
+
+    def _loaded(self) -> _InEffect:
         if self._effect is None:
             self._effect = _InEffect(self._select(
                 "WHERE operation = ? AND status = ?",
                 (Operation.APPLY.value, MigrationStatus.COMPLETED.value),
-                "ORDER BY seq",
             ))
-        return sorted(self._effect.by_id.values(), key=lambda e: e.seq or 0)
+        return self._effect
 
     def attention(self) -> list[MigrationExecution]:
         """Per migration, the execution that needs an operator's look: since its last
@@ -374,7 +401,7 @@ class Ledger:
         has one when that is the newest row (else None: rows were written since without a
         record, by a command that was killed)."""
         newest = self._select(tail="ORDER BY seq DESC LIMIT 1")
-        if not newest or newest[0].schema_hash is None:
+        if not newest or newest[0].schema_hash is None:  # (or an older mig's ledger)
             return (newest[0] if newest else None), None
         rows = self._query("SELECT snapshot FROM {schema_snapshots} WHERE schema_hash = ?",
                            (newest[0].schema_hash,))
@@ -423,12 +450,7 @@ class Ledger:
         ex.status, ex.rolled_back_by = status, by
 
     def _write_version(self) -> None:
-        effect = self._effect
-        if effect is None:
-            self.in_effect()
-            effect = self._effect
-        assert effect is not None
-        top = effect.top()
+        top = self._loaded().top()
         self._execute(
             "UPDATE {schema_version} SET current_version = ?, last_migration_id = ?,"
             " updated_at = ? WHERE id = 1",
@@ -441,12 +463,11 @@ class Ledger:
 
     def applied(self, ex: MigrationExecution, migration: Migration) -> None:
         """``ex`` applied ``migration``: it is in effect, with the migration's metadata."""
-        self.in_effect()
+        effect = self._loaded()
         ex.status = MigrationStatus.COMPLETED
         self._finish(ex)
         self._save_metadata(migration)
-        assert self._effect is not None
-        self._effect.add(ex)
+        effect.add(ex)
         self._write_version()
 
     def failed_execution(self, ex: MigrationExecution) -> None:
@@ -464,12 +485,11 @@ class Ledger:
 
     def rolled_back(self, ex: MigrationExecution, record: MigrationExecution) -> None:
         """``record`` (a rollback row) undid the apply execution ``ex``."""
-        self.in_effect()
+        effect = self._loaded()
         record.status = MigrationStatus.COMPLETED
         self._finish(record)
         self._set_status(ex, MigrationStatus.ROLLED_BACK, record.execution_id)
-        assert self._effect is not None
-        self._effect.remove(ex)
+        effect.remove(ex)
         self._write_version()
 
     def restored(
@@ -489,6 +509,7 @@ class Ledger:
         and ``backup_catalogue`` (backups in storage with their manifests) fills in what its
         catalogue lacks."""
         self.create_tables()
+        self._add_columns()
         if before.get("migration_executions") or before.get("backup_info"):
             self._replace_all(before)
         else:
@@ -497,11 +518,11 @@ class Ledger:
                 if info.backup_id not in known:
                     self.backup_recorded(info, manifest)
         self.forget()
-        current = {e.execution_id: e for e in self.in_effect()}
+        effect = self._loaded()
+        current = dict(effect.by_id)
         wanted = set(current) if in_effect_then is None else in_effect_then
         rollbacks: list[MigrationExecution] = []
-        assert self._effect is not None
-        for ex in current.values():
+        for ex in sorted(current.values(), key=lambda e: e.seq or 0):
             if ex.execution_id in wanted:
                 continue
             by = record.execution_id
@@ -513,14 +534,14 @@ class Ledger:
                 rollbacks.append(row)
                 by = row.execution_id
             self._set_status(ex, MigrationStatus.ROLLED_BACK, by)
-            self._effect.remove(ex)
+            effect.remove(ex)
         back = sorted(wanted - set(current))
         if back:
             marks = ", ".join("?" * len(back))
             for ex in self._select(f"WHERE execution_id IN ({marks})", back):
                 if ex.operation is Operation.APPLY:
                     self._set_status(ex, MigrationStatus.COMPLETED, None)
-                    self._effect.add(ex)
+                    effect.add(ex)
         record.status, record.completed_at = MigrationStatus.COMPLETED, now()
         self._insert(record)
         self._write_version()

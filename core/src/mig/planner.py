@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from . import graph
-from .errors import RollbackRefused
-from .models import Migration, MigrationExecution
+from .errors import ConfigError, RollbackRefused, UnknownTargetError
+from .models import Migration, MigrationExecution, MigrationStatus, Operation
 from .protocols import Context, RollbackMethod, UndoEffect
 
 AUTO = "auto"
@@ -48,6 +48,33 @@ def plan_up(
         position = next(i for i, m in enumerate(migrations) if m.id == target.id)
         wanted |= {m.id for m in migrations[: position + 1]}
     return [m for m in pending if m.id in wanted]
+
+
+def select_execution(ex: MigrationExecution) -> list[MigrationExecution]:
+    """What ``rollback EXECUTION_ID`` undoes: that apply execution while it is in effect."""
+    if ex.operation is not Operation.APPLY:
+        raise UnknownTargetError(f"execution {ex.execution_id} is a {ex.operation.value};"
+                                 " only applied migrations can be rolled back")
+    return [ex] if ex.status is MigrationStatus.COMPLETED else []
+
+
+def select_newest(
+    applied: Sequence[MigrationExecution], order: PlanOrder, keep: Migration | None,
+    steps: int | None, everything: bool,
+) -> list[MigrationExecution]:
+    """What ``down`` undoes: the ``steps`` applied migrations (default 1) last in plan order,
+    all of them, or every one after ``keep`` in plan order (see docs/ledger.md)."""
+    newest_last = sorted(applied, key=order.key)
+    if everything:
+        return newest_last
+    if keep is not None:
+        if keep.id not in {e.migration_id for e in applied}:
+            raise RollbackRefused(f"{keep.id} is not applied, so there is nothing to go down to")
+        return [e for e in newest_last if order.key(e)[0] > order.position[keep.id]]
+    n = 1 if steps is None else steps
+    if n < 0:
+        raise ConfigError("--steps must not be negative")
+    return newest_last[len(newest_last) - n:] if n else []
 
 
 class PlanOrder:

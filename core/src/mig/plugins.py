@@ -215,6 +215,21 @@ class Plugins:
             for cls in impl.function() or ()
         }
 
+    def check_names(self, backup: str | None, rollback: str | None, where: str | None) -> None:
+        """Refuse a backup type or rollback method no plugin registers (a ConfigError naming
+        the allowed values); ``where`` names the config file the values come from, or None
+        for command-line options."""
+        for key, value, hook, extra in (
+            ("backup", backup, "mig_register_backup_types", "none"),
+            ("rollback" if where is not None else "method", rollback,
+             "mig_register_rollback_methods", "auto"),
+        ):
+            allowed = sorted({*self.names(hook), extra})
+            if value is not None and value not in allowed:
+                label = f"{where}{key}" if where is not None else f"--{key}"
+                raise ConfigError(f"{label} = {value!r} is not one of {', '.join(allowed)}"
+                                  + self.problems_note())
+
     def dialects(self) -> dict[str, Any]:
         return self._registry("mig_register_dialects", "dialect", Dialect)
 
@@ -263,12 +278,13 @@ class Plugins:
         self.hook.mig_config_loaded(config=config)
 
     def parse_migration(self, path: Path, text: str) -> Migration | None:
-        return self.hook.mig_parse_migration(path=path, text=text)
+        found: Migration | None = self.hook.mig_parse_migration(path=path, text=text)
+        return found
 
     def split(
         self, sql: str, dialect: str, first_line: int = 1, path: Path | None = None
     ) -> list[Statement]:
-        result = self.hook.mig_parse_split(
+        result: list[Statement] | None = self.hook.mig_parse_split(
             sql=sql, dialect=dialect, first_line=first_line, path=path
         )
         if result is None:
@@ -281,7 +297,8 @@ class Plugins:
         return result
 
     def resolve_order(self, migrations: Sequence[Migration]) -> list[Migration]:
-        return self.hook.mig_resolve_order(migrations=migrations)
+        ordered: list[Migration] = self.hook.mig_resolve_order(migrations=migrations)
+        return ordered
 
     def integrity_check(self, ctx: Context) -> list[Problem]:
         problems: list[Problem] = []

@@ -9,17 +9,18 @@ transition records it. Failures are handled in one place, :meth:`Runner._failed`
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from .backups import Backups
+from .config import NO_BACKUP
 from .database import Database
-from .errors import MigError, StatementFailed
+from .errors import ConfigError, MigError, StatementFailed
 from .ledger import Ledger, RestoreCause, apply_record, new_id, now, undo_record
 from .models import Migration, MigrationExecution, MigrationStatus, Statement
 from .planner import RollbackStep
 from .plugins import Plugins
-from .protocols import Context, RollbackMethod
+from .protocols import Context, Dialect, RollbackMethod
 
 #: Called as ``progress(done, total, migration, execution)``; execution is None at the start.
 Progress = Callable[[int, int, Migration, "MigrationExecution | None"], None]
@@ -133,6 +134,43 @@ class Undo:
 
 
 Step = Apply | Undo
+
+
+def apply_steps(
+    todo: Sequence[Migration], split: Callable[[Migration, str], list[Statement]],
+    dialect: Dialect, backup_type: str, atomic: bool,
+) -> list[Apply]:
+    """The steps of ``up``: each migration with its statements, whether it runs in a
+    transaction, and the backup taken before it (``--atomic``: one, before the run)."""
+    steps = [Apply(m, split(m, "up"), None, m.transactional and dialect.transactional_ddl)
+             for m in todo]
+    if atomic:
+        blocking = [s.migration.id for s in steps if not s.transactional]
+        if blocking and not dialect.transactional_ddl:
+            raise ConfigError(f"--atomic needs transactional DDL, which {dialect.name} does"
+                              " not have (each DDL statement commits); run without --atomic")
+        if blocking:
+            raise ConfigError(f"--atomic cannot include {blocking[0]}: it runs outside a"
+                              " transaction")
+    if backup_type != NO_BACKUP:
+        for step in steps[:1] if atomic else steps:
+            if any(m.backup_required for m in todo) if atomic else step.migration.backup_required:
+                step.backup = backup_type
+    return steps
+
+
+def undo_steps(
+    plan: Sequence[RollbackStep], methods: Mapping[str, type[RollbackMethod]], dialect: Dialect
+) -> list[Undo]:
+    """The steps of a rollback plan, each with its method; DOWN SQL runs in a transaction
+    where the migration and the dialect allow it."""
+    steps = []
+    for step in plan:
+        impl = methods[step.method]()
+        transactional = impl.transactional and step.migration.transactional and (
+            dialect.transactional_ddl)
+        steps.append(Undo(step, impl, transactional))
+    return steps
 
 
 class Runner:

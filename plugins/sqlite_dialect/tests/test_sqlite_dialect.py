@@ -7,6 +7,7 @@ import pytest
 from mig import ConfigError, DatabaseError
 from mig.ledger import Ledger
 from mig.protocols import Dialect, Executor
+from mig.testing import Project
 from mig_sqlite import SQLiteDialect, SQLiteExecutor
 
 
@@ -79,6 +80,16 @@ def test_malformed_url(tmp_path: Path, url: str) -> None:
 def test_bad_options(tmp_path: Path, options: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         make("sqlite:///app.db", tmp_path, **options)
+
+
+def test_bad_options_are_refused_when_the_config_loads(mig_project: Project) -> None:
+    """Through mig_config_loaded: before any database work, so `mig validate` (which opens
+    no database) refuses them too, naming the key; nothing is created."""
+    mig_project.write_config(options={"sqlite": {"busy_timeout": "soon"}})
+    for command in (["validate"], ["status"], ["up"]):
+        code, _, err = mig_project.run(*command)
+        assert code == 2 and "sqlite.busy_timeout" in err, (command, err)
+    assert not mig_project.db_path.exists()
 
 
 def test_busy_timeout_option(tmp_path: Path) -> None:

@@ -36,7 +36,10 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         ("applied but missing from the folder", [e.migration_id for e in st.missing]),
         ("NEEDS ATTENTION (failed outside a transaction, not restored)",
          [f"{e.migration_id}: {e.statements_committed or 0} statement(s) committed"
+          if e.status.value == "FAILED" else f"{e.migration_id}: its process died while it ran"
           for e in st.attention]),
+        ("SCHEMA CHANGED OUTSIDE MIG (since its last command; `mig check` exits 4)",
+         st.schema_changes),
     ]
     for title, items in sections:
         if items:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from mig import ConfigError, Migration, Statement, hookimpl
 from mig.config import Config
-from mig.protocols import Dialect, Executor, ExecutorFactory
+from mig.protocols import Context, Dialect, Executor, ExecutorFactory
 
 MIG_API_VERSION = 1
 
@@ -31,6 +31,12 @@ class JsonlLoggingExecutor(Executor):
         self.inner = inner
         self.path = (config.base_dir / path).resolve()
 
+    def log(self, entry: dict[str, Any]) -> None:
+        """Append one line to the log."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a", encoding="utf-8") as log:
+            log.write(json.dumps({"at": _now(), **entry}) + "\n")
+
     def execute(
         self,
         dialect: Dialect,
@@ -41,9 +47,8 @@ class JsonlLoggingExecutor(Executor):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a", encoding="utf-8") as log:
             for statement in statements:
-                at = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
                 started = time.perf_counter()
-                entry = {"at": at, "migration": migration.id, "direction": direction,
+                entry = {"at": _now(), "migration": migration.id, "direction": direction,
                          "line": statement.line, "sql": statement.sql}
                 try:
                     self.inner.execute(dialect, [statement], migration, direction)
@@ -55,6 +60,10 @@ class JsonlLoggingExecutor(Executor):
                 log.write(json.dumps(entry) + "\n")
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
 
@@ -62,3 +71,12 @@ def _ms(started: float) -> float:
 @hookimpl
 def mig_register_executors() -> list[ExecutorFactory]:
     return [JsonlLoggingExecutor]
+
+
+@hookimpl
+def mig_migration_before(ctx: Context, migration: Migration, direction: str) -> None:
+    """A ``start`` line before each migration, when this executor is the configured one: the
+    log then shows a migration that failed before its first statement (in a backup, say)."""
+    executor = ctx.executor
+    if isinstance(executor, JsonlLoggingExecutor):
+        executor.log({"event": "start", "migration": migration.id, "direction": direction})

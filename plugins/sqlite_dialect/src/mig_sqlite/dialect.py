@@ -51,7 +51,8 @@ def parse_url(url: str, base_dir: Path) -> Path | None:
     return Path(os.path.abspath(Path(base_dir) / path))
 
 
-def _busy_timeout(options: Mapping[str, Any]) -> float:
+def busy_timeout(options: Mapping[str, Any]) -> float:
+    """The ``busy_timeout`` of a ``[mig.options.sqlite]`` table, which must hold nothing else."""
     unknown = sorted(set(options) - {"busy_timeout"})
     if unknown:
         raise ConfigError(
@@ -103,7 +104,7 @@ class SQLiteDialect(Dialect):
     def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None:
         self.url = url
         self.path = parse_url(url, base_dir)
-        self.busy_timeout = _busy_timeout(options or {})
+        self.busy_timeout = busy_timeout(options or {})
         self.connection: sqlite3.Connection | None = None
         self._conn: Any = _CLOSED
 

@@ -7,13 +7,21 @@ from typing import TYPE_CHECKING
 from mig import hookimpl
 
 from . import integrity
-from .dialect import SQLiteDialect
+from .dialect import SQLiteDialect, busy_timeout
 
 if TYPE_CHECKING:
+    from mig.config import Config
     from mig.models import Problem
     from mig.protocols import Context, Dialect
 
 MIG_API_VERSION = 1
+
+
+@hookimpl
+def mig_config_loaded(config: Config) -> None:
+    """Refuse a bad ``[mig.options.sqlite]`` as soon as the configuration is read, before any
+    command touches a database (``mig validate`` included)."""
+    busy_timeout(config.options.get(SQLiteDialect.name, {}))
 
 
 @hookimpl
