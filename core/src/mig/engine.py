@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from . import graph
 from . import status as _status
 from .backups import Backups
 from .config import Config, from_table, load_config
 from .database import Database
 from .errors import ConfigError, RollbackRefused, UnknownTargetError
 from .ledger import Ledger
+from .loader import Catalog
 from .models import (
     BackupInfo,
     BackupType,
@@ -36,8 +36,7 @@ from .planner import (
 )
 from .plugins import Plugins
 from .protocols import Context, Dialect, Executor
-from .runner import Apply, Progress, Runner, Undo, apply_steps, undo_steps
-from .schema import fingerprint
+from .runner import Apply, Progress, Runner, Undo, apply_steps, record_schema, undo_steps
 from .status import Status
 
 __all__ = ["MigrationEngine", "Progress", "RollbackStep", "Status"]
@@ -73,8 +72,7 @@ class MigrationEngine:
         self.config = config
         self.plugins = plugins or Plugins(disable=config.disable)
         self._db: Database | None = None
-        self._migrations: list[Migration] | None = None
-        self._index: dict[str, Migration] | None = None
+        self.catalog = Catalog(config.migrations_dir, self._loaded)
         self._executor: Executor | None = None
         self._backups: Backups | None = None
         self._configured = False
@@ -105,11 +103,7 @@ class MigrationEngine:
                 raise ConfigError(
                     "no database configured: set `database` in mig.toml, MIG_DATABASE or --database"
                 )
-            self._loaded()
-            cls = self.plugins.dialect_for(self.config.database)
-            dialect = cls(self.config.database, base_dir=self.config.database_base_dir,
-                          options=self.config.options.get(cls.name, {}))
-            self._db = Database(dialect, self.config.table_prefix)
+            self._db = Database(self._loaded().dialect(self.config), self.config.table_prefix)
         return self._db
 
     def _loaded(self) -> Plugins:
@@ -128,14 +122,7 @@ class MigrationEngine:
     @property
     def executor(self) -> Executor:
         if self._executor is None:
-            executor = self.dialect.executor()
-            if self.config.executor:
-                factory = self.plugins.pick(
-                    self.plugins.executors(), self.config.executor, "executor", "executor"
-                )
-                executor = factory(executor, options=self.config.options.get(
-                    self.config.executor, {}), config=self.config)
-            self._executor = executor
+            self._executor = self.plugins.executor(self.dialect.executor(), self.config)
         return self._executor
 
     def backups(self) -> Backups:
@@ -167,19 +154,10 @@ class MigrationEngine:
 
     def migrations(self) -> list[Migration]:
         """Every migration file, parsed and in dependency order (cached per engine)."""
-        if self._migrations is None:
-            from .loader import load_migrations
-
-            self._migrations = load_migrations(self.config.migrations_dir, self._loaded())
-        return self._migrations
+        return self.catalog.all()
 
     def reload(self) -> None:
-        self._migrations = self._index = None
-
-    def _by_id(self) -> dict[str, Migration]:
-        if self._index is None:
-            self._index = {m.id: m for m in self.migrations()}
-        return self._index
+        self.catalog = Catalog(self.config.migrations_dir, self._loaded)
 
     def split(self, migration: Migration, direction: str = "up") -> list[Statement]:
         """The statements of one section of ``migration`` for this database's dialect."""
@@ -215,11 +193,7 @@ class MigrationEngine:
 
     def resolve_target(self, target: str) -> Migration:
         """A migration by id or version (``003`` and ``3`` both name version 3)."""
-        migrations = self.migrations()
-        for m in migrations:
-            if m.id == target or (target.isdigit() and m.number == int(target)):
-                return m
-        raise UnknownTargetError(f"no migration {target!r} in {self.config.migrations_dir}")
+        return self.catalog.resolve(target)
 
     def plan(self, target: str | None = None, *, checked: bool = False,
              allow_drift: bool = False, only: bool = False) -> list[Migration]:
@@ -271,18 +245,8 @@ class MigrationEngine:
 
     def _run(self, steps: list[Apply] | list[Undo], atomic: bool,
              progress: Progress | None) -> list[MigrationExecution]:
-        runner = Runner(self.context(), self.db, self.plugins, self.backups, progress)
-        done = runner.run(steps, atomic)
-        if done:
-            self._record_schema(done[-1])
-        return done
-
-    def _record_schema(self, last: MigrationExecution) -> None:
-        """Record the user schema on the command's last row (docs/ledger.md)."""
-        snapshot = _status.snapshot(self.dialect, self.config.table_prefix)
-        if snapshot is not None:
-            with self.db.transaction() as ledger:
-                ledger.schema_recorded(last, snapshot, fingerprint(snapshot))
+        return Runner(self.context(), self.db, self.plugins, self.backups, progress).run(
+            steps, atomic)
 
     # -- backups ------------------------------------------------------------------------------
 
@@ -295,7 +259,7 @@ class MigrationEngine:
         """Verify and restore a backup; the audit trail stays whole and records the restore."""
         with self._locked():
             record = self.backups().restore(backup_id).record
-            self._record_schema(record)
+            record_schema(self.db, record)
         return record
 
     def verify_backup(self, backup_id: str) -> list[BackupInfo]:
@@ -336,31 +300,13 @@ class MigrationEngine:
         if not selected:
             return []
         assert ledger is not None
-        known = self._by_id()
-        dependents = graph.Dependents([*known.values(), *(
-            self.migration_for(e, ledger) for e in applied if e.migration_id not in known
-        )])
-        planner = RollbackPlanner(
-            self.context(), self.plugins.rollback_methods(), order,
-            lambda ex: self.migration_for(ex, ledger),
-            dependents,
-            lambda ids: [ledger.get_execution(i) for i in sorted(ids)],
-            self.plugins.problems_note(),
-        )
+        planner = RollbackPlanner(self.context(), self.plugins, order, self.catalog, ledger)
         return planner.plan(applied, selected, method or self.config.rollback, cascade)
 
     def migration_for(self, ex: MigrationExecution, ledger: Ledger | None = None) -> Migration:
         """The migration an execution applied: its file while unchanged, else what the
         ledger stored when it was applied."""
-        m = self._by_id().get(ex.migration_id)
-        if m is not None and not _status.drifted(m, ex):
-            return m
-        ledger = ledger or self.db.reader()
-        stored = ledger.stored_migration(ex.migration_id, self.config.migrations_dir) if (
-            ledger) else None
-        if stored is None:
-            raise UnknownTargetError(f"{ex.migration_id} is neither in the folder nor recorded")
-        return stored
+        return self.catalog.applied_by(ex, ledger or self.db.reader())
 
     def down(self, target: str | None = None, *, steps: int | None = None,
              everything: bool = False, method: str | None = None, cascade: bool = False,

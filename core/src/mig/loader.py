@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ConfigError, DependencyError, MigError, MigrationFileError
-from .models import Migration
+from .checksum import checksum
+from .errors import (
+    ConfigError,
+    DependencyError,
+    MigError,
+    MigrationFileError,
+    UnknownTargetError,
+)
+from .models import Migration, MigrationExecution
 
 if TYPE_CHECKING:
+    from .ledger import Ledger
     from .plugins import Plugins
 
 
@@ -45,8 +54,58 @@ def load_migrations(directory: Path, plugins: Plugins) -> list[Migration]:
     return plugins.resolve_order(found)
 
 
+def drifted(m: Migration, ex: MigrationExecution) -> bool:
+    """Whether ``m``'s file changed since ``ex`` applied it (by the checksum rule ``ex`` was
+    recorded with)."""
+    if ex.checksum is None:
+        return False
+    if ex.checksum_version in (None, m.checksum_version):
+        return m.checksum != ex.checksum
+    return checksum(m.up_sql, m.down_sql, ex.checksum_version) != ex.checksum
+
+
 def _claimed(plugins: Plugins, path: Path) -> bool:
     try:
         return plugins.parse_migration(path, "") is not None
     except MigError:
         return True
+
+
+class Catalog:
+    """The project's migration files, parsed once and in plan order, found by id or version;
+    and the migration an execution applied: its file while unchanged, else what the ledger
+    stored when it was applied."""
+
+    def __init__(self, directory: Path, plugins: Callable[[], Plugins]) -> None:
+        self.directory = directory
+        self._plugins = plugins
+        self._all: list[Migration] | None = None
+        self._by_id: dict[str, Migration] | None = None
+
+    def all(self) -> list[Migration]:
+        if self._all is None:
+            self._all = load_migrations(self.directory, self._plugins())
+        return self._all
+
+    def by_id(self) -> dict[str, Migration]:
+        if self._by_id is None:
+            self._by_id = {m.id: m for m in self.all()}
+        return self._by_id
+
+    def resolve(self, target: str) -> Migration:
+        """A migration by id or version (``003`` and ``3`` both name version 3)."""
+        found = self.by_id().get(target)
+        if found is None and target.isdigit():
+            found = next((m for m in self.all() if m.number == int(target)), None)
+        if found is None:
+            raise UnknownTargetError(f"no migration {target!r} in {self.directory}")
+        return found
+
+    def applied_by(self, ex: MigrationExecution, ledger: Ledger | None) -> Migration:
+        m = self.by_id().get(ex.migration_id)
+        if m is not None and not drifted(m, ex):
+            return m
+        stored = ledger.stored_migration(ex.migration_id, self.directory) if ledger else None
+        if stored is None:
+            raise UnknownTargetError(f"{ex.migration_id} is neither in the folder nor recorded")
+        return stored

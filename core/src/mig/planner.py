@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import bisect
 import heapq
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from . import graph
 from .errors import ConfigError, RollbackRefused, UnknownTargetError
 from .models import Migration, MigrationExecution, MigrationStatus, Operation
 from .protocols import Context, RollbackMethod, UndoEffect
+
+if TYPE_CHECKING:
+    from .ledger import Ledger
+    from .loader import Catalog
+    from .plugins import Plugins
 
 AUTO = "auto"
 
@@ -99,26 +105,28 @@ class RollbackPlanner:
     """Turns a selection of executions into :class:`RollbackStep` s (or a refusal)."""
 
     def __init__(
-        self,
-        ctx: Context,
-        methods: Mapping[str, type[RollbackMethod]],
-        order: PlanOrder,
-        migration_for: Callable[[MigrationExecution], Migration],
-        dependents: Callable[[str], Iterable[str]],
-        executions: Callable[[set[str]], list[MigrationExecution]],
-        problems_note: str = "",
+        self, ctx: Context, plugins: Plugins, order: PlanOrder, catalog: Catalog, ledger: Ledger
     ) -> None:
         self.ctx = ctx
-        self.methods = methods
+        self.methods: Mapping[str, type[RollbackMethod]] = plugins.rollback_methods()
         self.order = order
-        self.migration_for = migration_for
-        #: ``dependents(migration_id)``: the ids of the migrations that depend on it,
-        #: directly or not.
-        self.dependents = dependents
-        #: ``executions(ids)``: the ledger's rows of those ids (for what a restore puts back).
-        self.executions = executions
-        self.problems_note = problems_note
+        self.problems_note = plugins.problems_note()
+        self.ledger = ledger
+        self.catalog = catalog
+        known = catalog.by_id()
+        applied = ledger.in_effect()
+        #: ``dependents(migration_id)``: the migrations that depend on it, directly or not.
+        self.dependents = graph.Dependents([*known.values(), *(
+            self.migration_for(e) for e in applied if e.migration_id not in known
+        )])
         self._impls: dict[str, RollbackMethod] = {}
+
+    def migration_for(self, ex: MigrationExecution) -> Migration:
+        return self.catalog.applied_by(ex, self.ledger)
+
+    def executions(self, ids: set[str]) -> list[MigrationExecution]:
+        """The ledger's rows of those ids (for what a restore puts back)."""
+        return [self.ledger.get_execution(i) for i in sorted(ids)]
 
     def plan(
         self,

@@ -18,7 +18,7 @@ from .protocols import BackupStrategy, Dialect, RollbackMethod, StorageTarget
 if TYPE_CHECKING:
     from .config import Config
     from .models import Migration, MigrationExecution, Problem, Statement
-    from .protocols import Context
+    from .protocols import Context, Dialect, Executor
 
 ENTRY_POINT_GROUP = "mig"
 #: Set to 1 to load no plugins from entry points (tests register their own).
@@ -263,6 +263,23 @@ class Plugins:
                 + self.problems_note()
             )
         return owners[scheme]
+
+    def dialect(self, config: Config) -> Dialect:
+        """The dialect for the configured database URL, made with its options."""
+        assert config.database is not None
+        cls = self.dialect_for(config.database)
+        made: Dialect = cls(config.database, base_dir=config.database_base_dir,
+                            options=config.options.get(cls.name, {}))
+        return made
+
+    def executor(self, inner: Executor, config: Config) -> Executor:
+        """``inner`` (the dialect's own executor), wrapped by the configured one if any."""
+        if not config.executor:
+            return inner
+        factory = self.pick(self.executors(), config.executor, "executor", "executor")
+        made: Executor = factory(inner, options=config.options.get(config.executor, {}),
+                                 config=config)
+        return made
 
     def pick(self, registry: dict[str, Any], name: str, what: str, key: str) -> Any:
         if name not in registry:

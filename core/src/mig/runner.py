@@ -21,6 +21,8 @@ from .models import Migration, MigrationExecution, MigrationStatus, Statement
 from .planner import RollbackStep
 from .plugins import Plugins
 from .protocols import Context, Dialect, RollbackMethod
+from .schema import fingerprint
+from .status import snapshot as schema_snapshot
 
 #: Called as ``progress(done, total, migration, execution)``; execution is None at the start.
 Progress = Callable[[int, int, Migration, "MigrationExecution | None"], None]
@@ -239,6 +241,8 @@ class Runner:
                 self.progress(index + 1, len(steps), step.migration, records[-1])
             if records[-1].status is not MigrationStatus.COMPLETED:
                 break
+        if done:
+            record_schema(self.db, done[-1])
         return done
 
     def _started(self, record: MigrationExecution) -> None:
@@ -298,6 +302,14 @@ class Runner:
             return
         record.error_message = f"{record.error_message} (restored from backup {record.backup_id})"
         record.statements_committed = 0
+
+
+def record_schema(db: Database, last: MigrationExecution) -> None:
+    """Record the user schema on a command's last row (docs/ledger.md, "The schema record")."""
+    snapshot = schema_snapshot(db.dialect, db.prefix)
+    if snapshot is not None:
+        with db.transaction() as ledger:
+            ledger.schema_recorded(last, snapshot, fingerprint(snapshot))
 
 
 def _finished(ex: MigrationExecution, started: float) -> None:

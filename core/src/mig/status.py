@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .checksum import checksum
 from .errors import DependencyError, DriftError
 from .ledger import Ledger
+from .loader import drifted
 from .models import Migration, MigrationExecution, MigrationStatus, Problem
 from .protocols import Dialect
 from .schema import changes, fingerprint
@@ -41,16 +41,6 @@ class Status:
             "needs_attention": [e.to_dict() for e in self.attention],
             "schema_changed_outside_mig": self.schema_changes,
         }
-
-
-def drifted(m: Migration, ex: MigrationExecution) -> bool:
-    """Whether ``m``'s file changed since ``ex`` applied it (by the checksum rule ``ex`` was
-    recorded with)."""
-    if ex.checksum is None:
-        return False
-    if ex.checksum_version in (None, m.checksum_version):
-        return m.checksum != ex.checksum
-    return checksum(m.up_sql, m.down_sql, ex.checksum_version) != ex.checksum
 
 
 def current_version(applied: Sequence[MigrationExecution]) -> str | None:
