@@ -94,6 +94,39 @@ class Manifest:
 
 
 @dataclass
+class RestoreNotice:
+    """What a restore of ``backup_id`` would discard, told before it runs (SPEC §10)."""
+
+    backup_id: str
+    backup_type: str
+    created_at: str
+    #: The migrations it undoes, newest first.
+    undoes: list[str]
+    #: The tables written since the backup was taken; None when the dialect cannot tell.
+    changed: list[str] | None
+
+    def age(self) -> str:
+        seconds = (_dt.datetime.now(_dt.UTC) - _dt.datetime.fromisoformat(self.created_at))
+        minutes = int(seconds.total_seconds() // 60)
+        if minutes < 1:
+            return "less than a minute"
+        days, rest = divmod(minutes, 24 * 60)
+        hours, minutes = divmod(rest, 60)
+        parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{minutes} min"]
+        return " ".join(parts[:2])
+
+    def lines(self) -> list[str]:
+        changed = ("cannot tell which tables were written since" if self.changed is None
+                   else "tables written since: " + (", ".join(self.changed) or "none"))
+        return [
+            f"restores backup {self.backup_id} ({self.backup_type}, taken {self.age()} ago);"
+            " everything written to the database after it is lost",
+            "  it undoes: " + (", ".join(self.undoes) or "no migration"),
+            f"  {changed}",
+        ]
+
+
+@dataclass
 class RestoreOutcome:
     """What a restore did: its ``restore`` row, the rollback rows it wrote (a rollback by
     restore), and whether the backup kept the schema as it was (data-only)."""
@@ -282,6 +315,9 @@ class Backups:
             storage=self.config.storage,
         )
         parent = self._latest_of_chain(backup_type) if strategy.chained else None
+        # Taken first: a write that lands between this and the copy reads as a change later,
+        # which errs on the side of warning.
+        tables = ctx.dialect.table_stats(self.config.table_prefix)
         info.parent_id = parent.backup_id if parent else None
         applied = [e.execution_id for e in ledger.in_effect()]
         with self._workdir() as workdir:
@@ -295,7 +331,7 @@ class Backups:
             parts = sorted(p for p in out.iterdir() if p.is_file())
             if not any(p.name == "data" for p in parts):
                 raise BackupError(f"the {backup_type} backup plugin wrote no 'data' part")
-            manifest = self._store(info, parts, applied, job.extra, ctx.dialect)
+            manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables)
         with self.db.transaction() as tx:
             tx.backup_recorded(info, manifest)
         return info
@@ -314,6 +350,7 @@ class Backups:
         applied: list[str],
         extra: dict[str, Any],
         dialect: Dialect,
+        tables: dict[str, list[Any]] | None,
     ) -> str:
         info.backup_path = self.storage.describe(f"{info.backup_id}/data")
         info.extra = extra
@@ -336,6 +373,7 @@ class Backups:
                     "parts": summary,
                     "database": {"dialect": dialect.name, "url": info.database_path},
                     "applied": applied,
+                    "tables": tables,
                     "extra": extra,
                 },
                 indent=2,
@@ -457,6 +495,27 @@ class Backups:
             with self.db.transaction():
                 finish(self.db.dialect)
         return RestoreOutcome(record, rollbacks, keeps_schema)
+
+    def notice(
+        self, backup_id: str, undoes: list[MigrationExecution] | None = None
+    ) -> RestoreNotice:
+        """What restoring ``backup_id`` would discard: its age, the migrations it undoes
+        (``undoes``, else those in effect now but not when it was taken), and the tables
+        written since it was taken where the dialect can tell."""
+        manifest = self.get(backup_id)
+        ledger = self.db.reader()
+        if undoes is None:
+            then = set(manifest.applied)
+            undoes = [e for e in (ledger.in_effect() if ledger else [])
+                      if e.execution_id not in then][::-1]
+        saved = manifest.data.get("tables")
+        live = self.db.dialect.table_stats(self.config.table_prefix) if ledger else None
+        changed = None if saved is None or live is None else sorted(
+            t for t in set(saved) | set(live) if saved.get(t) != live.get(t)
+        )
+        info = manifest.info
+        return RestoreNotice(info.backup_id, str(info.backup_type), info.created_at,
+                             [e.migration_id for e in undoes], changed)
 
     # -- retention ----------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import status as _status
-from .backups import Backups
+from .backups import Backups, RestoreNotice
 from .config import Config, from_table, load_config
 from .database import Database
 from .errors import ConfigError, RollbackRefused, UnknownTargetError
@@ -40,6 +40,17 @@ from .runner import Apply, Progress, Runner, Undo, apply_steps, record_schema, u
 from .status import Status
 
 __all__ = ["MigrationEngine", "Progress", "RollbackStep", "Status"]
+
+#: ``confirm`` of a rollback: True, or a function that sees the plan and says yes or no.
+Confirm = bool | Callable[[list[RollbackStep]], bool]
+
+
+def _refusal(notices: list[RestoreNotice]) -> str:
+    first = notices[0]
+    more = f" (and {len(notices) - 1} more restore(s))" if len(notices) > 1 else ""
+    changed = "" if not first.changed else f"; tables written since: {', '.join(first.changed)}"
+    return (f"this would restore backup {first.backup_id}, taken {first.age()} ago{more}, and"
+            f" lose everything written after it{changed}; confirm it (--yes, or confirm=True)")
 
 
 class MigrationEngine:
@@ -255,9 +266,12 @@ class MigrationEngine:
         with self._locked():
             return self.backups().create(str(backup_type))
 
-    def restore_backup(self, backup_id: str) -> MigrationExecution:
-        """Verify and restore a backup; the audit trail stays whole and records the restore."""
+    def restore_backup(self, backup_id: str, *, confirm: bool = False) -> MigrationExecution:
+        """Verify and restore a backup; the audit trail stays whole and records the restore.
+        Everything written since the backup is lost, so ``confirm=True`` is required."""
         with self._locked():
+            if not confirm:
+                raise RollbackRefused(_refusal([self.backups().notice(backup_id)]))
             record = self.backups().restore(backup_id).record
             record_schema(self.db, record)
         return record
@@ -310,9 +324,11 @@ class MigrationEngine:
 
     def down(self, target: str | None = None, *, steps: int | None = None,
              everything: bool = False, method: str | None = None, cascade: bool = False,
-             confirm: Callable[[list[RollbackStep]], bool] | None = None,
+             confirm: Confirm = False,
              progress: Progress | None = None) -> list[MigrationExecution]:
-        """Roll back the newest migration, ``steps`` of them, all, or down to ``target``."""
+        """Roll back the newest migration, ``steps`` of them, all, or down to ``target``. A
+        rollback that restores a backup loses what was written since: it needs ``confirm``
+        (True, or a function that sees the plan and says yes)."""
         with self._locked():
             plan = self.rollback_plan(target=target, steps=steps, everything=everything,
                                       method=method, cascade=cascade)
@@ -322,9 +338,9 @@ class MigrationEngine:
         return done
 
     def rollback(self, execution_id: str, *, method: str | None = None, cascade: bool = False,
-                 confirm: Callable[[list[RollbackStep]], bool] | None = None,
-                 ) -> list[MigrationExecution]:
-        """Roll back one execution (and, with ``cascade``, its applied dependents first)."""
+                 confirm: Confirm = False) -> list[MigrationExecution]:
+        """Roll back one execution (and, with ``cascade``, its applied dependents first);
+        ``confirm`` as for :meth:`down`."""
         with self._locked():
             plan = self.rollback_plan(execution_id=execution_id, method=method, cascade=cascade)
             done = self._roll_back(plan, confirm, None)
@@ -332,18 +348,27 @@ class MigrationEngine:
             self.plugins.run_finished(self.context(), done)
         return done
 
-    def rollback_migration(self, execution_id: str, method: str | None = None) -> bool:
+    def rollback_migration(self, execution_id: str, method: str | None = None, *,
+                           confirm: bool = False) -> bool:
         """Undo one execution; True when the database is as before it afterwards."""
-        executions = self.rollback(execution_id, method=method)
+        executions = self.rollback(execution_id, method=method, confirm=confirm)
         return all(e.status is MigrationStatus.COMPLETED for e in executions)
 
-    def _roll_back(self, plan: list[RollbackStep],
-                   confirm: Callable[[list[RollbackStep]], bool] | None,
+    def restore_notices(self, plan: list[RollbackStep]) -> list[RestoreNotice]:
+        """What each step of ``plan`` that restores a backup would discard."""
+        methods = self.plugins.rollback_methods()
+        return [self.backups().notice(step.root.backup_id or "", step.undoes)
+                for step in plan if methods[step.method].discards_data]
+
+    def _roll_back(self, plan: list[RollbackStep], confirm: Confirm,
                    progress: Progress | None) -> list[MigrationExecution]:
         if not plan:
             return []
-        if confirm is not None and not confirm(plan):
-            raise RollbackRefused("rollback cancelled; nothing was changed")
+        if callable(confirm):
+            if not confirm(plan):
+                raise RollbackRefused("rollback cancelled; nothing was changed")
+        elif not confirm and (notices := self.restore_notices(plan)):
+            raise RollbackRefused(_refusal(notices))
         steps = undo_steps(plan, self.plugins.rollback_methods(), self.dialect)
         return self._run(steps, False, progress)
 

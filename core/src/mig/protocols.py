@@ -101,6 +101,15 @@ class Dialect(Protocol):
         ``exclude_prefix`` (mig's own) and what belongs to them. Read-only; the same schema
         always gives the same snapshot."""
         ...
+
+    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+        """A cheap fingerprint of each user table's contents (row count and highest rowid on
+        SQLite, write counters on a server), recorded with every backup so that a restore can
+        say which tables were written since. Values are only compared for equality; a table
+        whose values differ was (probably) written. None when the dialect cannot tell
+        cheaply, the default."""
+        return None
+
     def backup_handler(self, backup_type: str) -> BackupHandler | None:
         """How this dialect makes and restores backups of the type named ``backup_type``
         (``full``, ``schema``, ...), or None when it has no support for that type.
@@ -173,6 +182,10 @@ class RollbackMethod(Protocol):
     #: True when :meth:`undo` runs inside the run loop's transaction, which also records the
     #: rollback; False when the method makes its change, and records it, atomically itself.
     transactional: ClassVar[bool]
+    #: True when undoing puts back an older copy of the database (the execution's backup), so
+    #: that whatever was written since is lost: the core then names the backup, its age, what
+    #: it undoes and the tables written since, and asks before it runs.
+    discards_data: ClassVar[bool] = False
 
     def refuse_reason(self, ctx: Context, migration: Migration, execution: MigrationExecution) -> (
         str | None

@@ -488,7 +488,7 @@ def test_an_in_memory_database_is_backed_up_but_not_restored(tmp_path):
     assert copy.execute("SELECT x FROM t").fetchall() == [(42,)]
     copy.close()
     with pytest.raises(BackupError, match="in-memory"):
-        engine.restore_backup(info.backup_id)
+        engine.restore_backup(info.backup_id, confirm=True)
     assert engine.dialect.query("SELECT x FROM t") == [(42,)]
 
 

@@ -102,7 +102,7 @@ def backup(project: Project) -> object:
 
 def restore(project: Project, backup_id: str) -> None:
     with project.engine() as engine:
-        engine.restore_backup(backup_id)
+        engine.restore_backup(backup_id, confirm=True)
 
 
 def folder(project: Project, backup_id: str) -> Path:
@@ -357,7 +357,7 @@ def test_missing_link_is_refused_and_the_database_unchanged(project: Project) ->
         with pytest.raises(BackupError, match=f"needs {parent.backup_id}, which is missing"):
             engine.verify_backup(child.backup_id)
         with pytest.raises(BackupError, match="chain is broken"):
-            engine.restore_backup(child.backup_id)
+            engine.restore_backup(child.backup_id, confirm=True)
     assert db.read_bytes() == before
     code, out, err = project.run("backup", "restore", child.backup_id, "--yes")
     assert code == 1
@@ -384,7 +384,7 @@ def test_flipped_byte_in_an_increment_is_refused(project: Project, part: str) ->
         with pytest.raises(BackupError, match=f"{part}' fails its SHA-256 check"):
             engine.verify_backup(child.backup_id)
         with pytest.raises(BackupError, match="damaged"):
-            engine.restore_backup(child.backup_id)
+            engine.restore_backup(child.backup_id, confirm=True)
     assert db.read_bytes() == before
     code, _, err = project.run("backup", "restore", child.backup_id, "--yes")
     assert code == 1 and "fails its SHA-256 check" in err
@@ -403,7 +403,7 @@ def test_flipped_byte_in_the_base_is_refused(project: Project) -> None:
         fh.seek(-1, os.SEEK_CUR)
         fh.write(bytes([byte[0] ^ 0x80]))
     with project.engine() as engine, pytest.raises(BackupError, match=base.backup_id):
-        engine.restore_backup(child.backup_id)
+        engine.restore_backup(child.backup_id, confirm=True)
     assert project.db_path.read_bytes() == before
 
 
@@ -422,7 +422,7 @@ def test_a_failed_restore_leaves_the_database_and_connection_usable(project: Pro
     before = db.read_bytes()
     with project.engine() as engine:
         with pytest.raises(BackupError, match="quick_check"):
-            engine.restore_backup(base.backup_id)
+            engine.restore_backup(base.backup_id, confirm=True)
         assert engine.get_current_version() is None  # the connection still works
     assert db.read_bytes() == before
     assert [p for p in db.parent.iterdir() if p.name.endswith(".mig-restore")] == []
@@ -536,7 +536,7 @@ def test_replayed_pages_are_checked_against_the_index(project: Project) -> None:
     reseal(folder(project, child.backup_id) / "manifest.json", "data", bytes(raw))
     before = db.read_bytes()
     with project.engine() as engine, pytest.raises(BackupError, match="was not rebuilt"):
-        engine.restore_backup(child.backup_id)
+        engine.restore_backup(child.backup_id, confirm=True)
     assert db.read_bytes() == before
 
 

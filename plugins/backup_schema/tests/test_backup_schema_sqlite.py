@@ -234,7 +234,7 @@ def test_a_restore_that_fails_midway_changes_nothing(project):
     manifest["size_bytes"] = size + manifest["parts"].get("manifest.json", {}).get("size", 0)
     manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(BackupError, match="no such table: main.nowhere"):
-        engine.restore_backup(info.backup_id)
+        engine.restore_backup(info.backup_id, confirm=True)
     engine.close()
     assert project.db_path.read_bytes() == before
     assert [p for p in project.path.iterdir() if ".mig-restore-" in p.name] == []

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import typer
 
 from . import app, engine, fail, handle_errors, print_json
+from .migrate import ask
 
 backup_app = typer.Typer(help="Manage backups.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(backup_app, name="backup")
@@ -81,14 +80,11 @@ def restore(
     """Verify and restore a backup. Migrations applied since it are recorded as rolled back."""
     eng = engine()
     manifest = eng.backups().get(backup_id)
-    if not yes:
-        typer.echo(f"restore {manifest.info.backup_id} ({manifest.info.backup_type},"
-                   f" {manifest.info.created_at}) over {eng.dialect.display_url()}")
-        if not sys.stdin.isatty():
-            raise fail("restoring replaces the database; pass --yes to confirm", 1)
-        if not typer.confirm("Replace the database with this backup?", default=False):
-            raise fail("restore cancelled; nothing was changed", 1)
-    record = eng.restore_backup(manifest.info.backup_id)
+    typer.echo(f"-- over {eng.dialect.display_url()}:")
+    for line in eng.backups().notice(manifest.info.backup_id).lines():
+        typer.echo(f"-- {line}")
+    ask("Replace the database with this backup?", yes)
+    record = eng.restore_backup(manifest.info.backup_id, confirm=True)
     typer.echo(f"restored {manifest.info.backup_id} (execution {record.execution_id});"
                f" database is at version {eng.get_current_version() or '(none)'}")
 

@@ -10,7 +10,7 @@ import typer
 from . import ProgressLine, app, engine, fail, handle_errors, print_json
 
 if TYPE_CHECKING:
-    from ..engine import RollbackStep
+    from ..engine import MigrationEngine, RollbackStep
     from ..models import MigrationExecution
 
 
@@ -126,7 +126,7 @@ def down(
         return
     executions = eng.down(
         target, steps=steps, everything=everything, method=method, cascade=cascade,
-        confirm=_confirm(yes), progress=ProgressLine("rolled back"),
+        confirm=_confirm(eng, yes), progress=ProgressLine("rolled back"),
     )
     _finish(executions, "rolled back", eng.get_current_version())
 
@@ -142,7 +142,8 @@ def rollback(
     """Roll back one execution."""
     eng = engine()
     eng.check_names(rollback=method)
-    executions = eng.rollback(execution_id, method=method, cascade=cascade, confirm=_confirm(yes))
+    executions = eng.rollback(execution_id, method=method, cascade=cascade,
+                              confirm=_confirm(eng, yes))
     if not executions:
         typer.echo(f"nothing to undo: execution {execution_id} is not in effect")
         return
@@ -196,18 +197,34 @@ def _show_steps(plan: list[RollbackStep], verb: str) -> None:
             typer.echo(f"-- {verb} {ex.migration_id} (execution {ex.execution_id}) by {how}")
 
 
-def _confirm(yes: bool) -> Any:
-    """Ask before a step that undoes more than the migration it names (a restore)."""
+def _confirm(eng: MigrationEngine, yes: bool) -> Any:
+    """Before a rollback that restores a backup (and loses what was written since) or undoes
+    more than it names: say what it does; ask on a terminal, else insist on --yes."""
 
     def confirm(plan: list[RollbackStep]) -> bool:
-        if yes or all(len(step.undoes) == 1 for step in plan):
+        notices = eng.restore_notices(plan)
+        if not notices and all(len(step.undoes) == 1 for step in plan):
             return True
         _show_steps(plan, "will roll back")
-        if not sys.stdin.isatty():
-            raise fail("this rollback also undoes later migrations; pass --yes to confirm", 1)
-        return typer.confirm("Roll back all of these?", default=False)
+        for notice in notices:
+            for line in notice.lines():
+                typer.echo(f"-- {line}")
+        ask("Roll back all of these?" if not notices else "Restore and lose those writes?", yes)
+        return True
 
     return confirm
+
+
+def ask(question: str, yes: bool) -> None:
+    """Go on with --yes or a "y" on a terminal; without a terminal refuse (exit 1); a "n"
+    changes nothing and is not an error."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise fail("this discards or undoes more than you named; pass --yes to confirm", 1)
+    if not typer.confirm(question, default=False):
+        typer.echo("cancelled; nothing was changed")
+        raise typer.Exit(0)
 
 
 def _finish(

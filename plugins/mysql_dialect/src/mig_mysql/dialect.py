@@ -325,6 +325,17 @@ class MySQLDialect(Dialect):
                 f"cannot read the schema of {self.display_url()}: {self.describe(exc)}"
             ) from exc
 
+    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+        """Each user table's ``UPDATE_TIME`` from ``information_schema.TABLES`` (InnoDB keeps
+        it in memory: NULL after a server restart, when a change cannot be told)."""
+        rows = self.query(
+            "SELECT TABLE_NAME, UPDATE_TIME FROM information_schema.TABLES"
+            " WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'"
+        )
+        prefix = exclude_prefix.lower()
+        return {str(name): [str(updated) if updated is not None else None]
+                for name, updated in rows if not (prefix and str(name).lower().startswith(prefix))}
+
     def backup_handler(self, backup_type: str) -> BackupHandler | None:
         """How this server makes and restores backups of ``backup_type`` (``full``,
         ``schema``, ``data``, ``incremental``: see :mod:`mig_mysql.backup`), with its own

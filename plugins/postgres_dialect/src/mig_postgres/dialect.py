@@ -381,6 +381,18 @@ class PostgresDialect(Dialect):
                 f"cannot read the schema of {self.display_url()}: {self.scrub(_one_line(exc))}"
             ) from exc
 
+    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+        """Each user table's write counters from ``pg_stat_user_tables`` (inserted, updated,
+        deleted tuples): free to read. The statistics collector reports them within about a
+        second of a commit; a table recreated since (by a restore) counts as written."""
+        rows = self.query(
+            "SELECT relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables"
+            " WHERE schemaname = current_schema()"
+        )
+        prefix = exclude_prefix.lower()
+        return {str(name): [int(i), int(u), int(d)] for name, i, u, d in rows
+                if not (prefix and str(name).lower().startswith(prefix))}
+
     def backup_handler(self, backup_type: str) -> BackupHandler | None:
         """How this server makes and restores backups of ``backup_type`` (``full``,
         ``schema``, ``data``, ``incremental``: see :mod:`mig_postgres.backup`), with its own

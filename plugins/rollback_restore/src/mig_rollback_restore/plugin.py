@@ -27,6 +27,7 @@ class RestoreRollback(RollbackMethod):
 
     name: ClassVar[str] = "restore"
     transactional: ClassVar[bool] = False
+    discards_data: ClassVar[bool] = True
 
     def refuse_reason(
         self, ctx: Context, migration: Migration, execution: MigrationExecution

@@ -232,6 +232,24 @@ class SQLiteDialect(Dialect):
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot read the schema of {self.url}: {exc}") from exc
 
+    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+        """Row count and highest rowid of each user table (``WITHOUT ROWID`` tables: the row
+        count alone); one query per table, each an index or table scan SQLite does fast."""
+        stats: dict[str, list[Any]] = {}
+        prefix = exclude_prefix.lower()
+        for (name,) in self.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table'"
+            " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
+        ):
+            if prefix and name.lower().startswith(prefix):
+                continue
+            quoted = '"' + name.replace('"', '""') + '"'
+            try:
+                stats[name] = list(self.query(f"SELECT count(*), max(rowid) FROM {quoted}")[0])
+            except sqlite3.OperationalError:  # WITHOUT ROWID
+                stats[name] = list(self.query(f"SELECT count(*) FROM {quoted}")[0])
+        return stats
+
     def backup_handler(self, backup_type: str) -> BackupHandler | None:
         """SQLite's own ``full``, ``schema``, ``data`` and ``incremental`` backups (see
         :mod:`mig_sqlite.backup`); None for any other type."""
