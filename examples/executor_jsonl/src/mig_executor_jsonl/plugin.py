@@ -61,4 +61,7 @@ def _ms(started: float) -> float:
 
 @hookimpl
 def mig_register_executors() -> list[ExecutorFactory]:
-    return [JsonlLoggingExecutor]
+    # The class is a valid factory, but mig.protocols.ExecutorFactory declares ``name`` a
+    # ClassVar, which mypy never matches against a class object. Once the core declares it a
+    # plain member or a read-only property, mypy reports this ignore unused: remove it then.
+    return [JsonlLoggingExecutor]  # type: ignore[list-item]
