@@ -141,7 +141,10 @@ class ExecutorFactory(Protocol):
     ``[mig.options.<name>]`` table and the whole configuration (for ``base_dir`` and the
     like). Usually the class itself, with ``name`` as a class attribute."""
 
-    name: ClassVar[str]
+    @property
+    def name(self) -> str:
+        """The name ``executor`` in the configuration picks (a class attribute will do)."""
+        ...
 
     def __call__(
         self, inner: Executor, *, options: Mapping[str, Any], config: Config

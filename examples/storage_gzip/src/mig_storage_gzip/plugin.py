@@ -33,7 +33,8 @@ class GzipStorage(StorageTarget):
         if not isinstance(level, int) or not 1 <= level <= 9:
             raise ConfigError("[mig.options.gzip] level must be an integer from 1 to 9")
         # The core resolves backups_dir against the config file; do the same for ours.
-        self.root = (Path(location).parent / directory).resolve()
+        # (``directory`` comes from the TOML table untyped: the annotation keeps Any out.)
+        self.root: Path = (Path(location).parent / directory).resolve()
         self.level = level
 
     def _path(self, key: str) -> Path:
@@ -62,6 +63,8 @@ class GzipStorage(StorageTarget):
             raise
 
     def open(self, key: str) -> BinaryIO:
+        # A GzipFile is a binary stream, but typeshed does not derive it from typing.BinaryIO
+        # (a class, not a protocol).
         return gzip.open(self._path(key), "rb")  # type: ignore[return-value]
 
     def local_path(self, key: str) -> Path | None:

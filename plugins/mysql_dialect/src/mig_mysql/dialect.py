@@ -191,7 +191,10 @@ class MySQLDialect(Dialect):
             return False
         from pymysql.constants import SERVER_STATUS
 
-        return bool(self.connection.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
+        # types-PyMySQL leaves out Connection.server_status, which PyMySQL sets from every OK
+        # packet (the flags the server sent last).
+        status: int = self.connection.server_status  # type: ignore[attr-defined]
+        return bool(status & SERVER_STATUS.SERVER_STATUS_IN_TRANS)
 
     # -- connection -------------------------------------------------------------------------
 
@@ -219,6 +222,7 @@ class MySQLDialect(Dialect):
                 f" CREATE DATABASE {quote_ident(self.target.database)} first)"
             )
         error = DatabaseError(f"cannot connect to {self.display_url()}: {self.describe(exc)}")
+        # DatabaseError declares no such attribute: the server's error number rides along.
         error.mysql_code = code  # type: ignore[attr-defined]
         return error
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import psycopg
     from mig.protocols import BackupHandler
     from mig.schema import Snapshot
+    from psycopg.rows import TupleRow
 
 SCHEMES = ("postgresql", "postgres")
 URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"
@@ -174,7 +175,7 @@ class PostgresDialect(Dialect):
     def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None:
         self.url = url
         self.target = parse_url(url, options)
-        self.connection: psycopg.Connection[Any] | None = None
+        self.connection: psycopg.Connection[TupleRow] | None = None
         self._conn: Any = _CLOSED
 
     def __repr__(self) -> str:
@@ -195,7 +196,7 @@ class PostgresDialect(Dialect):
 
     def open_connection(
         self, database: str | None = None, *, application_name: str | None = None
-    ) -> psycopg.Connection[Any]:
+    ) -> psycopg.Connection[TupleRow]:
         """A new autocommit connection to ``database`` (the URL's by default); a failure is a
         :class:`DatabaseError` of one line without the password."""
         import psycopg
@@ -281,7 +282,7 @@ class PostgresDialect(Dialect):
             raise
         self.connection = self._conn = conn
 
-    def _set_up(self, conn: psycopg.Connection[Any], readonly: bool) -> None:
+    def _set_up(self, conn: psycopg.Connection[TupleRow], readonly: bool) -> None:
         setup = []
         schema = self.target.schema
         if schema is not None:

@@ -44,9 +44,11 @@ def hold(dialect: PostgresDialect, timeout: float) -> Iterator[None]:
     conn = dialect.open_connection(application_name=name)
     try:
         try:
-            schema = dialect.target.schema or conn.execute(
-                "SELECT current_schema()"
-            ).fetchone()[0] or "public"
+            schema = dialect.target.schema
+            if not schema:
+                row = conn.execute("SELECT current_schema()").fetchone()
+                assert row is not None  # a SELECT without FROM gives one row
+                schema = row[0] or "public"
             key = lock_key(dialect.target.database, schema)
             _acquire(conn, key, timeout, dialect)
         except psycopg.Error as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Literal, TypedDict
 
 from mig import Migration, MigrationFileError
 from mig.checksum import CHECKSUM_VERSION, checksum, normalise
@@ -24,13 +25,32 @@ _HEADER_LIKE = re.compile(r"--\s*@(\w+)")
 # Whitespace and comments only. Atomic groups keep a long non-empty section from backtracking.
 _EMPTY = re.compile(r"(?>\s+|--[^\n]*|/\*.*?\*/)*+", re.DOTALL)
 
-_TEXT_KEYS = {
+
+class _HeaderFields(TypedDict, total=False):
+    """The :class:`mig.Migration` fields a header sets, by field name."""
+
+    name: str
+    description: str
+    migration_type: str
+    author: str
+    dependencies: tuple[str, ...]
+    reversible: bool
+    backup_required: bool
+    transactional: bool
+
+
+# Header key -> Migration field.
+_TEXT_KEYS: dict[str, Literal["name", "description", "migration_type", "author"]] = {
     "name": "name",
     "description": "description",
     "type": "migration_type",
     "author": "author",
 }
-_BOOL_KEYS = {"reversible", "backup_required", "transactional"}
+_BOOL_KEYS: dict[str, Literal["reversible", "backup_required", "transactional"]] = {
+    "reversible": "reversible",
+    "backup_required": "backup_required",
+    "transactional": "transactional",
+}
 _KNOWN_KEYS = {*_TEXT_KEYS, *_BOOL_KEYS, "dependencies"}
 
 
@@ -115,9 +135,9 @@ def parse_migration(path: Path, text: str) -> Migration:
 
 def _parse_header(
     path: Path, header: str
-) -> tuple[dict[str, object], dict[str, int], dict[str, str]]:
+) -> tuple[_HeaderFields, dict[str, int], dict[str, str]]:
     """The Migration fields, the line of every key, and the unknown keys of the header."""
-    fields: dict[str, object] = {}
+    fields: _HeaderFields = {}
     lines: dict[str, int] = {}
     metadata: dict[str, str] = {}
     in_comment = False
@@ -156,9 +176,9 @@ def _parse_header(
                 raise MigrationFileError("@name is empty", path, number)
             fields[_TEXT_KEYS[key]] = value
         elif key in _BOOL_KEYS:
-            fields[key] = _boolean(path, number, key, value)
+            fields[_BOOL_KEYS[key]] = _boolean(path, number, key, value)
         elif key == "dependencies":
-            fields[key] = _dependencies(path, number, value)
+            fields["dependencies"] = _dependencies(path, number, value)
         else:
             metadata[key] = value
     return fields, lines, metadata

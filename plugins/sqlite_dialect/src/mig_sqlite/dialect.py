@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Protocol
 from urllib.parse import quote
 
 from mig.errors import ConfigError, DatabaseError
@@ -66,10 +66,22 @@ def busy_timeout(options: Mapping[str, Any]) -> float:
     return float(value)
 
 
+class _Connection(Protocol):
+    """What the hot methods use of a ``sqlite3.Connection`` (or of :class:`_Closed`)."""
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ..., /) -> sqlite3.Cursor: ...
+
+    def executemany(
+        self, sql: str, parameters: Iterable[Sequence[Any]], /
+    ) -> sqlite3.Cursor: ...
+
+    def rollback(self) -> None: ...
+
+
 class _Closed:
     """Stands in for the connection while there is none, so the hot methods need no check."""
 
-    def _fail(self, *args: Any) -> Any:
+    def _fail(self, *args: object) -> NoReturn:
         raise DatabaseError("the sqlite database is not connected (call connect() first)")
 
     execute = executemany = _fail
@@ -78,7 +90,11 @@ class _Closed:
         pass
 
 
-_CLOSED: Any = _Closed()
+_CLOSED: _Connection = _Closed()
+
+
+def _lock_file(path: Path) -> Path:
+    return path.with_name(path.name + ".miglock")
 
 
 class SQLiteDialect(Dialect):
@@ -106,7 +122,7 @@ class SQLiteDialect(Dialect):
         self.path = parse_url(url, base_dir)
         self.busy_timeout = busy_timeout(options or {})
         self.connection: sqlite3.Connection | None = None
-        self._conn: Any = _CLOSED
+        self._conn: _Connection = _CLOSED
 
     def __repr__(self) -> str:
         return f"SQLiteDialect({self.url!r})"
@@ -114,7 +130,7 @@ class SQLiteDialect(Dialect):
     @property
     def lock_path(self) -> Path | None:
         """The sidecar file the migration lock is taken on (None in memory)."""
-        return None if self.path is None else self.path.with_name(self.path.name + ".miglock")
+        return None if self.path is None else _lock_file(self.path)
 
     @property
     def in_transaction(self) -> bool:
@@ -145,9 +161,8 @@ class SQLiteDialect(Dialect):
         self.connection = self._conn = conn
 
     def _open(self, readonly: bool) -> sqlite3.Connection:
-        kwargs: dict[str, Any] = {"isolation_level": None, "timeout": self.busy_timeout}
         if self.path is None:
-            return sqlite3.connect(":memory:", **kwargs)
+            return self._connect(":memory:")
         folder = self.path.parent
         if not folder.is_dir():
             raise DatabaseError(
@@ -160,8 +175,13 @@ class SQLiteDialect(Dialect):
             # a killed writer, a plain open is needed: SQLite's first read rolls it back,
             # which brings the file back to its last committed state and changes nothing else.)
             uri = f"file:{quote(str(self.path))}?mode=ro"
-            return sqlite3.connect(uri, uri=True, **kwargs)
-        return sqlite3.connect(self.path, **kwargs)
+            return self._connect(uri, uri=True)
+        return self._connect(self.path)
+
+    def _connect(self, database: str | Path, *, uri: bool = False) -> sqlite3.Connection:
+        return sqlite3.connect(
+            database, isolation_level=None, timeout=self.busy_timeout, uri=uri
+        )
 
     def _hot_journal(self) -> bool:
         assert self.path is not None
@@ -207,7 +227,7 @@ class SQLiteDialect(Dialect):
             raise DatabaseError(
                 f"cannot open sqlite database {self.path}: folder {self.path.parent} does not exist"
             )
-        return locking.hold(self.lock_path, timeout, database=self.path)
+        return locking.hold(_lock_file(self.path), timeout, database=self.path)
 
     def table_names(self) -> list[str]:
         rows = self.query(

@@ -16,6 +16,8 @@ back empty and sequences start again, as in a database made from the schema alon
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
 from . import postgres_dialect
@@ -71,7 +73,9 @@ def restore(ctx: Context, job: RestoreJob) -> None:
     schema = saved.get("schema")
     check_scope(dialect, backup, schema)
     archive = job.fetch(backup, "data")
-    rows = [(job.fetch(backup, "bookkeeping"), [])] if saved.get("bookkeeping") else []
+    rows: list[tuple[Path, list[str]]] = (
+        [(job.fetch(backup, "bookkeeping"), [])] if saved.get("bookkeeping") else []
+    )
     server = Server(dialect)
     with driver_errors(server, f"restoring {backup.backup_id}"):
         replace_database(dialect, job, server, schema, archive, rows,

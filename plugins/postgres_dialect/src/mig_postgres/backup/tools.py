@@ -183,7 +183,9 @@ def exported_snapshot(dialect: PostgresDialect) -> Iterator[tuple[Any, str]]:
     conn = dialect.open_connection(application_name="mig backup")
     try:
         conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        (name,) = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        row = conn.execute("SELECT pg_export_snapshot()").fetchone()
+        assert row is not None  # a SELECT without FROM gives one row
+        (name,) = row
         yield conn, str(name)
     finally:
         conn.close()
@@ -428,7 +430,7 @@ def replay(
     if proc.wait() != 0:
         err = proc.stderr
         assert err is not None
-        err.seek(0)  # type: ignore[attr-defined]
+        err.seek(0)
         raise BackupError(f"pg_restore failed: {server.stderr_text(err.read())}")
     return copies
 

@@ -133,7 +133,8 @@ def _checkpoint_fully(path: Path) -> bool:
     (which, with our read transaction open, means exactly our snapshot is)."""
     helper = sqlite3.connect(path, isolation_level=None)
     try:
-        busy, log, done = helper.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        row: tuple[int, int, int] = helper.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, log, done = row
     finally:
         helper.close()
     return busy == 0 and log >= 0 and log == done

@@ -191,7 +191,8 @@ def _checkpoint_fully(db: Path) -> bool:
     """Checkpoint from a second connection; True when every frame of the log is in the file."""
     helper = sqlite3.connect(db, isolation_level=None)
     try:
-        busy, log, done = helper.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        row: tuple[int, int, int] = helper.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        busy, log, done = row
     finally:
         helper.close()
     return busy == 0 and log >= 0 and log == done
@@ -251,8 +252,8 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
     what = f"the database {db}"
     with snapshot(db, _timeout(ctx), job.workdir) as snap:
         if parent is not None and parent.page_size != snap.page_size:
-            parent, reason = None, (f"the page size changed from {parent.page_size} to"
-                                    f" {snap.page_size}")
+            reason = f"the page size changed from {parent.page_size} to {snap.page_size}"
+            parent = None
         changed: list[int] | None = None
         if parent is not None:
             digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,

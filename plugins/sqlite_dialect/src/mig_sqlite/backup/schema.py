@@ -137,7 +137,7 @@ def restore(ctx: Context, job: RestoreJob) -> None:
     try:
         dialect.rebuild(
             job,
-            setup=lambda restored: _settings(restored.connection, doc["settings"]),
+            setup=lambda restored: _settings(restored, doc["settings"]),
             build=lambda restored: _build(restored, doc, prefix),
         )
     except sqlite3.Error as exc:
@@ -160,8 +160,10 @@ def _load(path: Path, backup_id: str) -> dict[str, Any]:
     return doc
 
 
-def _settings(conn: sqlite3.Connection, settings: dict[str, Any]) -> None:
+def _settings(restored: SQLiteDialect, settings: dict[str, Any]) -> None:
     """The layout settings, on the still empty file (they cannot change once it has tables)."""
+    conn = restored.connection
+    assert conn is not None  # rebuild() connected it
     conn.execute(f"PRAGMA page_size = {int(settings['page_size'])}")
     conn.execute(f"PRAGMA auto_vacuum = {int(settings['auto_vacuum'])}")
     conn.execute(f"PRAGMA encoding = {_literal(str(settings['encoding']))}")
