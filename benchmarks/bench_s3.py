@@ -73,13 +73,15 @@ TRAMPOLINE = (
     "import os, subprocess, sys\n"
     "proc = subprocess.Popen(sys.argv[2:])\n"
     "_, status, usage = os.wait4(proc.pid, 0)\n"
-    "open(sys.argv[1], 'w').write(str(usage.ru_maxrss))\n"
+    "cpu = usage.ru_utime + usage.ru_stime\n"
+    "open(sys.argv[1], 'w').write(f'{usage.ru_maxrss} {cpu}')\n"
     "sys.exit(os.waitstatus_to_exitcode(status))\n"
 )
 
 
-def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
-    """Wall seconds, peak RSS (bytes) of the command's process alone, and its stdout."""
+def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, float, str]:
+    """Wall seconds, peak RSS (bytes) and CPU seconds of the command's process alone, and
+    its stdout."""
     os.sync()
     out_path, err_path, rss_path = (cwd / f".bench-{n}" for n in ("out", "err", "rss"))
     with out_path.open("wb") as out, err_path.open("wb") as err:
@@ -89,7 +91,8 @@ def run_measured(cmd: list[str], cwd: Path) -> tuple[float, int, str]:
         elapsed = time.perf_counter() - start
     if code:
         raise SystemExit(f"failed ({code}): {' '.join(cmd)}\n{err_path.read_text()[-2000:]}")
-    return elapsed, int(rss_path.read_text()) * 1024, out_path.read_text()
+    rss, cpu = rss_path.read_text().split()
+    return elapsed, int(rss) * 1024, float(cpu), out_path.read_text()
 
 
 def project(folder: Path, source: Path, storage: str, options: str = "") -> Path:
@@ -153,12 +156,14 @@ def main() -> None:
     remote = project(run / "s3", source, "s3", options)
     times: dict[str, list[float]] = {}
     rss: dict[str, list[int]] = {}
+    cpus: dict[str, list[float]] = {}
 
-    def record(key: str, seconds: float, peak: int = 0) -> None:
+    def record(key: str, seconds: float, peak: int = 0, cpu: float = 0.0) -> None:
         times.setdefault(key, []).append(seconds)
         if peak:
             rss.setdefault(key, []).append(peak)
-        extra = f"   peak RSS {peak / MIB:,.1f} MiB" if peak else ""
+            cpus.setdefault(key, []).append(cpu)
+        extra = f"   peak RSS {peak / MIB:,.1f} MiB   CPU {cpu:.2f} s" if peak else ""
         print(f"  {key:<28} {seconds:7.2f} s{extra}", flush=True)
 
     try:
@@ -177,13 +182,13 @@ def main() -> None:
             record("cp + sync", time.perf_counter() - start)
             copy.unlink()
             for name, folder in (("local", local), ("s3", remote)):
-                seconds, peak, out = run_measured(
+                seconds, peak, cpu, out = run_measured(
                     [mig, "backup", "create", "--type", "full"], folder)
                 backup_id = out.strip().splitlines()[-1]
-                record(f"{name}: backup create", seconds, peak)
-                seconds, peak, _ = run_measured(
+                record(f"{name}: backup create", seconds, peak, cpu)
+                seconds, peak, cpu, _ = run_measured(
                     [mig, "backup", "restore", backup_id, "--yes"], folder)
-                record(f"{name}: backup restore", seconds, peak)
+                record(f"{name}: backup restore", seconds, peak, cpu)
                 run_measured([mig, "backup", "prune", "--keep-count", "0", "--keep-days", "0"],
                              folder)
     finally:
@@ -203,9 +208,11 @@ def main() -> None:
         peaks = rss.get(key)
         rows.append([
             key, f"{m:.2f}", f"{size / MIB / m:,.0f}", f"{m / median(times['cp']):.1f}x",
-            f"{max(peaks) / MIB:,.1f}" if peaks else "-", fmt_runs(runs),
+            f"{max(peaks) / MIB:,.1f}" if peaks else "-",
+            f"{median(cpus[key]):.2f}" if peaks else "-", fmt_runs(runs),
         ])
-    print_table(["command", "median s", "MiB/s", "vs cp", "peak RSS MiB", "runs"], rows)
+    print_table(["command", "median s", "MiB/s", "vs cp", "peak RSS MiB", "mig CPU s", "runs"],
+                rows)
     print(f"\ndatabase {size / MIB:,.0f} MiB; a restore from S3 downloads each part twice "
           "(the core's verification and its copy for the restore run side by side).")
 
