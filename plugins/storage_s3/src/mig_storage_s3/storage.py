@@ -120,15 +120,17 @@ class S3Storage(StorageTarget):
             except ImportError as exc:  # pragma: no cover - a broken install
                 raise BackupError(f"the s3 storage target needs boto3: {exc}") from exc
             when = "when_supported" if self.checksum else "when_required"
-            config = Config(
-                retries={"max_attempts": 5, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
-                s3={"addressing_style": self.addressing_style},
-                request_checksum_calculation=when,
-                response_checksum_validation=when,
-                user_agent_extra="mig-storage-s3",
-            )
+            # Values checked in __init__; the stubs type them as literals.
+            settings: dict[str, Any] = {
+                "retries": {"max_attempts": 5, "mode": "standard"},
+                "connect_timeout": 10,
+                "read_timeout": 60,
+                "s3": {"addressing_style": self.addressing_style},
+                "request_checksum_calculation": when,
+                "response_checksum_validation": when,
+                "user_agent_extra": "mig-storage-s3",
+            }
+            config = Config(**settings)
             with self._talking("connecting to"):
                 session = boto3.session.Session(
                     profile_name=self.profile, region_name=self.region
@@ -284,7 +286,8 @@ class _Body(io.RawIOBase):
 
     def read(self, size: int | None = -1) -> bytes:
         with self._talking():
-            return self._body.read(None if size is None or size < 0 else size)
+            data: bytes = self._body.read(None if size is None or size < 0 else size)
+            return data
 
     def readall(self) -> bytes:
         return self.read()
