@@ -31,6 +31,7 @@ from .models import (
     Problem,
 )
 from .protocols import BackupJob, Context, Dialect, RestoreJob, StorageTarget
+from .signing import Keys
 
 if TYPE_CHECKING:
     from .config import Config
@@ -149,6 +150,7 @@ class Backups:
         self.db = db
         self.context = context
         self._storage: StorageTarget | None = None
+        self.keys = Keys.load(config)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -249,6 +251,7 @@ class Backups:
 
     def _verify_parts(self, manifest: Manifest) -> None:
         bid = manifest.info.backup_id
+        self.keys.check(manifest.data, bid)
         if manifest.parts.get("data", {}).get("sha256") != manifest.info.checksum:
             raise BackupError(f"backup {bid}: the manifest's checksum does not match its parts")
         for part, expected in manifest.parts.items():
@@ -358,26 +361,25 @@ class Backups:
             summary = self._put_parts(info.backup_id, parts)
             info.checksum = summary["data"]["sha256"]
             info.size_bytes = sum(p["size"] for p in summary.values())
-            manifest = json.dumps(
-                {
-                    "format": MANIFEST_FORMAT,
-                    "backup_id": info.backup_id,
-                    "backup_type": str(info.backup_type),
-                    "created_at": info.created_at,
-                    "migration_id": info.migration_id,
-                    "parent_id": info.parent_id,
-                    "checksum": info.checksum,
-                    "size_bytes": info.size_bytes,
-                    "backup_path": info.backup_path,
-                    "storage": info.storage,
-                    "parts": summary,
-                    "database": {"dialect": dialect.name, "url": info.database_path},
-                    "applied": applied,
-                    "tables": tables,
-                    "extra": extra,
-                },
-                indent=2,
-            )
+            content: dict[str, Any] = {
+                "format": MANIFEST_FORMAT,
+                "backup_id": info.backup_id,
+                "backup_type": str(info.backup_type),
+                "created_at": info.created_at,
+                "migration_id": info.migration_id,
+                "parent_id": info.parent_id,
+                "checksum": info.checksum,
+                "size_bytes": info.size_bytes,
+                "backup_path": info.backup_path,
+                "storage": info.storage,
+                "parts": summary,
+                "database": {"dialect": dialect.name, "url": info.database_path},
+                "applied": applied,
+                "tables": tables,
+                "extra": extra,
+            }
+            self.keys.sign(content)
+            manifest = json.dumps(content, indent=2)
             path = parts[0].parent / MANIFEST
             path.write_text(manifest, encoding="utf-8")
             os.chmod(path, 0o600)

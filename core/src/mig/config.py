@@ -39,6 +39,10 @@ class Config:
     keep_days: int = 30
     keep_count: int = 10
     disable: list[str] = field(default_factory=list)
+    #: A file holding the key backup manifests are signed with (``MIG_BACKUP_KEY`` wins).
+    backup_key_file: Path | None = None
+    #: Files of earlier keys whose signatures still verify (see :mod:`mig.signing`).
+    backup_old_key_files: list[Path] = field(default_factory=list)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Folder that relative paths and sqlite URLs in the config file are relative to.
     base_dir: Path = field(default_factory=Path.cwd)
@@ -64,6 +68,8 @@ _MIG_KEYS: dict[str, tuple[type | tuple[type, ...], tuple[str, ...] | None]] = {
     "out_of_order": (str, OUT_OF_ORDER_CHOICES),
     "executor": (str, None),
     "storage": (str, None),
+    "backup_key_file": (str, None),
+    "backup_old_key_files": (list, None),
 }
 _TABLES: dict[str, dict[str, type]] = {
     "retention": {"keep_days": int, "keep_count": int}, "plugins": {"disable": list},
@@ -152,8 +158,12 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
             raise ConfigError(
                 f"{source}: {key} = {value!r} is not one of {', '.join(allowed)}"
             )
-        if key in ("migrations_dir", "backups_dir"):
+        if key in ("migrations_dir", "backups_dir", "backup_key_file"):
             value = (base_dir / value).resolve()
+        elif key == "backup_old_key_files":
+            if not all(isinstance(x, str) for x in value):
+                raise ConfigError(f"{source}: backup_old_key_files must be a list of file names")
+            value = [(base_dir / x).resolve() for x in value]
         elif key == "lock_timeout":
             if value < 0:
                 raise ConfigError(f"{source}: lock_timeout must not be negative")
