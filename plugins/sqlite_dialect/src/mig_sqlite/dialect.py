@@ -87,8 +87,9 @@ _CLOSED: Any = _Closed()
 class SQLiteDialect(Dialect):
     """One SQLite database, through the standard library's ``sqlite3`` in autocommit mode.
 
-    ``path`` is the database file, resolved through symlinks (None in memory) and ``connection`` the open
-    ``sqlite3.Connection`` (None when closed), for code that needs SQLite itself (backups).
+    ``path`` is the database file, resolved through symlinks (None in memory), and
+    ``connection`` the open ``sqlite3.Connection`` (None when closed), for code that needs
+    SQLite itself (backups).
     """
 
     name: ClassVar[str] = "sqlite"
@@ -256,6 +257,20 @@ class SQLiteDialect(Dialect):
         from .files import rebuild
 
         rebuild(self, job, fill, setup, build)
+
+    def leftovers(self) -> list[Path]:
+        """Temporary files of killed restores beside the database file (see :mod:`.files`)."""
+        from .files import leftovers
+
+        return [] if self.path is None else leftovers(self.path)
+
+    def remove_leftovers(self) -> None:
+        """Remove them; the caller holds the migration lock (taken on the real file, so no
+        restore of this database through any other path is running)."""
+        from .files import remove_stale_temps
+
+        if self.path is not None:
+            remove_stale_temps(self.path)
 
     @staticmethod
     def journal_mode(conn: sqlite3.Connection) -> str:
