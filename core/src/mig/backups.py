@@ -266,7 +266,9 @@ class Backups:
         groups: dict[str, list[str]] = {}
         for key in self.storage.keys():  # noqa: SIM118 (a StorageTarget, not a dict)
             groups.setdefault(key.split("/", 1)[0], []).append(key)
-        found, damaged, orphans = [], [], {}
+        found: list[Manifest] = []
+        damaged: list[Damaged] = []
+        orphans: dict[str, list[str]] = {}
         for name, keys in sorted(groups.items()):
             try:
                 found.append(self._read_manifest(f"{name}/{MANIFEST}"))
