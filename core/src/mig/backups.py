@@ -4,19 +4,31 @@ Strategies (plugins) only write and read local files; this module names backups,
 their parts, writes a manifest beside them through the storage target, keeps the
 ``backup_info`` catalogue, verifies before every restore, keeps the audit trail whole across
 restores and applies the retention rules. Nothing here knows a backup type by name.
+
+The store is read backup by backup: a manifest that cannot be read makes its own backup
+*damaged* (listed, never used or pruned) and nothing else. What killed runs leave behind is
+*incomplete*: parts without a manifest, scratch folders in ``.staging`` and the dialect's
+temporary restore files; it is listed, reported by ``check`` and reclaimed by ``prune``.
+Each scratch folder is ``flock``-ed by the process using it for as long as it exists (the
+kernel drops the lock when that process dies), so a folder or a backup's parts in use by a
+running operation (of this database, or of another one sharing ``backups_dir``) are never
+taken for leftovers.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,18 +52,20 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+STAGING = ".staging"
 _CHUNK = 1 << 20
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
-    """The SHA-256 and size of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+    """The SHA-256 and size of a file, read in 1 MiB chunks; a symlink is refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BackupError(f"refusing {path}: it is a symlink") from None
+        raise
+    with os.fdopen(fd, "rb") as fh:
+        return sha256_stream(fh)
 
 
 def sha256_stream(stream: Any) -> tuple[str, int]:
@@ -128,6 +142,82 @@ class RestoreNotice:
 
 
 @dataclass
+class Damaged:
+    """A backup whose manifest cannot be read (or is refused): listed, never used or pruned."""
+
+    backup_id: str
+    error: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backup_id": self.backup_id, "backup_type": None, "created_at": None,
+                "size_bytes": None, "size_mb": None, "migration_id": None, "parent_id": None,
+                "damaged": True, "incomplete": False, "error": self.error}
+
+
+@dataclass
+class Leftover:
+    """Something a killed run left behind: a backup's parts without a manifest, a scratch
+    folder in ``.staging``, or a temporary file of a restore beside the database."""
+
+    what: str
+    name: str
+    path: str
+    size: int
+    in_use: bool = False
+    refused: str = ""
+    keys: list[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        text = f"{self.what} {self.path} ({human_size(self.size)})"
+        if self.refused:
+            text += f": {self.refused}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        is_backup = bool(self.keys)
+        return {"backup_id": self.name if is_backup else None, "backup_type": None,
+                "created_at": None, "size_bytes": self.size, "size_mb": self.size / 1e6,
+                "migration_id": None, "parent_id": None, "damaged": False, "incomplete": True,
+                "what": self.what, "path": self.path, "in_use": self.in_use,
+                "error": self.refused or None}
+
+
+@dataclass
+class Store:
+    """The backups in storage as read: whole ones (oldest first), damaged ones, and
+    backups' parts without a manifest (by backup id: their keys)."""
+
+    manifests: list[Manifest]
+    damaged: list[Damaged]
+    orphans: dict[str, list[str]]
+
+
+@dataclass
+class PruneReport:
+    """What a prune did: backups removed, leftovers reclaimed (and those left: in use or
+    refused), catalogue entries of backups deleted by hand forgotten, damaged backups kept."""
+
+    removed: list[str] = field(default_factory=list)
+    reclaimed: list[Leftover] = field(default_factory=list)
+    left: list[Leftover] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
+    damaged: list[Damaged] = field(default_factory=list)
+
+    @property
+    def reclaimed_bytes(self) -> int:
+        return sum(item.size for item in self.reclaimed)
+
+
+def human_size(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} bytes"  # not reached
+
+
+@dataclass
 class RestoreOutcome:
     """What a restore did: its ``restore`` row, the rollback rows it wrote (a rollback by
     restore), and whether the backup kept the schema as it was (data-only)."""
@@ -151,6 +241,8 @@ class Backups:
         self.context = context
         self._storage: StorageTarget | None = None
         self.keys = Keys.load(config)
+        #: What the last :meth:`prune` did (its return value stays the removed ids).
+        self.last_prune = PruneReport()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -176,31 +268,60 @@ class Backups:
         return types[backup_type]()
 
     @contextmanager
-    def _workdir(self) -> Iterator[Path]:
-        """A private scratch folder beside the backups, so parts can be moved, not copied."""
+    def _workdir(self, label: str) -> Iterator[Path]:
+        """A private scratch folder beside the backups, so parts can be moved, not copied.
+        Its name starts with ``label`` (the backup's id) and it is ``flock``-ed while it
+        exists: that is how :meth:`leftovers` tells a running operation's folder (and its
+        backup's parts) from a killed one's."""
         root = self.config.backups_dir
+        staging = root / STAGING
         try:
             _private_dir(root)
-            staging = root / ".staging"
+            if staging.is_symlink():
+                raise BackupError(f"refusing {staging}: it is a symlink (mig never follows links"
+                                  " in the backups folder)")
             _private_dir(staging)
-            path = Path(tempfile.mkdtemp(dir=staging))
+            path = Path(tempfile.mkdtemp(dir=staging, prefix=f"{label}."))
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as exc:
             reason = "not a folder" if root.exists() and not root.is_dir() else exc.strerror
             raise BackupError(f"cannot write backups to {root}: {reason or exc}") from exc
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
             yield path
         finally:
             shutil.rmtree(path, ignore_errors=True)
+            os.close(fd)
 
     # -- listing and verifying ----------------------------------------------------------------
 
-    def manifests(self) -> list[Manifest]:
-        """Every backup in storage, oldest first, read from the manifests alone."""
-        found = []
+    def scan(self) -> Store:
+        """Every backup in storage, read backup by backup: one that cannot be read is
+        damaged, and blocks nothing else."""
+        groups: dict[str, list[str]] = {}
         for key in self.storage.keys():  # noqa: SIM118 (a StorageTarget, not a dict)
-            if key.endswith("/" + MANIFEST):
-                found.append(self._read_manifest(key))
-        return sorted(found, key=lambda m: (m.info.created_at, m.info.backup_id))
+            groups.setdefault(key.split("/", 1)[0], []).append(key)
+        found: list[Manifest] = []
+        damaged: list[Damaged] = []
+        orphans: dict[str, list[str]] = {}
+        for name, keys in sorted(groups.items()):
+            try:
+                found.append(self._read_manifest(f"{name}/{MANIFEST}"))
+            except (FileNotFoundError, NotADirectoryError):
+                if any("/" in key for key in keys):  # parts, but no manifest
+                    orphans[name] = keys
+            except (BackupError, OSError) as exc:
+                damaged.append(Damaged(name, str(exc)))
+        found.sort(key=lambda m: (m.info.created_at, m.info.backup_id))
+        return Store(found, damaged, orphans)
+
+    def manifests(self) -> list[Manifest]:
+        """Every whole backup in storage, oldest first, read from the manifests alone."""
+        return self.scan().manifests
+
+    def damaged(self) -> list[Damaged]:
+        """Backups whose manifest cannot be read."""
+        return self.scan().damaged
 
     def _read_manifest(self, key: str) -> Manifest:
         try:
@@ -208,14 +329,21 @@ class Backups:
                 text = fh.read().decode("utf-8")
         except UnicodeDecodeError:
             raise BackupError(f"manifest {key} is damaged: not UTF-8") from None
+        except IsADirectoryError:
+            raise BackupError(f"manifest {key} is damaged: a folder") from None
         return Manifest.parse(text, key)
 
     def get(self, backup_id: str) -> Manifest:
         """A backup by id, or by a prefix that names exactly one."""
-        manifests = {m.info.backup_id: m for m in self.manifests()}
+        store = self.scan()
+        manifests = {m.info.backup_id: m for m in store.manifests}
         if backup_id in manifests:
             return manifests[backup_id]
         matches = [m for key, m in manifests.items() if key.startswith(backup_id)]
+        broken = [d for d in store.damaged if d.backup_id.startswith(backup_id)] if (
+            backup_id) else []
+        if not matches and len(broken) == 1:
+            raise BackupError(f"backup {broken[0].backup_id} is damaged: {broken[0].error}")
         if len(matches) != 1:
             what = "no backup" if not matches else "more than one backup"
             raise UnknownTargetError(f"{what} has the id {backup_id!r} (see `mig backup list`)")
@@ -323,7 +451,7 @@ class Backups:
         tables = ctx.dialect.table_stats(self.config.table_prefix)
         info.parent_id = parent.backup_id if parent else None
         applied = [e.execution_id for e in ledger.in_effect()]
-        with self._workdir() as workdir:
+        with self._workdir(info.backup_id) as workdir:
             out = workdir / "parts"
             out.mkdir()
             job = BackupJob(info, out, parent, self.fetcher(workdir, set()))
@@ -475,7 +603,8 @@ class Backups:
 
         from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=1) as pool, self._workdir() as workdir:
+        with ThreadPoolExecutor(max_workers=1) as pool, \
+                self._workdir(f"restore-{target.info.backup_id}") as workdir:
             checking = pool.submit(self._verify_chain, chain) if overlap else None
             verified = {m.info.backup_id for m in chain}
             job = RestoreJob([m.info for m in chain], self.fetcher(workdir, verified), finish)
@@ -519,11 +648,68 @@ class Backups:
         return RestoreNotice(info.backup_id, str(info.backup_type), info.created_at,
                              [e.migration_id for e in undoes], changed)
 
+    # -- leftovers ----------------------------------------------------------------------------
+
+    def leftovers(self, store: Store | None = None) -> list[Leftover]:
+        """What killed runs left behind: backups' parts without a manifest, scratch folders in
+        ``.staging`` and the dialect's temporary restore files. ``in_use`` marks a folder (and
+        the parts of its backup) that a running operation holds."""
+        store = store or self.scan()
+        found: list[Leftover] = []
+        live: set[str] = set()
+        staging = self.config.backups_dir / STAGING
+        if staging.is_symlink():
+            found.append(Leftover("staging folder", STAGING, str(staging), 0,
+                                  refused="a symlink; mig never follows it, remove it by hand"))
+        elif staging.is_dir():
+            for entry in sorted(staging.iterdir()):
+                busy = _in_use(entry)
+                if busy:
+                    live.add(entry.name.split(".", 1)[0])
+                found.append(Leftover(
+                    "staging folder", entry.name, str(entry), _tree_size(entry), busy,
+                    "a symlink; mig never follows it, remove it by hand"
+                    if entry.is_symlink() else "",
+                ))
+        for backup_id, keys in store.orphans.items():
+            size, refused = 0, ""
+            for key in keys:
+                try:
+                    local = self.storage.local_path(key)
+                    size += local.lstat().st_size if local is not None else 0
+                except (BackupError, OSError) as exc:
+                    refused = str(exc)
+            where = os.path.dirname(self.storage.describe(keys[0]))
+            found.append(Leftover("parts without a manifest", backup_id, where, size,
+                                  backup_id in live, refused, keys))
+        for path in self.db.dialect.leftovers():
+            try:
+                size = path.lstat().st_size
+            except OSError:
+                continue
+            found.append(Leftover("temporary restore file", path.name, str(path), size))
+        return found
+
+    def _reclaim(self, item: Leftover) -> None:
+        if item.keys:
+            for key in item.keys:
+                self.storage.delete(key)
+        elif item.what == "staging folder":
+            shutil.rmtree(item.path)
+        # the dialect's temporary files go all together (see prune)
+
     # -- retention ----------------------------------------------------------------------------
 
     def prune(self, keep_days: int, keep_count: int) -> list[str]:
-        """Delete backups outside the retention rules, never one that is still needed."""
-        manifests = self.manifests()
+        """Delete backups outside the retention rules, never one that is still needed; reclaim
+        what killed runs left behind; forget catalogue entries of backups deleted by hand.
+        The caller holds the migration lock. Returns the ids removed (the whole report is
+        :attr:`last_prune`)."""
+        started = time.time()
+        report = PruneReport()
+        store = self.scan()
+        manifests = store.manifests
+        report.damaged = store.damaged
         cutoff = _dt.datetime.now(_dt.UTC) - _dt.timedelta(days=keep_days)
         kept = {m.info.backup_id for m in manifests[len(manifests) - keep_count:]} if (
             keep_count
@@ -543,7 +729,70 @@ class Backups:
             self._delete(backup_id)
             with self.db.transaction() as ledger:
                 ledger.backup_forgotten(backup_id)
+        report.removed = removed
+        self._reclaim_leftovers(store, started, report)
+        self._forget_missing(store, report)
+        self.last_prune = report
         return removed
+
+    def _reclaim_leftovers(self, store: Store, started: float, report: PruneReport) -> None:
+        """Reclaim leftovers, but never one a running operation may be using. This database's
+        operations cannot be running (the caller holds its migration lock, taken on the real
+        file), so its temporary restore files all go. ``backups_dir`` may be shared with other
+        databases, whose operations do run meanwhile: a scratch folder whose ``flock`` is held
+        is theirs, and so are the parts of the backup it names; and anything changed since
+        this prune started (a folder made between another process's ``mkdtemp`` and its
+        ``flock``) is left for the next prune."""
+        dialect_files = False
+        for item in self.leftovers(store):
+            if item.in_use or item.refused or _changed_since(Path(item.path), started):
+                report.left.append(item)
+                continue
+            if item.what == "temporary restore file":
+                dialect_files = True
+                report.reclaimed.append(item)
+                continue
+            try:
+                self._reclaim(item)
+            except (BackupError, OSError) as exc:
+                item.refused = str(exc)
+                report.left.append(item)
+                continue
+            report.reclaimed.append(item)
+        if dialect_files:
+            self.db.dialect.remove_leftovers()
+
+    def _forget_missing(self, store: Store, report: PruneReport) -> None:
+        """Catalogue entries whose backup is gone from storage (deleted by hand): each is
+        forgotten with an audit row (``forget``) saying so."""
+        ledger = self.db.reader()
+        if ledger is None:
+            return
+        present = {m.info.backup_id for m in store.manifests} | {
+            d.backup_id for d in store.damaged}
+        for row in ledger.backups():
+            if row.backup_id in present:
+                continue
+            if any(self.storage.keys(f"{row.backup_id}/")):  # parts left in use: not gone
+                continue
+            record = MigrationExecution(
+                execution_id=new_id(),
+                migration_id=row.migration_id or "",
+                version="",
+                status=MigrationStatus.COMPLETED,
+                started_at=now(),
+                completed_at=now(),
+                operation=Operation.FORGET,
+                backup_id=row.backup_id,
+                backup_path=row.backup_path,
+                method=str(row.backup_type),
+                rollback_available=False,
+                error_message=f"backup {row.backup_id} was deleted from storage outside mig;"
+                              " prune removed it from the catalogue",
+            )
+            with self.db.transaction() as tx:
+                tx.backup_forgotten(row.backup_id, record)
+            report.forgotten.append(row.backup_id)
 
     def _needed_for_rollback(self) -> set[str]:
         """Pre-migration backups of applied migrations that only a restore can undo."""
@@ -557,28 +806,77 @@ class Backups:
     # -- checks -------------------------------------------------------------------------------
 
     def problems(self) -> list[Problem]:
-        """Damaged backups, broken chains, and catalogue rows without a manifest."""
+        """Damaged backups, broken chains, leftovers of killed runs, and catalogue rows
+        without a manifest."""
         problems: list[Problem] = []
         try:
-            manifests = self.manifests()
+            store = self.scan()
         except BackupError as exc:
             return [Problem("backup", str(exc))]
-        for m in manifests:
+        for m in store.manifests:
             try:
                 self.chain(m)
                 self._verify_parts(m)
             except BackupError as exc:
                 problems.append(Problem("backup", str(exc), m.info.backup_id))
+        for d in store.damaged:
+            problems.append(Problem("backup", f"backup {d.backup_id} is damaged: {d.error}",
+                                    d.backup_id))
+        for item in self.leftovers(store):
+            if not item.in_use:
+                problems.append(Problem(
+                    "backup", f"incomplete: {item.describe()} (`mig backup prune` reclaims it)"
+                    if not item.refused else f"incomplete: {item.describe()}", item.name,
+                ))
         ledger = self.db.reader()
         if ledger is not None:
-            stored = {m.info.backup_id for m in manifests}
+            stored = {m.info.backup_id for m in store.manifests} | {
+                d.backup_id for d in store.damaged}
             for row in ledger.backups():
                 if row.backup_id not in stored:
                     problems.append(Problem(
-                        "backup", f"catalogue lists {row.backup_id} but its manifest is gone",
-                        row.backup_id,
+                        "backup", f"catalogue lists {row.backup_id} but its manifest is gone"
+                        " (`mig backup prune` forgets it)", row.backup_id,
                     ))
         return problems
+
+
+def _in_use(path: Path) -> bool:
+    """True while a running operation holds ``path``'s ``flock`` (see ``Backups._workdir``);
+    a shared probe, released at once. A symlink is never opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def _tree_size(path: Path) -> int:
+    """Bytes in the files under ``path`` (never through a link)."""
+    if path.is_symlink() or not path.is_dir():
+        try:
+            return path.lstat().st_size
+        except OSError:
+            return 0
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            with suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def _changed_since(path: Path, started: float) -> bool:
+    try:
+        return path.lstat().st_mtime > started
+    except OSError:
+        return False
 
 
 def _private_dir(path: Path) -> None:

@@ -597,9 +597,17 @@ class Ledger:
             [values[c] for c in _BACKUP_COLS],
         )
 
-    def backup_forgotten(self, backup_id: str) -> None:
-        """A backup was deleted from storage: its catalogue row goes."""
+    def backup_forgotten(self, backup_id: str, record: MigrationExecution | None = None) -> None:
+        """A backup was deleted from storage: its catalogue row goes. When it was deleted
+        outside mig, ``record`` (a ``forget`` row) puts that in the audit trail. The row
+        changes no schema, so it carries the schema record of the row before it: ``check``
+        still compares with the last recorded schema."""
         self._execute("DELETE FROM {backup_info} WHERE backup_id = ?", (backup_id,))
+        if record is None:
+            return
+        newest = self._select(tail="ORDER BY seq DESC LIMIT 1")
+        record.schema_hash = newest[0].schema_hash if newest else None
+        self._insert(record)
 
     def schema_recorded(self, ex: MigrationExecution, snapshot: dict[str, Any],
                         fingerprint: str) -> None:

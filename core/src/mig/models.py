@@ -47,6 +47,8 @@ class Operation(str, enum.Enum):
     APPLY = "apply"
     ROLLBACK = "rollback"
     RESTORE = "restore"
+    #: a catalogue entry removed because its backup was deleted outside mig (audit only)
+    FORGET = "forget"
 
     def __str__(self) -> str:
         return self.value

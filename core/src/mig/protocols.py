@@ -120,6 +120,18 @@ class Dialect(Protocol):
         The default offers none."""
         return None
 
+    def leftovers(self) -> list[Path]:
+        """Files that killed restores of this database left behind (temporary copies beside
+        it, with their sidecars), for ``mig check``, ``mig backup list`` and
+        ``mig backup prune``. Without the migration lock, a file may belong to a restore that
+        is still running. The default: none (a dialect that restores inside the server)."""
+        return []
+
+    def remove_leftovers(self) -> None:
+        """Remove every file :meth:`leftovers` lists. The caller holds the migration lock, so
+        no restore of this database is running. The default does nothing."""
+        return None
+
 
 @runtime_checkable
 class Executor(Protocol):

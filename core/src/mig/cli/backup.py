@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from ..backups import human_size
 from . import app, engine, fail, handle_errors, print_json
 from .migrate import ask
 
@@ -35,20 +36,35 @@ def create(
 @backup_app.command("list")
 @handle_errors
 def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Every backup in storage, oldest first (read from the manifests)."""
-    rows = engine().get_backup_history()
+    """Every backup in storage, oldest first (read from the manifests), then the damaged ones
+    (their manifest cannot be read) and what killed runs left behind (incomplete)."""
+    service = engine().backups()
+    store = service.scan()
+    leftovers = service.leftovers(store)
     if as_json:
-        print_json(rows)
+        print_json(
+            [{**m.info.to_dict(), "damaged": False, "incomplete": False, "error": None}
+             for m in store.manifests]
+            + [d.to_dict() for d in store.damaged]
+            + [item.to_dict() for item in leftovers]
+        )
         return
-    if not rows:
+    if not (store.manifests or store.damaged or leftovers):
         typer.echo("no backups")
         return
-    typer.echo(f"{'BACKUP':<36} {'TYPE':<12} {'SIZE MB':>9}  {'BEFORE':<28} PARENT")
-    for r in rows:
+    if store.manifests:
+        typer.echo(f"{'BACKUP':<36} {'TYPE':<12} {'SIZE MB':>9}  {'BEFORE':<28} PARENT")
+    for m in store.manifests:
+        r = m.info.to_dict()
         typer.echo(
             f"{r['backup_id']:<36} {r['backup_type']:<12} {r['size_mb']:>9.3f}  "
             f"{r['migration_id'] or '-':<28} {r['parent_id'] or '-'}"
         )
+    for d in store.damaged:
+        typer.echo(f"{d.backup_id:<36} damaged: {d.error}")
+    for item in leftovers:
+        state = "in progress" if item.in_use else "incomplete"
+        typer.echo(f"{item.name:<36} {state}: {item.describe()}")
 
 
 @backup_app.command("verify")
@@ -62,7 +78,7 @@ def verify(
         chain = eng.verify_backup(backup_id)
         typer.echo(f"{chain[-1].backup_id}: OK ({len(chain)} link(s) checked)")
         return
-    problems = eng.backups().problems()
+    problems = [p for p in eng.backups().problems() if not p.message.startswith("incomplete")]
     count = len(eng.backups().manifests())
     for p in problems:
         typer.echo(f"{p.check}: {p.message}", err=True)
@@ -98,5 +114,21 @@ def prune(
     """Delete old backups, never one that a kept chain or a possible rollback needs."""
     if (keep_days is not None and keep_days < 0) or (keep_count is not None and keep_count < 0):
         raise fail("--keep-days and --keep-count must not be negative", 2)
-    removed = engine().cleanup_old_backups(keep_days, keep_count)
+    eng = engine()
+    removed = eng.cleanup_old_backups(keep_days, keep_count)
+    report = eng.backups().last_prune
     typer.echo(f"removed {removed} backup(s)")
+    if report.reclaimed:
+        typer.echo(f"reclaimed {len(report.reclaimed)} incomplete item(s),"
+                   f" {human_size(report.reclaimed_bytes)}:")
+        for item in report.reclaimed:
+            typer.echo(f"  {item.describe()}")
+    for backup_id in report.forgotten:
+        typer.echo(f"forgot {backup_id}: deleted outside mig (recorded in `mig history`)")
+    for item in report.left:
+        why = ("" if item.refused else ": in use by a running operation" if item.in_use
+               else ": changed while pruning")
+        typer.echo(f"left {item.describe()}{why}", err=True)
+    for d in report.damaged:
+        typer.echo(f"kept damaged backup {d.backup_id} (not read, not removed): {d.error}",
+                   err=True)

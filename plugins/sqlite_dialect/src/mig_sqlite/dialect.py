@@ -26,10 +26,13 @@ _URL_FORMS = "sqlite:///relative/app.db, sqlite:////absolute/app.db or sqlite://
 
 
 def parse_url(url: str, base_dir: Path) -> Path | None:
-    """The database file a ``sqlite://`` URL names (absolute), or None for ``:memory:``.
+    """The database file a ``sqlite://`` URL names, or None for ``:memory:``.
 
     A relative path is relative to ``base_dir``. The path is taken literally: no
-    percent-decoding, no ``~``, no query string.
+    percent-decoding, no ``~``, no query string. It is resolved once, here, through every
+    symlink and ``..``: one file is one database, so the lock file, restores and their
+    temporary files are the same whichever link or spelling reaches it (a link to a file
+    not made yet resolves to where the file will be).
     """
     scheme, sep, rest = url.partition("://")
     if not sep or scheme.lower() != "sqlite":
@@ -48,7 +51,7 @@ def parse_url(url: str, base_dir: Path) -> Path | None:
         raise ConfigError(f"malformed sqlite URL {url!r}: no database file; use {_URL_FORMS}")
     if path == ":memory:":
         return None
-    return Path(os.path.abspath(Path(base_dir) / path))
+    return Path(os.path.realpath(Path(base_dir) / path))
 
 
 def busy_timeout(options: Mapping[str, Any]) -> float:
@@ -100,8 +103,9 @@ def _lock_file(path: Path) -> Path:
 class SQLiteDialect(Dialect):
     """One SQLite database, through the standard library's ``sqlite3`` in autocommit mode.
 
-    ``path`` is the resolved database file (None in memory) and ``connection`` the open
-    ``sqlite3.Connection`` (None when closed), for code that needs SQLite itself (backups).
+    ``path`` is the database file, resolved through symlinks (None in memory), and
+    ``connection`` the open ``sqlite3.Connection`` (None when closed), for code that needs
+    SQLite itself (backups).
     """
 
     name: ClassVar[str] = "sqlite"
@@ -291,6 +295,20 @@ class SQLiteDialect(Dialect):
         from .files import rebuild
 
         rebuild(self, job, fill, setup, build)
+
+    def leftovers(self) -> list[Path]:
+        """Temporary files of killed restores beside the database file (see :mod:`.files`)."""
+        from .files import leftovers
+
+        return [] if self.path is None else leftovers(self.path)
+
+    def remove_leftovers(self) -> None:
+        """Remove them; the caller holds the migration lock (taken on the real file, so no
+        restore of this database through any other path is running)."""
+        from .files import remove_stale_temps
+
+        if self.path is not None:
+            remove_stale_temps(self.path)
 
     @staticmethod
     def journal_mode(conn: sqlite3.Connection) -> str:

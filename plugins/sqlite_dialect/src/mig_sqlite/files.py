@@ -37,17 +37,24 @@ def temp_beside(db: Path) -> Path:
     return db.with_name(f".{db.name}{_TEMP_MARK}{os.urandom(6).hex()}")
 
 
-def remove_stale_temps(db: Path) -> None:
-    """Remove what a killed restore left beside ``db`` (the caller holds mig's lock on it)."""
+def leftovers(db: Path) -> list[Path]:
+    """The temporary files of killed restores beside ``db``: this module's
+    (``.app.db.mig-restore-*``) and the incremental restore's (``.app.db.*.mig-restore``),
+    with their sidecars."""
     db = real_file(db)
-    prefix = f".{db.name}{_TEMP_MARK}"
     try:
         names = os.listdir(db.parent)
-    except FileNotFoundError:
-        return
-    for name in names:
-        if name.startswith(prefix):
-            (db.parent / name).unlink(missing_ok=True)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    prefix = f".{db.name}."
+    return [db.parent / name for name in sorted(names)
+            if name.startswith(prefix) and "mig-restore" in name]
+
+
+def remove_stale_temps(db: Path) -> None:
+    """Remove what killed restores left beside ``db`` (the caller holds mig's lock on it)."""
+    for path in leftovers(db):
+        path.unlink(missing_ok=True)
 
 
 def discard(tmp: Path) -> None:

@@ -6,6 +6,12 @@ than left to the umask), and every object appears whole or not at all: it is wri
 under its final name only after its bytes are on disk, and the folder is synced after the
 rename so the name survives a crash too. Names starting with a dot are never keys: the core's
 ``.staging`` folder and this target's temporary files live beside the backups.
+
+Nothing here ever leaves ``backups_dir``: a symlink anywhere under it (a backup folder or a
+part) is refused, not followed, whether a key is read, verified, restored or deleted, and so
+is a key that resolves outside the folder. ``backups_dir`` itself may be a link (a mount
+elsewhere). Links are still listed by :meth:`LocalStorage.keys` (never what they point to), so
+that the core can show the backup they sit in as damaged instead of hiding it.
 """
 
 from __future__ import annotations
@@ -111,7 +117,14 @@ class LocalStorage(StorageTarget):
     # -- reading ------------------------------------------------------------------------------
 
     def open(self, key: str) -> BinaryIO:
-        return self._path(key).open("rb")
+        path = self._path(key)
+        try:  # O_NOFOLLOW: a link swapped in after the check is refused too
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _link_refused(path) from None
+            raise
+        return os.fdopen(fd, "rb")
 
     def local_path(self, key: str) -> Path | None:
         return self._path(key)
@@ -119,7 +132,7 @@ class LocalStorage(StorageTarget):
     def keys(self, prefix: str = "") -> Iterator[str]:
         # Start below the prefix's folder so listing one backup does not walk them all.
         start = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
-        if not start.is_dir():
+        if not start.is_dir() or (start != self.root and self._link_in(start) is not None):
             return
         try:
             found = sorted(self._walk(start))
@@ -134,9 +147,12 @@ class LocalStorage(StorageTarget):
             raise exc
 
         for dirpath, dirnames, filenames in os.walk(folder, onerror=fail):
-            dirnames[:] = [d for d in dirnames if not d.startswith(".")]
             base = Path(dirpath).relative_to(self.root)
-            for name in filenames:
+            # A linked folder is listed as a key (reading it is refused), never walked into.
+            links = [d for d in dirnames if not d.startswith(".")
+                     and os.path.islink(os.path.join(dirpath, d))]
+            dirnames[:] = [d for d in dirnames if not d.startswith(".") and d not in links]
+            for name in [*filenames, *links]:
                 if not name.startswith("."):
                     yield (base / name).as_posix()
 
@@ -146,10 +162,37 @@ class LocalStorage(StorageTarget):
     # -- helpers ------------------------------------------------------------------------------
 
     def _path(self, key: str) -> Path:
+        """The file of ``key``, after making sure no link under the root leads there and that
+        it resolves inside the root."""
         parts = key.split("/")
         if not key or any(not p or p.startswith(".") or "\\" in p for p in parts):
             raise BackupError(f"invalid backup storage key {key!r}")
-        return self.root.joinpath(*parts)
+        path = self.root.joinpath(*parts)
+        link = self._link_in(path)
+        if link is not None:
+            raise _link_refused(link)
+        root = os.path.realpath(self.root)
+        if os.path.commonpath([root, os.path.realpath(path)]) != root:
+            raise BackupError(
+                f"refusing backup storage key {key!r}: it resolves outside {self.root}"
+            )
+        return path
+
+    def _link_in(self, path: Path) -> Path | None:
+        """The first symlink on the way from the root down to ``path`` (itself included)."""
+        node = self.root
+        for part in path.relative_to(self.root).parts:
+            node = node / part
+            if node.is_symlink():
+                return node
+        return None
+
+
+def _link_refused(link: Path) -> BackupError:
+    return BackupError(
+        f"refusing {link}: it is a symlink inside the backups folder (mig never follows links"
+        " there; replace it with the real file or folder)"
+    )
 
 
 def _sync_file(path: Path, mode: int) -> None:
