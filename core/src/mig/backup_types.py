@@ -4,11 +4,37 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Collection
+from importlib import import_module
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from .errors import BackupError, ConfigError
 from .protocols import BackupHandler, BackupJob, BackupStrategy, Context, Dialect, RestoreJob
+
+D = TypeVar("D", bound=Dialect)
+
+#: The backup types a dialect plugin usually makes and restores itself.
+STANDARD_TYPES = ("full", "schema", "data", "incremental")
+
+
+def handler_in(package: str, backup_type: str,
+               types: Collection[str] = STANDARD_TYPES) -> BackupHandler | None:
+    """For a dialect's ``backup_handler``: the ``Handler`` class of the module
+    ``<package>.<backup_type>`` (imported now, not with the dialect), made; None for a type
+    not in ``types``."""
+    if backup_type not in types:
+        return None
+    handler_class: type[BackupHandler] = import_module(f"{package}.{backup_type}").Handler
+    return handler_class()
+
+
+def dialect_as(ctx: Context, cls: type[D]) -> D:
+    """The dialect of ``ctx`` as ``cls``: a dialect's backup handler only ever gets its own."""
+    dialect = ctx.dialect
+    if not isinstance(dialect, cls):
+        raise BackupError(f"a {cls.name} backup handler was given a {dialect.name} database")
+    return dialect
 
 
 class PerDialectStrategy(BackupStrategy):

@@ -5,32 +5,22 @@
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
 
-from mig import BackupError
+from mig.backup_types import dialect_as, handler_in
 
 from ..dialect import MySQLDialect
 
 if TYPE_CHECKING:
     from mig.protocols import BackupHandler, Context
 
-#: The backup types this dialect makes and restores (a module of this package each).
-TYPES = ("full", "schema", "data", "incremental")
-
 
 def handler(backup_type: str) -> BackupHandler | None:
-    """The handler for ``backup_type``, or None for a type this server has no support for.
-    Its module is imported now, not with the dialect."""
-    if backup_type not in TYPES:
-        return None
-    handler_class: type[BackupHandler] = import_module(f"{__name__}.{backup_type}").Handler
-    return handler_class()
+    """The handler for ``backup_type`` (full, schema, data, incremental: a module of this
+    package each), or None for another type."""
+    return handler_in(__name__, backup_type)
 
 
 def mysql_dialect(ctx: Context) -> MySQLDialect:
     """The dialect of ``ctx``, which a MySQL handler only ever gets from MySQL itself."""
-    dialect = ctx.dialect
-    if not isinstance(dialect, MySQLDialect):
-        raise BackupError(f"a MySQL backup handler was given a {dialect.name} database")
-    return dialect
+    return dialect_as(ctx, MySQLDialect)
