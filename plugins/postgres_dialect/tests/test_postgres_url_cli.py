@@ -13,7 +13,7 @@ from postgres_server import url_of
 @pytest.mark.parametrize(("url", "secret", "message"), [
     ("postgresql://u:p/a#s?s@127.0.0.1/db", "p/a#s?s", "percent-encode"),
     ("postgresql://u:hunter2/x@127.0.0.1:5432/db", "hunter2/x", "percent-encode"),
-    ("postgresql://u:hunter22@[::1/db", "hunter22", "IPv6 host address"),
+    ("postgresql://u:hunter22@[::1/db", "hunter22", "an IPv6 host needs its closing ']'"),
     ("postgresql://u:hunter22@127.0.0.1/db?foo=1", "hunter22", "unknown parameter 'foo'"),
     ("postgresql://u:hunter22@127.0.0.1:port/db", "hunter22", "the port must be a number"),
 ])

@@ -141,6 +141,8 @@ def _libpq_reason(message: str) -> str:
     reason, sep, quoted = first.rpartition(': "')
     if not sep:
         return first
+    if 'matching "]"' in reason:
+        return "an IPv6 host needs its closing ']'"
     if reason == "invalid URI query parameter":
         return f"unknown parameter {quoted.rstrip(chr(34))!r} (not a libpq keyword, nor schema)"
     if any(reason.startswith(m) or m in reason for m in _QUERY_MESSAGES):
