@@ -65,7 +65,8 @@ def mask_url(url: str) -> str:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    out, pos = [], 0
+    out: list[str] = []
+    pos = 0
     for start, end in merged:
         out += [url[pos:start], MASK]
         pos = end
