@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackupError, PluginError, UnknownTargetError
+from .errors import BackupError, DatabaseError, MigError, PluginError, UnknownTargetError
 from .ledger import Ledger, RestoreCause, new_id, now
 from .models import (
     BackupInfo,
@@ -335,6 +335,8 @@ class Backups:
 
     def get(self, backup_id: str) -> Manifest:
         """A backup by id, or by a prefix that names exactly one."""
+        if not backup_id.strip():  # '' is a prefix of every id: never "the only backup"
+            raise UnknownTargetError("a backup id cannot be empty (see `mig backup list`)")
         store = self.scan()
         manifests = {m.info.backup_id: m for m in store.manifests}
         if backup_id in manifests:
@@ -463,8 +465,19 @@ class Backups:
             if not any(p.name == "data" for p in parts):
                 raise BackupError(f"the {backup_type} backup plugin wrote no 'data' part")
             manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables)
-        with self.db.transaction() as tx:
-            tx.backup_recorded(info, manifest)
+        try:
+            with self.db.transaction() as tx:
+                tx.backup_recorded(info, manifest)
+        except BaseException as exc:
+            # An uncatalogued backup would stay on every retry (a full database disk).
+            self._delete(info.backup_id)
+            if isinstance(exc, MigError | KeyboardInterrupt | SystemExit):
+                raise
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise DatabaseError(
+                f"backup {info.backup_id} was not kept: recording it in the database failed:"
+                f" {reason}"
+            ) from exc
         return info
 
     def _latest_of_chain(self, backup_type: str) -> BackupInfo | None:

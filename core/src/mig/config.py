@@ -114,6 +114,8 @@ def load_config(
                 data = tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: invalid TOML: {exc}") from exc
+        except RecursionError:  # tomllib nests by recursion: x = [[[[...]]]]
+            raise ConfigError(f"{path}: invalid TOML: arrays or tables nest too deeply") from None
         if kind == "pyproject":
             table = data.get("tool", {}).get("mig", {})
             if explicit is None and not table:

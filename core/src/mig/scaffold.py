@@ -30,8 +30,18 @@ TEMPLATE = """\
 """
 
 
+#: Longest slug in a file name: file systems allow 255 bytes a name, and a name is read
+#: whole in listings; the full name stays in the file's ``@name``.
+MAX_SLUG = 60
+
+
 def slugify(name: str) -> str:
+    """``name`` as a file-name slug: lower-case ASCII words joined by ``_``, cut at a word
+    boundary to at most :data:`MAX_SLUG` characters."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if len(slug) > MAX_SLUG:
+        cut = slug[:MAX_SLUG + 1].rpartition("_")[0]
+        slug = cut if len(cut) >= MAX_SLUG // 2 else slug[:MAX_SLUG]
     return slug or "migration"
 
 
@@ -50,7 +60,10 @@ def create_migration_file(
     if any(ch in name for ch in "\r\n"):
         raise ConfigError("a migration name must be one line")
     directory = Path(migrations_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {directory}: {exc.strerror or exc}") from None
     numbers = [
         (int(m.group(1)), len(m.group(1)))
         for m in (_VERSION.match(p.name) for p in directory.iterdir())
@@ -67,6 +80,11 @@ def create_migration_file(
         author=author.replace("\n", " "),
         dependencies=json.dumps(list(dependencies)),
     )
-    with path.open("x", encoding="utf-8") as fh:  # never overwrite a file
-        fh.write(text)
+    try:
+        with path.open("x", encoding="utf-8") as fh:  # never overwrite a file
+            fh.write(text)
+    except FileExistsError:
+        raise ConfigError(f"{path} already exists; not overwriting it") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path

@@ -65,3 +65,57 @@ def test_dialect_attributes() -> None:
     assert MySQLDialect.schemes == ("mysql", "mariadb")
     assert MySQLDialect.transactional_ddl is False
     assert MySQLDialect.column_types["key"].startswith("VARCHAR(191)")
+
+
+# -- faults: one parser, clear messages, never the password ---------------------------------
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("mysql://u:p/a#s?s@h/db", "the password seems to hold '/' '?' '#' unencoded"),
+    ("mysql://u:p/w@h/db", "the password seems to hold '/' unencoded"),
+    ("mysql://u:p?w@h/db", "the password seems to hold '?' unencoded"),
+    ("mysql://u:pw@[::1/db", "an IPv6 host needs its closing ']'"),
+    ("mysql://[::1/db", "an IPv6 host needs its closing ']'"),
+    ("mysql://u:pw@[::1]x/db", "only ':port' may follow an IPv6 host's ']'"),
+    ("mysql://u:pw@h/db#frag", "'#' must be percent-encoded (%23)"),
+    ("mysql://u:pw@h:0/db", "the port must be a number from 1 to 65535"),
+    ("mysql://u:pw@h:3306:1/db", "the port must be a number"),
+    ("mysql://u:pw@h/db?connect_timeout=soon", "connect_timeout must be a number of seconds"),
+    ("mysql://u:pw@h/db?password=x", "unknown parameter 'password'"),
+    ("mysql://u:pw@h/", "name one database"),
+])
+def test_faults_are_named_and_the_password_never_shown(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_url(url)
+    text = str(info.value)
+    assert message in text, text
+    assert text.startswith("malformed mysql URL '") and "\n" not in text
+    assert "pw" not in text.replace("password", "")
+    secret = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
+    if secret:
+        assert secret not in text and "***" in text
+
+
+@pytest.mark.parametrize(("url", "expected"), [
+    ("mysql://u:p@ss@h/db", ("u", "p@ss", "h", None, "db")),
+    ("mysql://u:p%2Fa%23s%3Fs@h:3307/db", ("u", "p/a#s?s", "h", 3307, "db")),
+    ("mysql://u@[::1]:3306/db", ("u", None, "::1", 3306, "db")),
+    ("mysql://u:@[fe80::1]/d%20b", ("u", "", "fe80::1", None, "d b")),
+    ("mysql://%75ser:pw@db.example.com/app", ("user", "pw", "db.example.com", None, "app")),
+    ("mysql://h/db?", (None, None, "h", None, "db")),
+])
+def test_what_the_parser_reads(url: str, expected: tuple) -> None:
+    t = parse_url(url)
+    assert (t.user, t.password, t.host, t.port, t.database) == expected
+
+
+@pytest.mark.parametrize(("url", "database", "expected"), [
+    ("mysql://u:p@ss@h:1/db?charset=utf8", "other", "mysql://u:p@ss@h:1/other?charset=utf8"),
+    ("mariadb://h/db", "a b#", "mariadb://h/a%20b%23"),
+    ("mysql://u@[::1]/db", "x", "mysql://u@[::1]/x"),
+])
+def test_with_database(url: str, database: str, expected: str) -> None:
+    from mig_mysql.url import with_database
+
+    assert with_database(url, database) == expected
+    assert parse_url(expected).database == database

@@ -89,3 +89,60 @@ def test_dialect_attributes() -> None:
     assert PostgresDialect.transactional_ddl is True
     assert PostgresDialect.paramstyle == "format"
     assert set(PostgresDialect.column_types) == {"key", "text", "timestamp", "bool", "int", "real"}
+
+
+# -- faults: libpq reads the URL; mig's messages stay clear and never show the password ----
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("postgresql://u:p/a#s?s@h/db", "the password seems to hold '/' '?' '#' unencoded"),
+    ("postgresql://u:p/w@h/db", "the password seems to hold '/' unencoded"),
+    ("postgresql://u:5432/x?connect_timeout=soon@h/db", "seems to hold '/' '?'"),
+    ("postgresql://u:pw@[::1/db", "an IPv6 host needs its closing ']'"),
+    ("postgresql://[::1/db", "an IPv6 host needs its closing ']'"),
+    ("postgresql://u:pw@h/db#frag", "'#' must be percent-encoded (%23)"),
+    ("postgresql://u:pw@h/db?foo=1", "unknown parameter 'foo' (not a libpq keyword, nor schema)"),
+    ("postgresql://u:pw@h/db?a=1=2", "extra key/value separator"),
+    ("postgresql://u:p%00w@h/db", "forbidden value %00 in percent-encoded value"),
+    ("postgresql://u:pw@h/%zz", "invalid percent-encoded token"),
+    ("postgresql://u:pw@h:0/db", "the port must be a number from 1 to 65535"),
+    ("postgresql://u:pw@h:70000/db", "the port must be a number from 1 to 65535"),
+    ("postgresql://u:pw@h1:5432,h2:5433/db", "the port must be a number"),
+])
+def test_faults_are_named_and_the_password_never_shown(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_url(url)
+    text = str(info.value)
+    assert message in text, text
+    assert text.startswith("malformed postgresql URL '") and "\n" not in text
+    secret = url.partition("://")[2].rpartition("@")[0].partition(":")[2]
+    if secret:
+        assert secret not in text and "***" in text
+
+
+@pytest.mark.parametrize(("url", "password", "host", "params"), [
+    ("postgresql://u:p@ss@h/db", "p@ss", "h", {}),  # the last '@' ends the user part
+    ("postgresql://u:p?x@h/db?schema=s", "p?x", "h", {}),  # libpq reads this one right
+    ("postgresql://u:p#x@h/db", "p#x", "h", {}),  # and this one
+    ("postgresql://u:p%2Fa%23s%3Fs@h/db", "p/a#s?s", "h", {}),
+    ("postgresql://u:pw@h/db?application_name=me@there", "pw", "h",
+     {"application_name": "me@there"}),
+    ("postgresql://h/db?user=u&password=pw&sslmode=disable", "pw", "h", {"sslmode": "disable"}),
+])
+def test_passwords_and_query_values_libpq_reads(
+    url: str, password: str, host: str, params: dict
+) -> None:
+    t = parse_url(url)
+    assert (t.password, t.host, t.database, dict(t.params)) == (password, host, "db", params)
+
+
+def test_schema_is_taken_out_of_the_query_before_libpq() -> None:
+    t = parse_url("postgresql://h/db?sslmode=require&schema=a%20b&application_name=x")
+    assert t.schema == "a b" and t.params == {"sslmode": "require", "application_name": "x"}
+    assert parse_url("postgresql://h/db?schema=", {"schema": "opt"}).schema == "opt"
+
+
+def test_a_wrong_scheme_is_not_blamed_on_the_password() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_url("mysql://u:p/w@h/db")
+    assert "expected postgresql://" in str(info.value) and "p/w" not in str(info.value)

@@ -8,126 +8,32 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mig.errors import ConfigError, DatabaseError
+from mig.errors import DatabaseError
 from mig.protocols import Dialect
 from mig.urls import mask_url
 
 from . import locking
 from .executor import MySQLExecutor
+from .url import (  # noqa: F401 (the URL's names, re-exported where they always were)
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_PORT,
+    SCHEMES,
+    URL_FORMS,
+    URL_PARAMETERS,
+    Target,
+    parse_url,
+)
 
 if TYPE_CHECKING:
     import pymysql
     from mig.protocols import BackupHandler
     from mig.schema import Snapshot
 
-SCHEMES = ("mysql", "mariadb")
-URL_FORMS = "mysql://user:password@host:port/database (or mariadb://...)"
-DEFAULT_PORT = 3306
-#: Seconds a connection attempt may take before it fails.
-DEFAULT_CONNECT_TIMEOUT = 10
-OPTIONS = ("connect_timeout",)
-#: Query parameters passed to PyMySQL as they are.
-URL_PARAMETERS = (
-    "charset", "unix_socket", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert",
-    "ssl_verify_identity", "ssl_disabled",
-)
-_FLAGS = ("ssl_verify_cert", "ssl_verify_identity", "ssl_disabled")
 #: MySQL's error "Unknown database".
 ER_BAD_DB_ERROR = 1049
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a ``mysql://`` URL points."""
-
-    database: str
-    user: str | None = None
-    password: str | None = None
-    host: str | None = None
-    port: int | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-    def connect_kwargs(self, database: str | None = None) -> dict[str, Any]:
-        """PyMySQL's keyword arguments; ``database=""`` connects to no database."""
-        kwargs: dict[str, Any] = {
-            "host": self.host or "localhost",
-            "port": self.port or DEFAULT_PORT,
-            "user": self.user,
-            "password": self.password or "",
-            "charset": "utf8mb4",
-            "connect_timeout": self.connect_timeout,
-            "autocommit": True,
-        }
-        kwargs.update(self.params)
-        db = self.database if database is None else database
-        if db:
-            kwargs["database"] = db
-        return kwargs
-
-
-def parse_url(url: str, options: Mapping[str, Any] | None = None) -> Target:
-    """The server and database a ``mysql://`` (or ``mariadb://``) URL names. User, password
-    and database are percent-decoded."""
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r} in [mig.options.mysql] (known: {', '.join(OPTIONS)})"
-        )
-    scheme, sep, _ = url.partition("://")
-    if not sep or scheme.lower().split("+", 1)[0] not in SCHEMES:
-        raise ConfigError(f"malformed mysql URL {mask_url(url)!r}: expected {URL_FORMS}")
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigError(
-            f"malformed mysql URL {mask_url(url)!r}: the port must be a number"
-        ) from None
-    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
-    if not database or "/" in database:
-        raise ConfigError(
-            f"malformed mysql URL {mask_url(url)!r}: name one database, as in {URL_FORMS}"
-        )
-    params: dict[str, Any] = {}
-    timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
-        if key == "connect_timeout":
-            try:
-                timeout = float(value)
-            except ValueError:
-                raise ConfigError(
-                    f"connect_timeout must be a number of seconds, not {value!r}"
-                ) from None
-        elif key in _FLAGS:
-            params[key] = value.lower() in ("1", "true", "yes", "on")
-        elif key in URL_PARAMETERS:
-            params[key] = value
-        else:
-            raise ConfigError(
-                f"unknown parameter {key!r} in the mysql URL (known: connect_timeout,"
-                f" {', '.join(URL_PARAMETERS)})"
-            )
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(
-            f"mysql.connect_timeout must be a positive number of seconds, not {timeout!r}"
-        )
-    return Target(
-        database=database,
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        host=parts.hostname,
-        port=port,
-        connect_timeout=float(timeout),
-        params=params,
-    )
-
 
 
 def quote_ident(name: str) -> str:

@@ -9,17 +9,22 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from mig.errors import ConfigError, DatabaseError
+from mig.errors import DatabaseError
 from mig.protocols import Dialect
 from mig.urls import mask_url
 
 from . import locking
 from .executor import PostgresExecutor
+from .url import (  # noqa: F401 (the URL's names, re-exported where they always were)
+    DEFAULT_CONNECT_TIMEOUT,
+    SCHEMES,
+    URL_FORMS,
+    Target,
+    parse_url,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -27,109 +32,11 @@ if TYPE_CHECKING:
     from mig.schema import Snapshot
     from psycopg.rows import TupleRow
 
-SCHEMES = ("postgresql", "postgres")
-URL_FORMS = "postgresql://user:password@host:port/database[?schema=name]"
-#: Seconds a connection attempt may take before it fails (libpq waits for ever otherwise).
-DEFAULT_CONNECT_TIMEOUT = 10
-OPTIONS = ("schema", "connect_timeout")
 #: How often (ms) the server checks that mig is still there while a statement runs
 #: (PostgreSQL 14+), so that killing mig also stops and rolls back its migration.
 CLIENT_CHECK_MS = 1000
 #: The database asked whether the target database exists when connecting to it fails.
 MAINTENANCE_DATABASE = "postgres"
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a ``postgresql://`` URL points. ``params`` are further libpq keywords from the
-    query string (``sslmode``, ``application_name``, ...), passed through as they are."""
-
-    database: str
-    user: str | None = None
-    password: str | None = None
-    host: str | None = None
-    port: int | None = None
-    schema: str | None = None
-    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
-    params: Mapping[str, str] = field(default_factory=dict)
-
-    def connect_kwargs(self, database: str | None = None) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {
-            "dbname": database or self.database,
-            "connect_timeout": max(1, round(self.connect_timeout)),
-        }
-        for key in ("user", "password", "host", "port"):
-            value = getattr(self, key)
-            if value is not None:
-                kwargs[key] = value
-        kwargs.update(self.params)
-        return kwargs
-
-
-def parse_url(url: str, options: Mapping[str, Any] | None = None) -> Target:
-    """The server, database and schema a ``postgresql://`` (or ``postgres://``) URL names.
-
-    User, password and database are percent-decoded. ``?schema=`` wins over the ``schema``
-    option; every other query parameter is a libpq connection keyword.
-    """
-    options = dict(options or {})
-    unknown = sorted(set(options) - set(OPTIONS))
-    if unknown:
-        raise ConfigError(
-            f"unknown key {unknown[0]!r} in [mig.options.postgres] (known: {', '.join(OPTIONS)})"
-        )
-    scheme, sep, _ = url.partition("://")
-    if not sep or scheme.lower().split("+", 1)[0] not in SCHEMES:
-        raise ConfigError(f"malformed postgresql URL {mask_url(url)!r}: expected {URL_FORMS}")
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigError(
-            f"malformed postgresql URL {mask_url(url)!r}: the port must be a number"
-        ) from None
-    database = unquote(parts.path[1:]) if parts.path.startswith("/") else ""
-    if not database or "/" in database:
-        raise ConfigError(
-            f"malformed postgresql URL {mask_url(url)!r}: name one database, as in {URL_FORMS}"
-        )
-    params = dict(parse_qsl(parts.query, keep_blank_values=True))
-    schema = params.pop("schema", None) or options.get("schema")
-    if schema is not None and (not isinstance(schema, str) or not schema):
-        raise ConfigError(f"postgres.schema must be a non-empty string, not {schema!r}")
-    timeout = options.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-    if "connect_timeout" in params:
-        timeout = params.pop("connect_timeout")
-        try:
-            timeout = float(timeout)
-        except ValueError:
-            raise ConfigError(
-                f"connect_timeout must be a number of seconds, not {timeout!r}"
-            ) from None
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ConfigError(
-            f"postgres.connect_timeout must be a positive number of seconds, not {timeout!r}"
-        )
-    return Target(
-        database=database,
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
-        host=_host(parts.netloc),
-        port=port,
-        schema=schema,
-        connect_timeout=float(timeout),
-        params=params,
-    )
-
-
-def _host(netloc: str) -> str | None:
-    # urlsplit lower-cases hostname and drops IPv6 brackets; a percent-encoded socket folder
-    # (%2Fvar%2Frun%2Fpostgresql) must keep its case.
-    hostport = netloc.rpartition("@")[2]
-    if hostport.startswith("["):
-        return hostport[1:].partition("]")[0] or None
-    return unquote(hostport.partition(":")[0]) or None
-
 
 
 def quote_ident(name: str) -> str:

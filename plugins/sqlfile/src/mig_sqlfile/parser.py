@@ -202,8 +202,19 @@ def _dependencies(path: Path, line: int, value: str) -> tuple[str, ...]:
         raise MigrationFileError(
             f"@dependencies is not a JSON list of migration ids: {exc}", path, line
         ) from None
+    except RecursionError:  # json nests by recursion: [[[[...]]]] thousands deep
+        raise MigrationFileError(
+            "@dependencies is not a JSON list of migration ids: it nests lists too deeply",
+            path, line,
+        ) from None
     if not isinstance(parsed, list) or not all(isinstance(d, str) and d for d in parsed):
         raise MigrationFileError(
-            f"@dependencies is not a JSON list of migration ids: got {value}", path, line
+            f"@dependencies is not a JSON list of migration ids: got {_shorten(value)}",
+            path, line,
         )
     return tuple(parsed)
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters for a one-line message."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mig import BackupError
+from mig import BackupError, DatabaseError
 from mig.protocols import RestoreJob
 
 if TYPE_CHECKING:
@@ -72,8 +72,7 @@ def finish_in_copy(
     """Open the database file ``tmp`` with the live database's dialect class, run ``setup``
     (outside a transaction), then ``build`` and mig's bookkeeping (``job.finish``) in one
     transaction, and close it."""
-    restored = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
-    restored.connect()
+    restored = open_copy(dialect, tmp, job)
     try:
         if setup is not None:
             setup(restored)
@@ -90,6 +89,21 @@ def finish_in_copy(
         restored.close()
     if Path(f"{tmp}-wal").exists():  # the last connection's close checkpoints and removes it
         raise BackupError(f"the restored copy {tmp} kept its write-ahead log after closing")
+
+
+def open_copy(dialect: SQLiteDialect, tmp: Path, job: RestoreJob) -> SQLiteDialect:
+    """A connected dialect of ``dialect``'s class on the restored copy ``tmp``. A copy that
+    SQLite cannot open means the backup holds no database: a failed restore (exit 1), told
+    by the backup's id, not by the temporary file's name."""
+    restored = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    try:
+        restored.connect()
+    except DatabaseError as exc:
+        reason = exc.__cause__ if isinstance(exc.__cause__, sqlite3.Error) else "cannot open it"
+        raise BackupError(
+            f"backup {job.chain[-1].backup_id} does not restore to a SQLite database: {reason}"
+        ) from None
+    return restored
 
 
 def replace_database(dialect: SQLiteDialect, tmp: Path) -> None:

@@ -30,10 +30,10 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
 from mig import BackupError, MigError
 
+from ..url import with_database
 from . import mysql_dialect
 
 if TYPE_CHECKING:
@@ -378,8 +378,7 @@ def staging_name(database: str) -> str:
 
 def dialect_for(dialect: MySQLDialect, database: str, options: dict[str, Any]) -> MySQLDialect:
     """A dialect object of the same class for another database of the same server."""
-    parts = urlsplit(dialect.url)
-    url = parts._replace(path="/" + quote(database, safe="")).geturl()
+    url = with_database(dialect.url, database)
     return type(dialect)(url, base_dir=Path.cwd(), options=options)
 
 

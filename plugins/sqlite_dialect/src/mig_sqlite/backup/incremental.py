@@ -29,6 +29,7 @@ from mig import BackupError, BackupInfo
 from mig.backups import Manifest
 from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
+from ..files import open_copy
 from . import sqlite_dialect
 from .options import FORMAT, Options
 from .pages import (
@@ -391,9 +392,8 @@ def _verify_written(
 
 def _finish(ctx: Context, job: RestoreJob, tmp: Path, options: Options) -> None:
     """Check the rebuilt database, then write the audit trail into it (one transaction)."""
-    dialect = type(sqlite_dialect(ctx))(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    dialect = open_copy(sqlite_dialect(ctx), tmp, job)
     try:
-        dialect.connect()
         if options.check != "pages":
             rows = dialect.query(f"PRAGMA {options.check}")
             if rows != [("ok",)]:
