@@ -8,20 +8,19 @@ none); a key with a NULL column is not checked, as MySQL does not check it eithe
 
 from __future__ import annotations
 
-from typing import Any
-
 from mig.models import Problem
+from mig.protocols import Dialect
 
 from .dialect import quote_ident
 
 FOREIGN_KEY = "mysql.foreign_key"
 
 
-def check(dialect: Any) -> list[Problem]:
+def check(dialect: Dialect) -> list[Problem]:
     return foreign_key_problems(dialect)
 
 
-def foreign_key_problems(dialect: Any) -> list[Problem]:
+def foreign_key_problems(dialect: Dialect) -> list[Problem]:
     rows = dialect.query(
         "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA,"
         " REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME"

@@ -10,9 +10,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mig.models import Problem
+from mig.protocols import Dialect
 
 from .dialect import quote_ident
 
@@ -23,11 +22,11 @@ INVALID_INDEX = "postgres.invalid_index"
 _SCHEMA = "(SELECT oid FROM pg_namespace WHERE nspname = current_schema())"
 
 
-def check(dialect: Any) -> list[Problem]:
+def check(dialect: Dialect) -> list[Problem]:
     return foreign_key_problems(dialect) + check_problems(dialect) + index_problems(dialect)
 
 
-def foreign_key_problems(dialect: Any) -> list[Problem]:
+def foreign_key_problems(dialect: Dialect) -> list[Problem]:
     rows = dialect.query(
         "SELECT c.oid, c.conname, c.conrelid::regclass::text, c.confrelid::regclass::text,"
         " c.convalidated"
@@ -66,7 +65,7 @@ def foreign_key_problems(dialect: Any) -> list[Problem]:
     return problems
 
 
-def _orphans(dialect: Any, table: str, parent: str, pairs: list[tuple[str, str]]) -> int:
+def _orphans(dialect: Dialect, table: str, parent: str, pairs: list[tuple[str, str]]) -> int:
     """Rows of ``table`` whose key (all columns set: MATCH SIMPLE) is not in ``parent``."""
     not_null = " AND ".join(f"c.{quote_ident(child)} IS NOT NULL" for child, _ in pairs)
     joined = " AND ".join(f"p.{quote_ident(col)} = c.{quote_ident(child)}" for child, col in pairs)
@@ -77,7 +76,7 @@ def _orphans(dialect: Any, table: str, parent: str, pairs: list[tuple[str, str]]
     return int(count)
 
 
-def check_problems(dialect: Any) -> list[Problem]:
+def check_problems(dialect: Dialect) -> list[Problem]:
     rows = dialect.query(
         "SELECT c.conname, c.conrelid::regclass::text, pg_get_constraintdef(c.oid)"
         f" FROM pg_constraint c WHERE c.contype = 'c' AND NOT c.convalidated"
@@ -94,7 +93,7 @@ def check_problems(dialect: Any) -> list[Problem]:
     ]
 
 
-def index_problems(dialect: Any) -> list[Problem]:
+def index_problems(dialect: Dialect) -> list[Problem]:
     rows = dialect.query(
         "SELECT i.indexrelid::regclass::text, i.indrelid::regclass::text"
         " FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid"

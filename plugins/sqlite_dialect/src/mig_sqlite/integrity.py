@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from mig.models import Problem
+from mig.protocols import Dialect
 
 INTEGRITY = "sqlite.integrity_check"
 FOREIGN_KEY = "sqlite.foreign_key"
 
 
-def check(dialect: Any) -> list[Problem]:
+def check(dialect: Dialect) -> list[Problem]:
     try:
         rows = dialect.query("PRAGMA integrity_check")
     except sqlite3.Error as exc:
@@ -21,7 +21,7 @@ def check(dialect: Any) -> list[Problem]:
     return problems + foreign_key_problems(dialect)
 
 
-def foreign_key_problems(dialect: Any) -> list[Problem]:
+def foreign_key_problems(dialect: Dialect) -> list[Problem]:
     try:
         rows = dialect.query("PRAGMA foreign_key_check")
     except sqlite3.Error as exc:
@@ -45,7 +45,7 @@ def foreign_key_problems(dialect: Any) -> list[Problem]:
     return problems
 
 
-def _describe_keys(dialect: Any, table: str) -> dict[int, str]:
+def _describe_keys(dialect: Dialect, table: str) -> dict[int, str]:
     """``{fk id: "user_id -> users.id"}`` for the foreign keys of ``table``."""
     quoted = '"' + table.replace('"', '""') + '"'
     pairs: dict[int, list[tuple[str, str, str | None]]] = {}
