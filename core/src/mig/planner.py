@@ -80,7 +80,7 @@ def select_newest(
     n = 1 if steps is None else steps
     if n < 0:
         raise ConfigError("--steps must not be negative")
-    return newest_last[len(newest_last) - n:] if n else []
+    return newest_last[max(0, len(newest_last) - n):] if n else []
 
 
 class PlanOrder:
