@@ -19,24 +19,31 @@ with a fresh read:
 
 And after the steps that call for it:
 
-4. a command that reports a migration rolled back changed the schema, and the migrations it
-   reports rolled back are exactly those that left the applied set;
+4. a command that reports a migration rolled back changed the schema; it reports every
+   migration it undid, and (when no restore brought an earlier execution back) nothing else;
 5. ``down`` after a restore takes the newest applied migrations in plan order (the model
-   predicts which), every time;
+   predicts which), every time; ``down --steps N`` takes N (all when fewer are applied);
+   ``down TARGET`` leaves TARGET and nothing after it applied; ``down --all`` leaves nothing;
 - a refused operation (RollbackRefused, UnknownTargetError, BackupError) changes nothing;
+- a statement made to fail comes back as a FAILED execution (up does not raise);
 - restoring backup B leaves applied exactly what was applied when B was taken;
 - pruning never removes the pre-migration backup of an applied irreversible migration.
 
-Sizes: SQLite runs MIG_MODEL_EXAMPLES examples (default 30) of up to MIG_MODEL_STEPS steps
-(default 25); PostgreSQL and MariaDB (``server`` marker) run a fifth of the examples with the
-same step count (at least 3). Set both variables higher to run longer, e.g.
-``MIG_MODEL_EXAMPLES=500 MIG_MODEL_STEPS=60 pytest tests/test_ledger_model.py``. The steps
-run per dialect are printed at the end of the session (tests/conftest.py). A failure prints
-the shrunk step sequence and a ``@reproduce_failure`` blob.
+Sizes: SQLite runs MIG_MODEL_EXAMPLES examples (default 60) of up to MIG_MODEL_STEPS steps
+(default 30), about 1500 steps in a minute; PostgreSQL and MariaDB (``server`` marker) run a
+twelfth of the examples (at least 3) of two fifths of the steps (at least 5). Raise them to
+run longer: ``MIG_MODEL_EXAMPLES=500 MIG_MODEL_STEPS=60 pytest tests/test_ledger_model.py``.
+The steps run per dialect are printed at the end of the session (tests/conftest.py; ``-v``
+adds how each kind of step ended). A failure shows hypothesis's shrunk step sequence and a
+``@reproduce_failure`` blob, and, under the error, the steps of the example as they ran with
+what mig answered (mig's choices after a restore vary from run to run, so a failure may not
+replay exactly: hypothesis then reports it as flaky, with the same step log).
+MIG_MODEL_SKIP=rule,rule leaves rules out, to look past a divergence already known.
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import shutil
@@ -74,9 +81,12 @@ from dialects.dialect_targets import (
 )
 from mig.testing import server_unavailable
 
-EXAMPLES = int(os.environ.get("MIG_MODEL_EXAMPLES", "30"))
-STEPS = int(os.environ.get("MIG_MODEL_STEPS", "25"))
-SERVER_EXAMPLES = max(3, EXAMPLES // 5)
+#: Sizes: examples (fresh databases with a new migration set) and steps per example. The
+#: servers run fewer, shorter examples (a server step costs 10-30 times an SQLite one).
+EXAMPLES = int(os.environ.get("MIG_MODEL_EXAMPLES", "60"))
+STEPS = int(os.environ.get("MIG_MODEL_STEPS", "30"))
+SERVER_EXAMPLES = max(3, EXAMPLES // 12)
+SERVER_STEPS = max(5, STEPS * 2 // 5)
 #: Rules to leave out, comma-separated (MIG_MODEL_SKIP=restore_backup,crash): for triage, to
 #: look past a divergence already known.
 SKIP = set(filter(None, os.environ.get("MIG_MODEL_SKIP", "").split(",")))
@@ -88,7 +98,29 @@ def on(rule_name: str) -> bool:
 #: What mig may answer instead of doing something; it must then have changed nothing.
 REFUSALS = (RollbackRefused, UnknownTargetError, BackupError)
 METHODS = st.sampled_from([None, "down", "restore", "auto"])
+#: Picks among what the database holds now (applied, history, backups) by index modulo its
+#: length, so that the data drawn never depends on the state (which hypothesis requires).
+PICK = st.integers(0, 255)
 UNKNOWN = "?"  # a pre-migration backup the model cannot name
+
+
+def logged(fn: Any) -> Any:
+    """Add the steps this example ran to any exception a rule or invariant raises (re-raised
+    as it is, so hypothesis still tells failures apart by where they come from): a failure
+    that does not replay the same way, because mig behaves differently from one run to the
+    next, still shows the steps that led to it."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception as exc:
+            if not getattr(exc, "_ledger_logged", False):
+                exc._ledger_logged = True  # type: ignore[attr-defined]
+                exc.add_note("steps of this example:\n  " + "\n  ".join(self.log))
+            raise
+
+    return wrapper
 
 
 def yes(*args: Any, **kwargs: Any) -> bool:
@@ -135,6 +167,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             self.ref: DialectTarget | None = None
             self.engine: MigrationEngine | None = None
             self.references: dict[frozenset[str], Any] = {}
+            self.log: list[str] = []
             lm.EXAMPLES[dialect] = lm.EXAMPLES.get(dialect, 0) + 1
 
         # -- set-up and plumbing ------------------------------------------------------------
@@ -143,7 +176,9 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             specs=lm.migration_sets(dialect),
             backup=st.sampled_from(["full", "full", "schema", "incremental", "data", "none"]),
         )
+        @logged
         def setup(self, specs: tuple[lm.Spec, ...], backup: str) -> None:
+            self.log.append(f"setup(specs={specs!r}, backup={backup!r})")
             self.specs = {s.id: s for s in specs}
             self.order = [s.id for s in specs]  # plan order: dependencies only point back
             ids = {s.version: s.id for s in specs}
@@ -198,11 +233,13 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
         def step(self, what: str) -> None:
             lm.STEPS[dialect] = lm.STEPS.get(dialect, 0) + 1
             self.current = what.split("(")[0]
+            self.log.append(what)
             self.faults.arm(None)
             note(f"-- {what}; applied before: {sorted(self.seen.applied)}")
 
-        def outcome(self, how: str) -> None:
+        def outcome(self, how: str, detail: str | None = None) -> None:
             lm.outcome(dialect, f"{self.current}: {how}")
+            self.log[-1] += f"  -> {detail or how}"
 
         def reversible(self, migration_id: str) -> bool:
             return self.specs[migration_id].reversible
@@ -311,6 +348,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
         # -- the invariants, after every step -----------------------------------------------
 
         @invariant()
+        @logged
         def the_ledger_never_lies(self) -> None:
             if not self.ready:
                 return
@@ -468,8 +506,11 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 self.engine.close()
                 self.engine = self.new_engine()
             post = self.observe()
-            self.outcome(f"{'killed' if crashed else 'failed' if fired else 'done'},"
-                         f" {len(post.applied - pre.applied)} applied")
+            how = "killed" if crashed else "failed" if fired else "done"
+            self.outcome(f"{how}, {len(post.applied - pre.applied)} applied",
+                         f"{how}{f' at {fired[1]}' if fired else ''}:"
+                         f" {[(e.migration_id, e.status.value) for e in result]},"
+                         f" applied now {sorted(post.applied)}")
             run = self.new_backups(pre, post, events)
             if fired and fired[0] == "fail":
                 m = fired[1]
@@ -494,22 +535,19 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                     self.attention_unsure.discard(fired[1])
             self.settle(pre, post, run)
 
-        def pending(self) -> bool:
-            return self.ready and len(self.seen.applied) < len(self.order)
-
-        def applied(self) -> bool:
-            return self.ready and bool(self.seen.applied)
-
-        @precondition(lambda self: self.pending() and on("up"))
+        @precondition(lambda self: on("up"))
         @rule()
+        @logged
         def up(self) -> None:
             self.step("up()")
             self.apply(None)
 
-        @precondition(lambda self: self.pending() and on("up_to"))
-        @rule(data=st.data())
-        def up_to(self, data: st.DataObject) -> None:
-            target = data.draw(st.sampled_from([*self.order, "999"]), label="target")
+        @precondition(lambda self: on("up_to"))
+        @rule(n=PICK)
+        @logged
+        def up_to(self, n: int) -> None:
+            targets = [*self.order, "999"]
+            target = targets[n % len(targets)]
             self.step(f"up({target!r})")
             self.apply(target)
 
@@ -530,7 +568,8 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 crashed = True
             except REFUSALS as exc:
                 note(f"refused: {type(exc).__name__}: {exc}")
-                self.outcome(f"refused ({type(exc).__name__}: {_gist(exc)})")
+                self.outcome(f"refused ({type(exc).__name__}: {_gist(exc)})",
+                             f"refused ({type(exc).__name__}: {exc})")
                 self.faults.arm(None)
                 self.unchanged(pre, what)
                 if predicted:
@@ -547,9 +586,11 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 self.engine = self.new_engine()
             post = self.observe()
             methods = sorted({str(e.method) for e in result})
-            self.outcome(f"{'killed' if crashed else 'failed' if fired else 'done'},"
-                         f" {len(pre.applied - post.applied)} undone {methods}"
-                         + (" after a restore" if predicted else ""))
+            how = "killed" if crashed else "failed" if fired else "done"
+            self.outcome(f"{how}, {len(pre.applied - post.applied)} undone {methods}"
+                         + (" after a restore" if predicted else ""),
+                         f"{how}: {[(e.migration_id, e.method, e.status.value) for e in result]},"
+                         f" applied now {sorted(post.applied)}")
             if not crashed and not (fired and fired[0] == "fail"):
                 if not result:
                     self.unchanged(pre, what)
@@ -584,8 +625,9 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             applied = [m for m in self.order if m in self.seen.applied]
             return applied[-steps:]
 
-        @precondition(lambda self: self.applied() and on("down"))
+        @precondition(lambda self: on("down"))
         @rule(steps=st.integers(1, 3), method=METHODS, cascade=st.booleans())
+        @logged
         def down(self, steps: int, method: str | None, cascade: bool) -> None:
             what = f"down(steps={steps}, method={method!r}, cascade={cascade})"
             self.step(what)
@@ -593,11 +635,12 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                                                 cascade=cascade, confirm=yes),
                            self.predict(steps), method, cascade, count=steps)
 
-        @precondition(lambda self: self.applied() and on("down_to"))
-        @rule(data=st.data(), method=METHODS, cascade=st.booleans())
-        def down_to(self, data: st.DataObject, method: str | None, cascade: bool) -> None:
-            applied = [m for m in self.order if m in self.seen.applied]
-            target = data.draw(st.sampled_from(applied or self.order), label="target")
+        @precondition(lambda self: on("down_to"))
+        @rule(n=PICK, method=METHODS, cascade=st.booleans())
+        @logged
+        def down_to(self, n: int, method: str | None, cascade: bool) -> None:
+            applied = [m for m in self.order if m in self.seen.applied] or self.order
+            target = applied[n % len(applied)]
             what = f"down({target!r}, method={method!r}, cascade={cascade})"
             self.step(what)
             later = set(self.order[self.order.index(target) + 1:])
@@ -606,8 +649,9 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                            # down TARGET: what comes after it in plan order is undone, it stays
                            expect=lambda applied: target in applied and not applied & later)
 
-        @precondition(lambda self: self.applied() and on("down_all"))
+        @precondition(lambda self: on("down_all"))
         @rule(method=METHODS, cascade=st.booleans())
+        @logged
         def down_all(self, method: str | None, cascade: bool) -> None:
             what = f"down(everything=True, method={method!r}, cascade={cascade})"
             self.step(what)
@@ -615,16 +659,18 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                                                 cascade=cascade, confirm=yes),
                            None, method, cascade, expect=lambda applied: not applied)
 
-        @precondition(lambda self: self.ready and self.seen.history and on("rollback"))
-        @rule(data=st.data(), method=METHODS, cascade=st.booleans())
-        def rollback(self, data: st.DataObject, method: str | None, cascade: bool) -> None:
+        @precondition(lambda self: on("rollback"))
+        @rule(n=PICK, method=METHODS, cascade=st.booleans())
+        @logged
+        def rollback(self, n: int, method: str | None, cascade: bool) -> None:
             oldest_first = list(reversed(self.seen.history))
-            choices = [(i + 1, e.migration_id, e.operation.value, e.status.value)
-                       for i, e in enumerate(oldest_first)]
-            pick = data.draw(st.sampled_from(choices), label="execution (nth, id, op, status)")
-            ex = oldest_first[pick[0] - 1]
-            what = (f"rollback(execution #{pick[0]} {pick[1:]}, method={method!r},"
-                    f" cascade={cascade})")
+            if not oldest_first:
+                self.step("rollback (no execution yet)")
+                return
+            i = n % len(oldest_first)
+            ex = oldest_first[i]
+            what = (f"rollback(execution #{i + 1} ({ex.migration_id} {ex.operation.value}"
+                    f" {ex.status.value}), method={method!r}, cascade={cascade})")
             self.step(what)
             self.roll_back(what, lambda e: call(e.rollback, ex.execution_id, method=method,
                                                 cascade=cascade, confirm=yes),
@@ -636,6 +682,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
         @rule(where=st.sampled_from(["before", "after", "statement", "fail"]),
               k=st.integers(1, 4), op=st.sampled_from(["up", "down"]),
               steps=st.integers(1, 3), method=METHODS)
+        @logged
         def crash(self, where: str, k: int, op: str, steps: int, method: str | None) -> None:
             kill = "fail" if where == "fail" else "kill"
             if op == "up":
@@ -652,6 +699,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
 
         @precondition(lambda self: on("create_backup"))
         @rule(kind=st.sampled_from(["full", "schema", "data", "incremental"]))
+        @logged
         def create_backup(self, kind: str) -> None:
             assert self.engine is not None
             self.step(f"create_backup({kind!r})")
@@ -670,18 +718,20 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             assert post.applied == pre.applied and post.schema == pre.schema, (
                 f"create_backup({kind!r}) changed the database")
 
-        @precondition(lambda self: self.ready and self.seen.backups and on("restore_backup"))
-        @rule(data=st.data())
-        def restore_backup(self, data: st.DataObject) -> None:
+        @precondition(lambda self: on("restore_backup"))
+        @rule(n=PICK)
+        @logged
+        def restore_backup(self, n: int) -> None:
             assert self.engine is not None
             pre = self.seen
             ids = sorted(pre.backups, key=lambda b: pre.backups[b].get("created_at") or "")
-            choices = [(i + 1, pre.backups[b].get("backup_type"), pre.backups[b].get(
-                "migration_id")) for i, b in enumerate(ids)]
-            pick = data.draw(st.sampled_from(choices), label="backup (nth, type, before)")
-            bid = ids[pick[0] - 1]
-            kind, then = self.backups.get(bid, (str(pick[1]), None))
-            what = f"restore_backup(#{pick[0]} {kind}, taken with {sorted(then or [])} applied)"
+            if not ids:
+                self.step("restore_backup (no backup yet)")
+                return
+            bid = ids[n % len(ids)]
+            kind, then = self.backups.get(bid, (str(pre.backups[bid].get("backup_type")), None))
+            what = (f"restore_backup(#{n % len(ids) + 1} of {len(ids)}, {kind},"
+                    f" taken with {sorted(then or [])} applied)")
             self.step(what)
             try:
                 call(self.engine.restore_backup, bid, confirm=yes)
@@ -691,7 +741,8 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 self.unchanged(pre, what)
                 return
             post = self.observe()
-            self.outcome(f"done {kind}, applied {len(pre.applied)} -> {len(post.applied)}")
+            self.outcome(f"done {kind}, applied {len(pre.applied)} -> {len(post.applied)}",
+                         f"done, applied now {sorted(post.applied)}")
             if kind == "data":
                 assert post.applied == pre.applied and post.schema == pre.schema, (
                     f"{what}: a data-only restore changed the applied set or the schema")
@@ -703,6 +754,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
 
         @precondition(lambda self: on("cleanup_old_backups"))
         @rule(keep=st.integers(0, 3))
+        @logged
         def cleanup_old_backups(self, keep: int) -> None:
             assert self.engine is not None
             what = f"cleanup_old_backups(keep_days=0, keep_count={keep})"
@@ -727,14 +779,14 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
     return LedgerMachine
 
 
-def run_model(dialect: str, examples: int) -> None:
+def run_model(dialect: str, examples: int, steps: int) -> None:
     started = time.perf_counter()
     try:
         run_state_machine_as_test(
             machine_for(dialect),
             settings=settings(
                 max_examples=examples,
-                stateful_step_count=STEPS,
+                stateful_step_count=steps,
                 deadline=None,
                 print_blob=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
@@ -746,7 +798,7 @@ def run_model(dialect: str, examples: int) -> None:
 
 
 def test_the_ledger_never_lies_sqlite() -> None:
-    run_model("sqlite", EXAMPLES)
+    run_model("sqlite", EXAMPLES, STEPS)
 
 
 @pytest.mark.server
@@ -755,7 +807,7 @@ def test_the_ledger_never_lies_server(dialect: str) -> None:
     problem = server_problem(dialect)
     if problem is not None:
         server_unavailable(problem)
-    run_model(dialect, SERVER_EXAMPLES)
+    run_model(dialect, SERVER_EXAMPLES, SERVER_STEPS)
 
 
 def _gist(exc: BaseException) -> str:
