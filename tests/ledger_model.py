@@ -172,7 +172,7 @@ def canonical(value: Any) -> Any:
         return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple | set | frozenset):
         items = [canonical(v) for v in value]
-        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, default=str))
+        return sorted(items, key=repr)  # (dicts are canonical already: repr is stable)
     if isinstance(value, str):
         return " ".join(value.split())
     return value

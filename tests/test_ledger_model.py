@@ -38,7 +38,8 @@ adds how each kind of step ended). A failure shows hypothesis's shrunk step sequ
 ``@reproduce_failure`` blob, and, under the error, the steps of the example as they ran with
 what mig answered (mig's choices after a restore vary from run to run, so a failure may not
 replay exactly: hypothesis then reports it as flaky, with the same step log).
-MIG_MODEL_SKIP=rule,rule leaves rules out, to look past a divergence already known.
+MIG_MODEL_SKIP=rule,rule leaves rules out, to look past a divergence already known;
+MIG_MODEL_SHRINK_SECONDS (default 60) bounds the time spent shrinking a failure.
 """
 
 from __future__ import annotations
@@ -123,6 +124,13 @@ def logged(fn: Any) -> Any:
     return wrapper
 
 
+def scratch() -> str | None:
+    """Where examples keep their files: memory (/dev/shm) where there is one, since mig
+    syncs every backup and commit to disk and the disk's fsync would be most of the time."""
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 def yes(*args: Any, **kwargs: Any) -> bool:
     return True
 
@@ -162,11 +170,12 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             self.ready = False
-            self.root = Path(tempfile.mkdtemp(prefix="mig-ledger-"))
+            self.root = Path(tempfile.mkdtemp(prefix="mig-ledger-", dir=scratch()))
             self.target: DialectTarget | None = None
             self.ref: DialectTarget | None = None
             self.engine: MigrationEngine | None = None
             self.references: dict[frozenset[str], Any] = {}
+            self.fresh: Observation | None = None  # the last read, until a step acts
             self.log: list[str] = []
             lm.EXAMPLES[dialect] = lm.EXAMPLES.get(dialect, 0) + 1
 
@@ -233,6 +242,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
         def step(self, what: str) -> None:
             lm.STEPS[dialect] = lm.STEPS.get(dialect, 0) + 1
             self.current = what.split("(")[0]
+            self.fresh = None
             self.log.append(what)
             self.faults.arm(None)
             note(f"-- {what}; applied before: {sorted(self.seen.applied)}")
@@ -265,12 +275,13 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             stored = None
             if self.target is not None and "mig_schema_version" in self.target.tables():
                 stored = self.target.query("SELECT current_version FROM mig_schema_version")[0][0]
-            return Observation(
+            self.fresh = Observation(
                 applied=frozenset(applied_list), applied_list=applied_list,
                 current_version=current, stored_version=stored,
                 attention=frozenset(e.migration_id for e in status.attention),
                 problems=problems, schema=self.live_schema(), history=history, backups=backups,
             )
+            return self.fresh
 
         def dialect_class(self) -> Any:
             assert self.engine is not None
@@ -352,7 +363,9 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
         def the_ledger_never_lies(self) -> None:
             if not self.ready:
                 return
-            obs = self.seen = self.observe()
+            # The rule's own last read, made after its last call to mig, is fresh enough.
+            obs = self.seen = self.fresh or self.observe()
+            self.fresh = None
             # 1. applied set == the objects that exist (a reference database built from scratch)
             assert len(obs.applied_list) == len(obs.applied), (
                 f"a migration is applied twice: {obs.applied_list}")
@@ -779,8 +792,18 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
     return LedgerMachine
 
 
+#: Seconds hypothesis may spend shrinking failures (its own default is 300): a failing CI run
+#: stays within minutes; raise it (MIG_MODEL_SHRINK_SECONDS) for a smaller reproduction.
+SHRINK_SECONDS = int(os.environ.get("MIG_MODEL_SHRINK_SECONDS", "60"))
+
+
 def run_model(dialect: str, examples: int, steps: int) -> None:
+    from hypothesis.internal.conjecture import engine as conjecture  # no public setting
+
     started = time.perf_counter()
+    saved = getattr(conjecture, "MAX_SHRINKING_SECONDS", None)
+    if saved is not None:
+        conjecture.MAX_SHRINKING_SECONDS = SHRINK_SECONDS  # type: ignore[attr-defined]
     try:
         run_state_machine_as_test(
             machine_for(dialect),
@@ -794,6 +817,8 @@ def run_model(dialect: str, examples: int, steps: int) -> None:
             ),
         )
     finally:
+        if saved is not None:
+            conjecture.MAX_SHRINKING_SECONDS = saved  # type: ignore[attr-defined]
         lm.SECONDS[dialect] = lm.SECONDS.get(dialect, 0.0) + time.perf_counter() - started
 
 
