@@ -15,7 +15,8 @@ with a fresh read:
 3. ``validate_database_integrity()`` reports no problem, except for a non-transactional
    migration killed mid-way, which must then (and only then) be under ``status().attention``;
 6. ``status().current_version`` is the highest applied version, and ``mig_schema_version``
-   agrees.
+   agrees;
+7. the audit trail only grows: no execution ever leaves ``history()``.
 
 And after the steps that call for it:
 
@@ -364,8 +365,13 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             if not self.ready:
                 return
             # The rule's own last read, made after its last call to mig, is fresh enough.
+            before = self.seen
             obs = self.seen = self.fresh or self.observe()
             self.fresh = None
+            # The audit trail only grows (a restore never takes it back).
+            lost = ({e.execution_id for e in before.history}
+                    - {e.execution_id for e in obs.history})
+            assert not lost, f"executions {sorted(lost)} are gone from history()"
             # 1. applied set == the objects that exist (a reference database built from scratch)
             assert len(obs.applied_list) == len(obs.applied), (
                 f"a migration is applied twice: {obs.applied_list}")
