@@ -58,6 +58,14 @@ from typing import Any
 
 import ledger_model as lm
 import pytest
+from dialects.dialect_targets import (
+    DialectTarget,
+    MySQLTarget,
+    PostgresTarget,
+    SQLiteTarget,
+    new_target,
+    server_problem,
+)
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -72,15 +80,6 @@ from mig import MigrationEngine
 from mig.errors import BackupError, RollbackRefused, UnknownTargetError
 from mig.models import MigrationStatus, Operation
 from mig.plugins import Plugins
-
-from dialects.dialect_targets import (
-    DialectTarget,
-    MySQLTarget,
-    PostgresTarget,
-    SQLiteTarget,
-    new_target,
-    server_problem,
-)
 from mig.testing import server_unavailable
 
 #: Sizes: examples (fresh databases with a new migration set) and steps per example. The
@@ -419,7 +418,8 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             assert post.schema == pre.schema, (
                 f"{what} changed the schema:\n  before: {pre.schema}\n  after:  {post.schema}")
             assert len(post.history) == len(pre.history), (
-                f"{what} recorded executions: {post.history[:len(post.history) - len(pre.history)]}")
+                f"{what} recorded executions:"
+                f" {post.history[:len(post.history) - len(pre.history)]}")
             return post
 
         def rolled_back(self, pre: Observation, post: Observation, result: list[Any],
@@ -441,7 +441,8 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 # one: reported rolled back and still applied)
                 assert rolled == undone, (
                     f"{what} reported {sorted(rolled)} rolled back, but what left the applied set"
-                    f" is {sorted(undone)} (applied {sorted(pre.applied)} -> {sorted(post.applied)})")
+                    f" is {sorted(undone)}"
+                    f" (applied {sorted(pre.applied)} -> {sorted(post.applied)})")
             return rolled
 
         def settle(self, pre: Observation, post: Observation,
@@ -548,10 +549,11 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 if e[0] == "after" and e[2] == "up":
                     self.attention.discard(e[1])
                     self.attention_unsure.discard(e[1])
-            if crashed and fired and fired[0] in ("before", "statement") and fired[2] == "up":
-                if not self.engine_transactional(fired[1]):
-                    self.attention.add(fired[1])  # killed mid-way: its RUNNING row stays
-                    self.attention_unsure.discard(fired[1])
+            killed_in = fired[1] if crashed and fired and fired[2] == "up" and fired[0] in (
+                "before", "statement") else None
+            if killed_in and not self.engine_transactional(killed_in):
+                self.attention.add(killed_in)  # killed mid-way: its RUNNING row stays
+                self.attention_unsure.discard(killed_in)
             self.settle(pre, post, run)
 
         @precondition(lambda self: on("up"))
