@@ -9,13 +9,13 @@ the drivers directly (or through ``Dialect.schema_snapshot`` where a dialect has
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hypothesis import strategies as st
 from mig import hookimpl
+from mig.protocols import Dialect
 
 #: Rule steps run per dialect in this pytest session, printed by tests/conftest.py.
 STEPS: dict[str, int] = {}
@@ -178,100 +178,11 @@ def canonical(value: Any) -> Any:
     return value
 
 
-def dialect_snapshot(dialect: Any) -> Any | None:
-    """``dialect.schema_snapshot(exclude_prefix="mig_")`` when this dialect has it (being added
-    to every dialect); None when it does not, and the fallback below is used instead."""
-    method = getattr(dialect, "schema_snapshot", None)
-    if not callable(method):
-        return None
-    return canonical(method(exclude_prefix="mig_"))
+def dialect_snapshot(dialect: Dialect) -> Any:
+    """The dialect's normalised schema snapshot (mig's own tables left out), canonical."""
+    return canonical(dialect.schema_snapshot(exclude_prefix="mig_"))
 
 
-# ---- FALLBACK (delete once every dialect has schema_snapshot) --------------------------------
-
-
-def _ws(text: Any) -> str:
-    return " ".join(str(text or "").split())
-
-
-def sqlite_snapshot(conn: sqlite3.Connection, prefix: str = "mig_") -> Any:
-    """User tables (columns as a set), indexes, views and triggers from ``sqlite_master``."""
-    out: dict[str, dict[str, Any]] = {"tables": {}, "indexes": {}, "views": {}, "triggers": {}}
-    rows = conn.execute(
-        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite%'"
-    ).fetchall()
-    for kind, name, table, sql in rows:
-        if name.lower().startswith(prefix) or table.lower().startswith(prefix):
-            continue
-        if kind == "table":
-            cols = conn.execute(f'PRAGMA table_info("{name}")').fetchall()
-            out["tables"][name] = sorted((c[1], c[2].upper(), c[3], c[4], c[5]) for c in cols)
-        elif kind == "index":
-            cols = [r[2] for r in conn.execute(f'PRAGMA index_info("{name}")')]
-            out["indexes"][name] = [table, cols, _ws(sql)]
-        elif kind == "view":
-            out["views"][name] = _ws(sql)
-        else:
-            out["triggers"][name] = [table, _ws(sql)]
-    return canonical(out)
-
-
-def postgres_snapshot(query: Callable[[str], list[tuple[Any, ...]]], prefix: str = "mig_") -> Any:
-    where = "table_schema = current_schema()"
-    out: dict[str, dict[str, Any]] = {"tables": {}, "indexes": {}, "views": {}}
-    for name, kind in query(
-        f"SELECT table_name, table_type FROM information_schema.tables WHERE {where}"
-    ):
-        if not name.startswith(prefix):
-            out["tables"][name] = {"type": kind, "columns": []}
-    for table, column, dtype, nullable, default in query(
-        "SELECT table_name, column_name, data_type, is_nullable, column_default"
-        f" FROM information_schema.columns WHERE {where}"
-    ):
-        if table in out["tables"]:
-            out["tables"][table]["columns"].append([column, dtype, nullable, default])
-    for name, table, definition in query(
-        "SELECT indexname, tablename, indexdef FROM pg_indexes"
-        " WHERE schemaname = current_schema()"
-    ):
-        if not table.startswith(prefix):
-            out["indexes"][name] = [table, _ws(definition)]
-    for name, definition in query(
-        f"SELECT table_name, view_definition FROM information_schema.views WHERE {where}"
-    ):
-        out["views"][name] = _ws(definition)
-    return canonical(out)
-
-
-def mysql_snapshot(
-    query: Callable[[str], list[tuple[Any, ...]]], database: str, prefix: str = "mig_"
-) -> Any:
-    out: dict[str, dict[str, Any]] = {"tables": {}, "indexes": {}, "views": {}}
-    here = "TABLE_SCHEMA = DATABASE()"
-    for name, kind in query(f"SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES"
-                            f" WHERE {here}"):
-        if not str(name).startswith(prefix):
-            out["tables"][str(name)] = {"type": kind, "columns": []}
-    for table, column, ctype, nullable, default in query(
-        "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT"
-        f" FROM information_schema.COLUMNS WHERE {here}"
-    ):
-        if str(table) in out["tables"]:
-            out["tables"][str(table)]["columns"].append([column, ctype, nullable, default])
-    for table, name, unique, seq, column in query(
-        "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, SEQ_IN_INDEX, COLUMN_NAME"
-        f" FROM information_schema.STATISTICS WHERE {here}"
-    ):
-        if not str(table).startswith(prefix):
-            out["indexes"].setdefault(f"{table}.{name}", []).append([unique, seq, column])
-    for name, definition in query(
-        f"SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE {here}"
-    ):
-        out["views"][str(name)] = _ws(str(definition).replace(f"`{database}`.", ""))
-    return canonical(out)
-
-
-# ---- END FALLBACK ----------------------------------------------------------------------------
 
 
 # -- killing and failing mig at an instrumented step -------------------------------------------
@@ -304,7 +215,7 @@ class Faults:
         self.where, self.k, self.calls, self.fired = where, k, 0, None
         self.events = []
 
-    def _tick(self, where: str, migration_id: str, direction: str) -> None:
+    def tick(self, where: str, migration_id: str, direction: str) -> None:
         if self.where is None or self.fired is not None:
             return
         if where != self.where and not (where == "statement" and self.where == "fail"):
@@ -318,12 +229,12 @@ class Faults:
     @hookimpl
     def mig_migration_before(self, ctx: Any, migration: Any, direction: str) -> None:
         self.events.append(("before", migration.id, direction, None))
-        self._tick("before", migration.id, direction)
+        self.tick("before", migration.id, direction)
 
     @hookimpl
     def mig_migration_after(self, ctx: Any, migration: Any, execution: Any, direction: str) -> None:
         self.events.append(("after", migration.id, direction, str(execution.status)))
-        self._tick("after", migration.id, direction)
+        self.tick("after", migration.id, direction)
 
     @hookimpl
     def mig_register_executors(self) -> list[type]:
@@ -359,7 +270,7 @@ class _Instrumented:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         faults = self._faults
         before = faults.fired
-        faults._tick("statement", *self._where)
+        faults.tick("statement", *self._where)
         if faults.fired is not None and before is None and faults.where == "fail":
             # What the driver raises for a statement the database rejects.
             raise self._inner.driver_errors()[0](INJECTED)

@@ -304,6 +304,7 @@ class MigrationEngine:
         ledger = self.db.reader()
         applied = ledger.in_effect() if ledger else []
         order = PlanOrder(self.migrations())
+        keep = None
         if execution_id is not None:
             if ledger is None:
                 raise UnknownTargetError(f"no execution has the id {execution_id!r}")
@@ -314,8 +315,14 @@ class MigrationEngine:
         if not selected:
             return []
         assert ledger is not None
+        # What must end up not applied, even if a restore on the way puts it back: with --all
+        # and TARGET every migration after the line, pending now or not.
+        after = -1.0 if everything else None if keep is None or execution_id else (
+            order.position[keep.id])
+        goal = {m.id for m in self.migrations() if after is not None and
+                order.position[m.id] > after}
         planner = RollbackPlanner(self.context(), self.plugins, order, self.catalog, ledger)
-        return planner.plan(applied, selected, method or self.config.rollback, cascade)
+        return planner.plan(applied, selected, method or self.config.rollback, cascade, goal)
 
     def migration_for(self, ex: MigrationExecution, ledger: Ledger | None = None) -> Migration:
         """The migration an execution applied: its file while unchanged, else what the

@@ -134,10 +134,13 @@ class RollbackPlanner:
         selected: Sequence[MigrationExecution],
         wanted: str,
         cascade: bool,
+        also: set[str] | None = None,
     ) -> list[RollbackStep]:
+        """The steps that leave none of ``selected`` (nor of the migration ids ``also``) in
+        effect, whatever a restore on the way puts back."""
         state = {e.execution_id: e for e in in_effect}
         present = {e.migration_id: e for e in in_effect}
-        goal = {e.migration_id for e in selected}
+        goal = {e.migration_id for e in selected} | (also or set())
         heap = [(self._rank(e), e.execution_id) for e in selected if e.execution_id in state]
         heapq.heapify(heap)
         steps: list[RollbackStep] = []
