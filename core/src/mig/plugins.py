@@ -324,14 +324,16 @@ class Plugins:
         return problems
 
     def migration_before(self, ctx: Context, migration: Migration, direction: str) -> None:
-        self.hook.mig_migration_before(ctx=ctx, migration=migration, direction=direction)
+        caller = self.hook.mig_migration_before
+        if caller.get_hookimpls():  # called per migration: skip pluggy when nobody listens
+            caller(ctx=ctx, migration=migration, direction=direction)
 
     def migration_after(
         self, ctx: Context, migration: Migration, execution: MigrationExecution, direction: str
     ) -> None:
-        self.hook.mig_migration_after(
-            ctx=ctx, migration=migration, execution=execution, direction=direction
-        )
+        caller = self.hook.mig_migration_after
+        if caller.get_hookimpls():
+            caller(ctx=ctx, migration=migration, execution=execution, direction=direction)
 
     def run_finished(self, ctx: Context, executions: list[MigrationExecution]) -> None:
         self.hook.mig_run_finished(ctx=ctx, executions=executions)
