@@ -111,6 +111,11 @@ def now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
 
+def _seconds_since(started_at: str) -> float:
+    started = _dt.datetime.fromisoformat(started_at)
+    return max(0.0, (_dt.datetime.now(_dt.UTC) - started).total_seconds())
+
+
 def _text(value: Any) -> Any:
     return value.isoformat() if isinstance(value, _dt.datetime) else value
 
@@ -528,8 +533,9 @@ class Ledger:
             by = record.execution_id
             if cause.rollback_run is not None:
                 row = undo_record(ex, "restore", cause.rollback_run)
-                row.backup_id = record.backup_id
+                row.backup_id, row.started_at = record.backup_id, record.started_at
                 row.status, row.completed_at = MigrationStatus.COMPLETED, now()
+                row.execution_time = _seconds_since(record.started_at)
                 self._insert(row)
                 rollbacks.append(row)
                 by = row.execution_id
@@ -543,6 +549,7 @@ class Ledger:
                     self._set_status(ex, MigrationStatus.COMPLETED, None)
                     effect.add(ex)
         record.status, record.completed_at = MigrationStatus.COMPLETED, now()
+        record.execution_time = _seconds_since(record.started_at)
         self._insert(record)
         self._write_version()
         return rollbacks
