@@ -81,6 +81,25 @@ def test_atomic_success(mig_project: Project) -> None:
     assert "version 003" in out
 
 
+def test_atomic_run_takes_one_backup_first_and_restores_from_it(mig_project: Project) -> None:
+    """With backups on, an --atomic run takes one backup before its transaction opens,
+    records it on the first execution, and a rollback by restore of that execution takes the
+    database back to before the whole run."""
+    mig_project.write_config(backup="full")
+    for i, t in enumerate("abc", start=1):
+        mig_project.table_migration(f"00{i}", t)
+    code, out, err = mig_project.run("up", "--atomic")
+    assert code == 0, err
+    applies = [r for r in mig_project.executions() if r["operation"] == "apply"]
+    assert applies[0]["backup_id"] and not any(r["backup_id"] for r in applies[1:])
+    assert len(json.loads(mig_project.ok("backup", "list", "--json"))) == 1
+    code, _, err = mig_project.run("rollback", applies[0]["execution_id"], "--method",
+                                   "restore", "--yes")
+    assert code == 0, err
+    assert not {"a", "b", "c"} & mig_project.tables()
+    assert mig_project.applied() == []
+
+
 def test_dry_run_on_a_fresh_project_creates_nothing(example_project: Project) -> None:
     code, out, err = example_project.run("up", "--dry-run")
     assert code == 0, err

@@ -201,15 +201,26 @@ class Runner:
         # mig_migration_after runs once a step's transaction has ended: for --atomic, at the end.
         after: list[tuple[Step, MigrationExecution]] = []
         ledger = self.db.writer()
-        if steps:
-            policy.start()
+        try:
+            self._loop(steps, atomic, policy, ledger, done, after)
+        finally:
+            if done:  # also when a backup before a later step failed
+                record_schema(self.db, done[-1])
+        return done
+
+    def _loop(
+        self, steps: Sequence[Step], atomic: bool, policy: PerStep, ledger: Ledger,
+        done: list[MigrationExecution], after: list[tuple[Step, MigrationExecution]],
+    ) -> None:
         for index, step in enumerate(steps):
             if self.progress:
                 self.progress(index, len(steps), step.migration, None)
             record = step.record(self.run_id)
-            if step.backup is not None:
+            if step.backup is not None:  # before any transaction of the run is open
                 info = self.backups().create(step.backup, migration_id=step.migration.id)
                 record.backup_id, record.backup_path = info.backup_id, info.backup_path
+            if index == 0:
+                policy.start()
             started = time.perf_counter()
             in_tx = policy.begin(step.transactional)
             try:
@@ -241,9 +252,6 @@ class Runner:
                 self.progress(index + 1, len(steps), step.migration, records[-1])
             if records[-1].status is not MigrationStatus.COMPLETED:
                 break
-        if done:
-            record_schema(self.db, done[-1])
-        return done
 
     def _started(self, record: MigrationExecution) -> None:
         try:
