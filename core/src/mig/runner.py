@@ -203,9 +203,12 @@ class Runner:
         ledger = self.db.writer()
         try:
             self._loop(steps, atomic, policy, ledger, done, after)
-        finally:
-            if done:  # also when a backup before a later step failed
+        except Exception:  # a backup before a later step failed: record what was done
+            if done and not self.db.dialect.in_transaction:
                 record_schema(self.db, done[-1])
+            raise  # (a BaseException, ^C or a kill, records nothing more)
+        if done:
+            record_schema(self.db, done[-1])
         return done
 
     def _loop(
