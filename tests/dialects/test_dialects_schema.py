@@ -67,3 +67,24 @@ def test_a_restored_backup_has_the_same_snapshot(
     after = snapshot(dialect, tmp_path)
     assert changes(before, after) == []
     assert fingerprint(after) == fingerprint(before)
+
+
+def test_scratch_database_is_empty_separate_and_removed(dialect: DialectTarget,
+                                                        tmp_path: Path) -> None:
+    """``mig test`` and ``mig diff`` work in a scratch database: new, empty, on the same
+    server, gone afterwards, and the configured database is never touched."""
+    dialect.execute("CREATE TABLE keep_me (id INTEGER PRIMARY KEY)")
+    cls = _dialect_class(dialect.name)
+    owner = cls(dialect.url, base_dir=tmp_path, options={})
+    with owner.scratch() as url:
+        assert url != dialect.url
+        scratch = cls(url, base_dir=tmp_path, options={})
+        scratch.connect()
+        try:
+            assert scratch.schema_snapshot()["tables"] == {}
+            scratch.execute("CREATE TABLE only_here (id INTEGER PRIMARY KEY)")
+            assert set(scratch.schema_snapshot()["tables"]) == {"only_here"}
+        finally:
+            scratch.close()
+    assert not cls(url, base_dir=tmp_path, options={}).exists()
+    assert "keep_me" in dialect.user_tables() and "only_here" not in dialect.user_tables()

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import typer
+
     from .config import Config
     from .models import Migration, MigrationExecution, Problem, Statement
     from .protocols import (
@@ -164,6 +166,46 @@ def mig_integrity_check(ctx: Context) -> list[Problem] | None:
     check for another dialect returns None. Every plugin's problems are collected and
     concatenated; an empty list means the check passed. Must not change the database.
     Since API 1.
+    """
+
+
+# -- commands, lint rules, folder formats and fleets -----------------------------------------
+
+
+@hookspec
+def mig_cli_commands(app: typer.Typer) -> None:
+    """Add commands to the ``mig`` command line: register them on ``app`` with
+    ``@app.command()`` (or ``app.add_typer`` for a group). Called only when the command line
+    needs the plugins' commands (``mig --help``, or a command the core does not have), so a
+    plugin's module should import heavy libraries inside its commands, not at the top.
+    Names must not clash with the core's commands or another plugin's. Since API 1.
+    """
+
+
+@hookspec
+def mig_register_lint_rules() -> list[Any]:
+    """Return lint rules for ``mig lint`` (each an instance or class following the rule
+    protocol of the ``mig-lint`` distribution, with a unique ``id``). Collected from every
+    plugin. Since API 1.
+    """
+
+
+@hookspec(firstresult=True)
+def mig_load_migrations(directory: Path, format: str) -> list[Migration] | None:
+    """Read a whole migrations folder written for another tool (``format`` is the
+    configuration's ``migrations_format``, e.g. ``"golang-migrate"``, or ``"auto"``), when
+    one file is not one migration (``.up.sql``/``.down.sql`` pairs). Return None when the
+    format is not yours, so the next plugin (and finally mig's own per-file parsing,
+    :func:`mig_parse_migration`) is asked. Migrations come in any order; the core orders them.
+    Stops at the first non-None result. Since API 1.
+    """
+
+
+@hookspec
+def mig_register_fleet_runners() -> list[Any]:
+    """Return runners that run one job per target of a fleet (``mig --targets ...``):
+    threads or processes on this machine, or a distributed engine. Each has a unique
+    ``name`` picked by ``--runner``. Collected from every plugin. Since API 1.
     """
 
 

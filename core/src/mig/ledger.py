@@ -475,6 +475,18 @@ class Ledger:
         effect.add(ex)
         self._write_version()
 
+    def adopted(self, migration: Migration, run_id: str, how: str,
+                note: str | None = None) -> MigrationExecution:
+        """``migration`` is in effect without mig having run it: the database already held
+        its changes (``how`` = ``"baseline"``, or ``"import:<tool>"`` when another tool's
+        history says it ran). The row is a completed apply whose ``method`` says so and whose
+        ``error_message`` carries ``note`` for the audit trail; it is undone like any other."""
+        ex = apply_record(migration, run_id)
+        ex.method, ex.error_message = how, note
+        ex.completed_at = ex.started_at
+        self.applied(ex, migration)
+        return ex
+
     def failed_execution(self, ex: MigrationExecution) -> None:
         """``ex`` (an apply or a rollback) failed; its ``error_message`` and
         ``statements_committed`` say how."""

@@ -120,6 +120,16 @@ class Dialect(Protocol):
         The default offers none."""
         return None
 
+    def scratch(self, name: str | None = None) -> AbstractContextManager[str]:
+        """A new, empty database of this kind, for work that must never touch this one
+        (``mig test``, ``mig diff``): yields its URL and removes it on exit, also after an
+        error. SQLite: a file in a temporary folder; a server: a database created on the
+        same server with the same credentials, named ``name`` or, by default, after this
+        database with a random suffix. The default: not supported."""
+        from .errors import DatabaseError
+
+        raise DatabaseError(f"the {self.name} dialect cannot make a scratch database")
+
     def leftovers(self) -> list[Path]:
         """Files that killed restores of this database left behind (temporary copies beside
         it, with their sidecars), for ``mig check``, ``mig backup list`` and

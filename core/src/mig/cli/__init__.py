@@ -17,13 +17,47 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from ..engine import MigrationEngine
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class _Commands(TyperGroup):
+    """The core's commands, plus those plugins add through ``mig_cli_commands``: loaded only
+    for ``mig --help`` or a name the core does not have, so core commands start fast."""
+
+    _plugin_commands: dict[str, Any] | None = None
+
+    def _plugins(self) -> dict[str, Any]:
+        if self._plugin_commands is None:
+            self._plugin_commands = {}
+            extra = typer.Typer()
+            from ..config import load_config
+            from ..plugins import Plugins
+
+            try:
+                disable = load_config(options.config).disable
+            except Exception:  # the command itself reports a broken config
+                disable = []
+            Plugins(disable=disable).load().hook.mig_cli_commands(app=extra)
+            if extra.registered_commands or extra.registered_groups:
+                group = typer.main.get_group(extra)
+                for name, command in group.commands.items():
+                    if name not in self.commands:
+                        self._plugin_commands[name] = command
+        return self._plugin_commands
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted([*self.commands, *self._plugins()])
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        return self.commands.get(cmd_name) or self._plugins().get(cmd_name)
+
+
 app = typer.Typer(
+    cls=_Commands,
     name="mig",
     help="Database schema migrations with rollback.",
     rich_markup_mode=None,

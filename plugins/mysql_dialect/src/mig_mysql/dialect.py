@@ -6,8 +6,9 @@ PyMySQL is imported when a connection is first opened, never at import time, so 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager, suppress
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -25,6 +26,7 @@ from .url import (  # noqa: F401 (the URL's names, re-exported where they always
     URL_PARAMETERS,
     Target,
     parse_url,
+    with_database,
 )
 
 if TYPE_CHECKING:
@@ -157,6 +159,27 @@ class MySQLDialect(Dialect):
             raise self._connect_error(exc) from None
         conn.close()
         return True
+
+    @contextmanager
+    def scratch(self, name: str | None = None) -> Iterator[str]:
+        """A new database on the same server (``CREATE DATABASE``), dropped on exit."""
+        name = name or f"{self.target.database[:40]}_mig_scratch_{os.urandom(4).hex()}"
+        admin = self.open_connection("")
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f"CREATE DATABASE {quote_ident(name)}")
+        except Exception as exc:
+            admin.close()
+            raise DatabaseError(
+                f"cannot create scratch database {name!r} on {self.display_url()}:"
+                f" {self.describe(exc)}"
+            ) from None
+        try:
+            yield with_database(self.url, name)
+        finally:
+            with suppress(Exception), admin.cursor() as cur:
+                cur.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)}")
+            admin.close()
 
     def connect(self, *, readonly: bool = False) -> None:
         import pymysql

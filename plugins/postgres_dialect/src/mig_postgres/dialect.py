@@ -7,8 +7,9 @@ psycopg is imported when a connection is first opened, never at import time, so 
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -24,6 +25,7 @@ from .url import (  # noqa: F401 (the URL's names, re-exported where they always
     URL_FORMS,
     Target,
     parse_url,
+    with_database,
 )
 
 if TYPE_CHECKING:
@@ -165,6 +167,30 @@ class PostgresDialect(Dialect):
         finally:
             conn.close()
         return row is None
+
+    @contextmanager
+    def scratch(self, name: str | None = None) -> Iterator[str]:
+        """A new database on the same server (``CREATE DATABASE``), dropped on exit."""
+        from psycopg import sql
+
+        name = name or f"{self.target.database[:40]}_mig_scratch_{os.urandom(4).hex()}"
+        admin = self.open_connection(MAINTENANCE_DATABASE)
+        try:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        except Exception as exc:
+            admin.close()
+            raise DatabaseError(
+                f"cannot create scratch database {name!r} on {self.display_url()}:"
+                f" {self.scrub(_one_line(exc))}"
+            ) from None
+        try:
+            yield with_database(self.url, name)
+        finally:
+            with suppress(Exception):
+                admin.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+            admin.close()
 
     def connect(self, *, readonly: bool = False) -> None:
         self.close()

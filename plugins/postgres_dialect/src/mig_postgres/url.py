@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from mig.errors import ConfigError
 from mig.urls import malformed_url, password_span, unencoded_in_password
@@ -168,3 +168,9 @@ def _timeout(url: str, value: str | None, options: Mapping[str, Any]) -> float:
 
 def _malformed(url: str, reason: str, *, hint: bool = True) -> ConfigError:
     return malformed_url("postgresql", url, reason, hint=hint)
+
+
+def with_database(url: str, database: str) -> str:
+    """``url`` naming ``database`` instead (the same server, user and parameters)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + quote(database, safe="")))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Protocol
 from urllib.parse import quote
@@ -295,6 +296,12 @@ class SQLiteDialect(Dialect):
         from .files import rebuild
 
         rebuild(self, job, fill, setup, build)
+
+    @contextmanager
+    def scratch(self, name: str | None = None) -> Iterator[str]:
+        """A new database file in a temporary folder, removed with the folder on exit."""
+        with tempfile.TemporaryDirectory(prefix="mig-scratch-") as folder:
+            yield f"sqlite:///{Path(folder) / (name or 'scratch.db')}"
 
     def leftovers(self) -> list[Path]:
         """Temporary files of killed restores beside the database file (see :mod:`.files`)."""
