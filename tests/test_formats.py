@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 from format_folders import FOLDERS, history_ddl, history_rows, write
-from mig_formats import detect, load_folder
-
 from mig import ConfigError, MigError, MigrationFileError
 from mig.plugins import Plugins
 from mig.testing import Project
+from mig_formats import detect, load_folder
 
 TOOLS = list(FOLDERS)
 
@@ -335,7 +334,8 @@ def test_no_history_table_is_an_error(mig_project: Project) -> None:
 
 
 def test_flyway_changed_repeatable_stays_pending(mig_project: Project) -> None:
-    files = {**FOLDERS["flyway"][0], "R__names.sql": "CREATE VIEW names AS SELECT name FROM users;\n"}
+    view = "CREATE VIEW names AS SELECT name FROM users;\n"
+    files = {**FOLDERS["flyway"][0], "R__names.sql": view}
     write(mig_project.migrations_dir, files)
     mig_project.write_config(migrations_format="flyway")
     old_tool_ran(mig_project, "flyway", 3)

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from dialect_targets import DialectTarget
 from format_folders import FOLDERS, history_ddl, history_rows, write
-from mig_formats import load_folder
-
 from mig.plugins import Plugins
 from mig.testing import Project
+from mig_formats import load_folder
 
 
 def project_for(dialect: DialectTarget, tmp_path: Path, tool: str) -> Project:

@@ -19,10 +19,10 @@ _BLANK_OR_COMMENT = re.compile(r"\s*(?:--.*)?")
 
 
 def detect(directory: Path, names: list[str]) -> bool:
-    for n in names:
-        if FILE.fullmatch(n) and _UP.search(read_text(directory / n)):
-            return True
-    return False
+    return any(
+        FILE.fullmatch(n) is not None and _UP.search(read_text(directory / n)) is not None
+        for n in names
+    )
 
 
 def _options(text: str | None) -> dict[str, str]:

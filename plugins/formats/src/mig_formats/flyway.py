@@ -116,7 +116,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             raise DependencyError(f"undo migration {n} has no versioned migration", directory / n)
     dotted = any(len(k) > 1 for k in versioned)
     out = []
-    for key, (n, version, description) in versioned.items():
+    for key, (n, _version, description) in versioned.items():
         path = directory / n
         up = read_text(path)
         down = read_text(directory / undo[key]) if key in undo else ""

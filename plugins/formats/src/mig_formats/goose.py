@@ -40,11 +40,11 @@ def _command(line: str) -> str | None:
 
 
 def detect(directory: Path, names: list[str]) -> bool:
-    for n in names:
-        if n.endswith(".sql") and FILE.fullmatch(n):
-            if any(_command(line) == "up" for line in read_text(directory / n).split("\n")):
-                return True
-    return False
+    return any(
+        n.endswith(".sql") and FILE.fullmatch(n) is not None
+        and any(_command(line) == "up" for line in read_text(directory / n).split("\n"))
+        for n in names
+    )
 
 
 def _ends_statement(line: str) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mig import Migration, MigError
+from mig import MigError, Migration
 from mig.protocols import Dialect
 
 from . import flyway
@@ -153,11 +153,11 @@ def flyway_history(dialect: Dialect, migrations: Sequence[Migration]) -> Applied
         elif key in versioned:
             out.pop(versioned[key].id, None)
     for description, checksum in sums.items():
-        m = repeatable.get(description)
+        script = repeatable.get(description)
         # A repeatable whose text changed since Flyway ran it stays pending: mig applies the
         # new text, as Flyway's next migrate would.
-        if m is not None and checksum == flyway.checksum(m.up_sql):
-            out[m.id] = f"Flyway {table} repeatable {description} (checksum {checksum})"
+        if script is not None and checksum == flyway.checksum(script.up_sql):
+            out[script.id] = f"Flyway {table} repeatable {description} (checksum {checksum})"
     return out
 
 
