@@ -380,3 +380,16 @@ def test_convert_writes_mig_files_and_adopts_their_ids(mig_project: Project, too
     assert "posts" in mig_project.tables()
     with pytest.raises(ConfigError, match="already holds"):  # never over existing files
         import_(mig_project, source=tool, directory=mig_project.migrations_dir, convert=out)
+
+
+def test_files_that_manage_their_own_transaction_run_as_written(mig_project: Project) -> None:
+    write(mig_project.migrations_dir, {
+        "1_a.up.sql": "BEGIN;\nCREATE TABLE a (x int);\nINSERT INTO a VALUES (1);\nCOMMIT;\n",
+        "1_a.down.sql": "DROP TABLE a;\n",
+        "2_b.up.sql": "CREATE TABLE b (x int);\nCREATE TRIGGER b_ins AFTER INSERT ON b BEGIN\n"
+                      "  INSERT INTO a VALUES (NEW.x);\nEND;\nINSERT INTO b VALUES (2)",
+    })
+    mig_project.write_config(migrations_format="golang-migrate")
+    mig_project.migrate()
+    assert mig_project.query("SELECT x FROM a ORDER BY x") == [(1,), (2,)]
+    assert mig_project.applied() == ["1_a", "2_b"]

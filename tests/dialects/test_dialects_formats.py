@@ -106,3 +106,19 @@ def test_goose_function_body_and_no_transaction_on_postgres(
     with project.engine() as engine:
         engine.down()
     assert "counters" not in dialect.user_tables()
+
+
+def test_golang_migrate_file_with_its_own_transaction(
+    dialect: DialectTarget, tmp_path: Path
+) -> None:
+    project = dialect.project(tmp_path)
+    write(project.migrations_dir, {
+        "1_a.up.sql": "BEGIN;\nCREATE TABLE a (x int);\nINSERT INTO a VALUES (1);\nCOMMIT;\n",
+        "1_a.down.sql": "DROP TABLE a;\n",
+        "2_b.up.sql": "INSERT INTO a VALUES (2)",
+    })
+    project.write_config(project.config_path.read_text(), migrations_format="golang-migrate")
+    project.migrate()
+    assert dialect.query("SELECT x FROM a ORDER BY x") == [(1,), (2,)]
+    with project.engine() as engine:
+        assert [m.transactional for m in engine.migrations()] == [False, True]
