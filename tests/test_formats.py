@@ -393,3 +393,19 @@ def test_files_that_manage_their_own_transaction_run_as_written(mig_project: Pro
     mig_project.migrate()
     assert mig_project.query("SELECT x FROM a ORDER BY x") == [(1,), (2,)]
     assert mig_project.applied() == ["1_a", "2_b"]
+
+
+def test_a_history_table_of_another_name(mig_project: Project) -> None:
+    files, ids = FOLDERS["goose"]
+    write(mig_project.migrations_dir, files)
+    mig_project.write_config(migrations_format="goose")
+    with sqlite3.connect(mig_project.db_path) as conn:
+        for sql in history_ddl("goose", "sqlite") + history_rows(
+            "goose", "sqlite", mig_project.migrations_dir, ids[:1]
+        ):
+            conn.execute(sql.replace("goose_db_version", "app_goose"))
+    with pytest.raises(ConfigError, match="no goose_db_version table"):
+        import_(mig_project, history=True)
+    with pytest.raises(ConfigError, match="--table"):
+        import_(mig_project, history=True, table="x; DROP TABLE y")
+    assert import_(mig_project, history=True, table="app_goose")["adopted"] == ids[:1]

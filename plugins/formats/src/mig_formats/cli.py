@@ -29,6 +29,10 @@ def register(app: typer.Typer) -> None:
         directory: Path | None = typer.Option(
             None, "--dir", help="The old tool's folder (default: the configured migrations_dir)."
         ),
+        table: str | None = typer.Option(
+            None, "--table",
+            help="The old tool's history table when it is not the tool's default name.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
     ) -> None:
         """Switch from golang-migrate, dbmate, goose, Flyway or yoyo without re-running
@@ -39,7 +43,7 @@ def register(app: typer.Typer) -> None:
             typer.echo("mig: error: say --convert OUT_DIR, --history, or both", err=True)
             raise typer.Exit(2)
         report = run_import(engine(), source=source, directory=directory, convert=convert,
-                            history=history)
+                            history=history, table=table)
         if as_json:
             print_json(report)
             return

@@ -50,8 +50,10 @@ def _unknown(tool: str, table: str, versions: Sequence[object]) -> ImportRefused
     )
 
 
-def golang_migrate(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
-    table = _table(dialect, "schema_migrations")
+def golang_migrate(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "schema_migrations"
+) -> Applied:
+    table = _table(dialect, name)
     try:
         rows = dialect.query(f"SELECT version, dirty FROM {table}")
     except Exception as exc:
@@ -74,8 +76,10 @@ def golang_migrate(dialect: Dialect, migrations: Sequence[Migration]) -> Applied
     return {m.id: note for m in migrations if m.number <= version}
 
 
-def dbmate(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
-    table = _table(dialect, "schema_migrations")
+def dbmate(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "schema_migrations"
+) -> Applied:
+    table = _table(dialect, name)
     rows = dialect.query(f"SELECT * FROM {table}")
     if rows and len(rows[0]) > 1:
         raise ImportRefused(f"{table} has more than a version column: it is not dbmate's")
@@ -87,8 +91,10 @@ def dbmate(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
     return {by_number[int(v)].id: f"dbmate {table} version {v}" for v in versions}
 
 
-def goose(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
-    table = _table(dialect, "goose_db_version")
+def goose(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "goose_db_version"
+) -> Applied:
+    table = _table(dialect, name)
     rows = dialect.query(f"SELECT id, version_id, is_applied FROM {table} ORDER BY id")
     latest: dict[int, bool] = {}
     for _, version, applied in rows:
@@ -101,8 +107,10 @@ def goose(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
     return {by_number[v].id: f"goose {table} version_id {v}" for v in applied_versions}
 
 
-def flyway_history(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
-    table = _table(dialect, "flyway_schema_history")
+def flyway_history(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "flyway_schema_history"
+) -> Applied:
+    table = _table(dialect, name)
     rows = dialect.query(
         f"SELECT installed_rank, version, description, type, script, checksum, success"
         f" FROM {table} ORDER BY installed_rank"
@@ -161,8 +169,10 @@ def flyway_history(dialect: Dialect, migrations: Sequence[Migration]) -> Applied
     return out
 
 
-def yoyo(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
-    table = _table(dialect, "_yoyo_migration")
+def yoyo(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "_yoyo_migration"
+) -> Applied:
+    table = _table(dialect, name)
     try:
         rows = dialect.query(f"SELECT migration_id FROM {table}")
     except Exception:  # yoyo before 6 named the column id
@@ -175,7 +185,7 @@ def yoyo(dialect: Dialect, migrations: Sequence[Migration]) -> Applied:
     return {i: f"yoyo {table} {i}" for i in applied}
 
 
-READERS: dict[str, Callable[[Dialect, Sequence[Migration]], Applied]] = {
+READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "golang-migrate": golang_migrate,
     "dbmate": dbmate,
     "goose": goose,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,8 @@ from mig.runner import record_schema
 from .convert import convert as write_folder
 from .history import READERS, TABLES, NoHistory
 from .registry import detect, module
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _tool(engine: MigrationEngine, source: str | None, directory: Path) -> str:
@@ -34,8 +37,10 @@ def _tool(engine: MigrationEngine, source: str | None, directory: Path) -> str:
 
 def run_import(
     engine: MigrationEngine, *, source: str | None, directory: Path | None,
-    convert: Path | None, history: bool,
+    convert: Path | None, history: bool, table: str | None = None,
 ) -> dict[str, Any]:
+    if table is not None and not _NAME.fullmatch(table):
+        raise ConfigError(f"--table {table!r} must be letters, digits and underscores")
     directory = (directory or engine.config.migrations_dir).resolve()
     if not directory.is_dir():
         raise ConfigError(f"migrations folder {directory} does not exist")
@@ -59,11 +64,11 @@ def run_import(
         report["out"] = str(out)
         lines.append(f"converted {len(written)} {tool} migration(s) into {out}")
     if history:
-        adopted, already = _adopt(engine, tool, migrations, targets)
+        adopted, already = _adopt(engine, tool, migrations, targets, table or TABLES[tool])
         report["adopted"], report["already"] = adopted, already
         lines.extend(f"adopted      {i}" for i in adopted)
         lines.append(
-            f"adopted {len(adopted)} migration(s) from {tool}'s {TABLES[tool]}"
+            f"adopted {len(adopted)} migration(s) from {tool}'s {table or TABLES[tool]}"
             + (f"; {len(already)} were already recorded" if already else "")
         )
     if convert is None and engine.config.migrations_format == "mig":
@@ -76,16 +81,16 @@ def run_import(
 
 def _adopt(
     engine: MigrationEngine, tool: str, migrations: list[Migration],
-    targets: dict[str, Migration],
+    targets: dict[str, Migration], table: str,
 ) -> tuple[list[str], list[str]]:
     db = engine.db
     with db.lock(engine.config.lock_timeout):
         ledger = db.writer()
         try:
-            applied = READERS[tool](db.dialect, migrations)
+            applied = READERS[tool](db.dialect, migrations, table)
         except NoHistory:
             raise ConfigError(
-                f"the database has no {TABLES[tool]} table: {tool} never ran here"
+                f"the database has no {table} table: {tool} never ran here"
                 " (nothing to adopt; `mig up` runs every migration)"
             ) from None
         in_effect = {e.migration_id for e in ledger.in_effect()}
