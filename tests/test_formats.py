@@ -409,3 +409,14 @@ def test_a_history_table_of_another_name(mig_project: Project) -> None:
     with pytest.raises(ConfigError, match="--table"):
         import_(mig_project, history=True, table="x; DROP TABLE y")
     assert import_(mig_project, history=True, table="app_goose")["adopted"] == ids[:1]
+
+
+def test_convert_warns_where_mig_splits_a_goose_block_otherwise(mig_project: Project) -> None:
+    write(mig_project.migrations_dir, {
+        "1_t.sql": GOOSE_TRIGGER,
+        "2_two.sql": "-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\nSELECT 2;\n"
+                     "-- +goose StatementEnd\n",
+    })
+    report = import_(mig_project, source="goose", convert=mig_project.path / "out")
+    warnings = [line for line in report["lines"] if line.startswith("warning")]
+    assert len(warnings) == 1 and "2_two.sql" in warnings[0] and "into 2" in warnings[0]

@@ -63,6 +63,7 @@ def run_import(
         report["converted"] = [m.path.name for m in written]
         report["out"] = str(out)
         lines.append(f"converted {len(written)} {tool} migration(s) into {out}")
+        lines.extend(_split_differently(engine, migrations, targets))
     if history:
         adopted, already = _adopt(engine, tool, migrations, targets, table or TABLES[tool])
         report["adopted"], report["already"] = adopted, already
@@ -77,6 +78,28 @@ def run_import(
     elif convert is not None:
         lines.append(f"next: point migrations_dir at {convert} (migrations_format = \"mig\")")
     return report
+
+
+def _split_differently(
+    engine: MigrationEngine, migrations: list[Migration], targets: dict[str, Migration]
+) -> list[str]:
+    """Warnings for migrations the tool split by its own rules (goose) where mig's splitter
+    finds another number of statements in the converted file."""
+    dialect = engine.config.database and engine.plugins.dialect_for(engine.config.database)
+    name = getattr(dialect, "name", None) or "generic"
+    out = []
+    for m in migrations:
+        for ready, sql, line in ((m.up_statements, targets[m.id].up_sql, targets[m.id].up_line),
+                                 (m.down_statements, targets[m.id].down_sql,
+                                  targets[m.id].down_line)):
+            if ready is None:
+                continue
+            found = len(engine.plugins.split(sql, name, line, targets[m.id].path))
+            if found != len(ready):
+                out.append(f"warning: {targets[m.id].path.name}: mig splits it into {found}"
+                           f" statement(s) where {m.metadata.get('format')} made {len(ready)};"
+                           " check it before running it")
+    return out
 
 
 def _adopt(
