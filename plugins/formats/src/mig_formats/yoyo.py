@@ -77,6 +77,8 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
     for n in names:
         if n.endswith(ROLLBACK) or not (n.endswith(".sql") or n.endswith(".py")):
             continue
+        if n == "__init__.py":  # a package marker, not a migration
+            continue
         if n.startswith("post-apply") or n.endswith(".py"):
             raise MigrationFileError(
                 "yoyo post-apply and Python migrations cannot be run by mig", directory / n, 1
