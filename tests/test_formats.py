@@ -194,6 +194,9 @@ def test_flyway_versions_undo_repeatables_and_conf(tmp_path: Path) -> None:
         "R__view_a.sql": "SELECT 'a';\n", "V3__f.sql": "VACUUM\n",
         "V4__g.sql": "SELECT 5;\n", "V4__g.sql.conf": "executeInTransaction=false\n",
     })
+    (path / "sub").mkdir()
+    (path / "sub" / "V1.9__c.sql").write_text("SELECT 3;\n")  # Flyway scans subfolders
+    (path / "V1.9__c.sql").unlink()
     ms = load(path, "flyway")
     assert [m.id for m in ms] == ["V1__a", "V1.1__b", "V1.9__c", "V1_10__d", "V2__e", "V3__f",
                                   "V4__g", "R__view_a", "R__view_b"]

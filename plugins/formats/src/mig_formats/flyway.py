@@ -8,6 +8,9 @@ versions are integers, so when every version of the folder is a single number it
 ``a*10^12 + b*10^8 + c*10^4 + d`` (at most four parts, each part after the first below
 10000), which orders them as Flyway does. Ids are the file names without ``.sql``.
 
+Flyway scans its locations recursively, and so does mig here: scripts may sit in
+subfolders.
+
 Repeatables run after every versioned migration, in description order, as Flyway runs them;
 mig gives them versions from ``10^30`` up so they sort last. mig runs each once: an edited
 repeatable shows as drift (Flyway would re-run it). ``mig import --history`` leaves a
@@ -38,7 +41,10 @@ _PARTS = 4
 
 
 def detect(directory: Path, names: list[str]) -> bool:
-    return any(FILE.fullmatch(n) or REPEATABLE.fullmatch(n) for n in names)
+    return any(
+        FILE.fullmatch(base) or REPEATABLE.fullmatch(base)
+        for base in (n.rsplit("/", 1)[-1] for n in _scripts(directory))
+    )
 
 
 def parts(version: str) -> tuple[int, ...]:
@@ -87,12 +93,23 @@ def _in_transaction(directory: Path, name: str, sql: str) -> bool:
     return not needs_no_transaction(sql)
 
 
+def _scripts(directory: Path) -> list[str]:
+    """Every file under ``directory`` (Flyway scans its locations recursively), as paths
+    relative to it; hidden files and folders are skipped."""
+    found = []
+    for path in directory.rglob("*"):
+        rel = path.relative_to(directory)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            found.append(rel.as_posix())
+    return sorted(found)
+
+
 def load(directory: Path, names: list[str]) -> list[Migration]:
     versioned: dict[tuple[int, ...], tuple[str, str, str]] = {}
     undo: dict[tuple[int, ...], str] = {}
     repeatable: list[tuple[str, str]] = []
-    for n in names:
-        match = FILE.fullmatch(n)
+    for n in _scripts(directory):
+        match = FILE.fullmatch(n.rsplit("/", 1)[-1])
         if match is not None:
             kind, version, description = match.groups()
             key = parts(version)
@@ -108,7 +125,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             else:
                 undo[key] = n
             continue
-        match = REPEATABLE.fullmatch(n)
+        match = REPEATABLE.fullmatch(n.rsplit("/", 1)[-1])
         if match is not None:
             repeatable.append((match.group(1), n))
     for key, n in undo.items():
