@@ -23,6 +23,7 @@ from .parse import (
 )
 
 _PG = frozenset({"postgresql"})
+_PRAGMA_FK = "PRAGMA foreign_keys"
 
 
 def _with_new_tables(
@@ -48,7 +49,11 @@ class NonTransactionalStatement(BaseRule):
             return
         for statement in parsed.all:
             what = self._why(statement, context)
-            if what:
+            if what == _PRAGMA_FK:
+                yield self.finding(migration, statement.line, f"{what} has no effect inside a "
+                                   f"transaction ({statement.section.upper()}, @transactional "
+                                   "is true)")
+            elif what:
                 yield self.finding(migration, statement.line, f"{what} cannot run in a transaction"
                                    f" ({statement.section.upper()}, @transactional is true)")
 
@@ -60,7 +65,7 @@ class NonTransactionalStatement(BaseRule):
         if context.dialect == "sqlite":
             if isinstance(tree, exp.Pragma) and name_of(tree.this.this if isinstance(
                     tree.this, exp.EQ) else tree.this) == "foreign_keys":
-                return "PRAGMA foreign_keys (ignored inside a transaction, so it)"
+                return _PRAGMA_FK
             return None
         if isinstance(tree, exp.Create | exp.Drop) and tree.args.get("concurrently"):
             kind = str(tree.args.get("kind") or "").upper()
@@ -143,6 +148,8 @@ class AddColumnNotNullWithoutDefault(BaseRule):
     summary = "ALTER TABLE ... ADD COLUMN ... NOT NULL without a DEFAULT fails on a non-empty table"
     fix = ("give the column a DEFAULT, or add it NULL-able, backfill it, then make it NOT NULL "
            "in a later migration")
+    # MySQL fills the type's implicit default (0, '') instead of failing.
+    dialects = frozenset({"postgresql", "sqlite"})
 
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
@@ -163,8 +170,7 @@ class IndexWithoutConcurrently(BaseRule):
     id = "index-without-concurrently"
     severity = Severity.WARNING
     summary = "CREATE INDEX without CONCURRENTLY blocks writes to the table while it builds"
-    fix = ("use CREATE INDEX CONCURRENTLY in a migration with @transactional: false "
-           "(fine as is for a table created in the same migration)")
+    fix = "use CREATE INDEX CONCURRENTLY in a migration with @transactional: false"
     dialects = _PG
 
     def check(
@@ -237,29 +243,32 @@ class Rename(BaseRule):
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
         for statement, new in _with_new_tables(parsed.up):
-            for old, to in self._renames(statement):
-                if old.split(".")[0] not in new:
+            for table, old, to in self._renames(statement):
+                if table not in new:  # renaming a table made here is a SQLite rebuild's end
                     yield self.finding(migration, statement.line, f"renames {old} to {to}")
 
     @staticmethod
-    def _renames(statement: ParsedStatement) -> Iterator[tuple[str, str]]:
+    def _renames(statement: ParsedStatement) -> Iterator[tuple[str, str, str]]:
+        """(table, what is renamed, new name) for each rename in the statement."""
         altered = alter_table(statement.expression)
         if altered:
             table, actions = altered
             for action in actions:
                 if isinstance(action, exp.AlterRename):
-                    yield f"table {table}", name_of(action.this)
+                    yield table, f"table {table}", name_of(action.this)
                 elif isinstance(action, exp.RenameColumn):
-                    yield f"{table}.{name_of(action.this)}", name_of(action.args.get("to"))
+                    yield (table, f"{table}.{name_of(action.this)}",
+                           name_of(action.args.get("to")))
                 elif isinstance(action, exp.ModifyColumn) and action.args.get("rename_from"):
                     old = name_of(action.args.get("rename_from"))
                     if old != name_of(action.this):
-                        yield f"{table}.{old}", name_of(action.this)
+                        yield table, f"{table}.{old}", name_of(action.this)
         if command(statement, "RENAME", "TABLE") and "TO" in statement.words:
             at = statement.words.index("TO")
-            old, to = statement.words[2:at], statement.words[at + 1 : at + 2]
-            if old and to:
-                yield f"table {old[0].lower().strip('`')}", to[0].lower().strip("`")
+            names, to = statement.words[2:at], statement.words[at + 1 : at + 2]
+            if names and to:
+                old = names[0].lower().strip("`")
+                yield old, f"table {old}", to[0].lower().strip("`")
 
 
 class DownDoesNotUndoUp(BaseRule):
@@ -386,7 +395,9 @@ class DownDropWithoutIfExists(BaseRule):
         for statement in parsed.down:
             tree = statement.expression
             drop = dropped(tree)
-            if drop and tree is not None and not tree.args.get("exists"):
+            # MySQL's DROP INDEX has no IF EXISTS (MariaDB's has).
+            mysql_index = context.dialect == "mysql" and drop is not None and drop[0] == "INDEX"
+            if drop and tree is not None and not tree.args.get("exists") and not mysql_index:
                 yield self.finding(migration, statement.line,
                                    f"DROP {drop[0]} {', '.join(drop[1])} without IF EXISTS")
 
