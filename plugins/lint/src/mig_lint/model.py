@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
@@ -77,6 +78,14 @@ class ParsedMigration:
     @property
     def all(self) -> list[ParsedStatement]:
         return [*self.up, *self.down]
+
+    @cached_property
+    def tables_created_before(self) -> list[set[str]]:
+        """For each UP statement, the tables created by the UP statements before it: work on a
+        table created in the same migration touches no existing rows."""
+        from .parse import tables_created_before
+
+        return tables_created_before(self.up)
 
 
 @dataclass(frozen=True)

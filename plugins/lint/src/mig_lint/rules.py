@@ -19,20 +19,15 @@ from .parse import (
     is_ddl,
     is_dml,
     name_of,
-    tables_created_before,
 )
 
 _PG = frozenset({"postgresql"})
 _PRAGMA_FK = "PRAGMA foreign_keys"
 
 
-def _with_new_tables(
-    statements: list[ParsedStatement] | tuple[ParsedStatement, ...],
-) -> Iterator[tuple[ParsedStatement, set[str]]]:
-    """Each statement with the tables created before it in the same section."""
-    before = tables_created_before(statements)
-    for i, statement in enumerate(statements):
-        yield statement, before[i]
+def _with_new_tables(parsed: ParsedMigration) -> Iterator[tuple[ParsedStatement, set[str]]]:
+    """Each UP statement with the tables created before it in UP."""
+    yield from zip(parsed.up, parsed.tables_created_before, strict=True)
 
 
 class NonTransactionalStatement(BaseRule):
@@ -99,7 +94,7 @@ class DestructiveWithoutBackup(BaseRule):
     ) -> Iterator[Finding]:
         if migration.backup_required:
             return
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             for what in self._destroys(statement, new):
                 yield self.finding(migration, statement.line,
                                    f"{what} loses data and @backup_required is false")
@@ -154,7 +149,7 @@ class AddColumnNotNullWithoutDefault(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             altered = alter_table(statement.expression)
             if not altered or altered[0] in new:
                 continue
@@ -176,7 +171,7 @@ class IndexWithoutConcurrently(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             what = created(statement.expression)
             tree = statement.expression
             if (what and what[0] == "INDEX" and what[2] not in new and tree is not None
@@ -198,7 +193,7 @@ class ForeignKeyWithoutNotValid(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             altered = alter_table(statement.expression)
             tree = statement.expression
             if not altered or altered[0] in new or tree is None or tree.args.get("not_valid"):
@@ -242,7 +237,7 @@ class Rename(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             for table, old, to in self._renames(statement):
                 if table not in new:  # renaming a table made here is a SQLite rebuild's end
                     yield self.finding(migration, statement.line, f"renames {old} to {to}")
@@ -289,7 +284,7 @@ class DownDoesNotUndoUp(BaseRule):
         touched = identifiers(parsed.down)
         dropped_tables = {n for s in parsed.down if (d := dropped(s.expression))
                           and d[0] == "TABLE" for n in d[1]}
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             for kind, name, table in self._creates(statement):
                 if table in new or name in touched or (kind != "TABLE" and table in dropped_tables):
                     continue
@@ -413,7 +408,7 @@ class AlterColumnType(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             altered = alter_table(statement.expression)
             if not altered or altered[0] in new:
                 continue
@@ -440,7 +435,7 @@ class SetNotNull(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             altered = alter_table(statement.expression)
             if not altered or altered[0] in new:
                 continue
@@ -459,7 +454,7 @@ class DeleteWithoutWhere(BaseRule):
     def check(
         self, migration: Migration, parsed: ParsedMigration, context: LintContext
     ) -> Iterator[Finding]:
-        for statement, new in _with_new_tables(parsed.up):
+        for statement, new in _with_new_tables(parsed):
             tree = statement.expression
             if isinstance(tree, exp.Delete) and tree.args.get("where") is None:
                 table = name_of(tree.this)
