@@ -63,7 +63,7 @@ class ParsedStatement:
     sql: str
     line: int
     section: str
-    expression: exp.Expression | None
+    expression: exp.Expr | None
     error: str | None = None
     words: tuple[str, ...] = ()
 

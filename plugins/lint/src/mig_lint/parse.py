@@ -73,7 +73,7 @@ def _command_words(tree: exp.Command, tokenizer: Tokenizer) -> tuple[str, ...]:
 # -- questions about trees ---------------------------------------------------------------------
 
 
-def name_of(node: exp.Expression | None) -> str:
+def name_of(node: exp.Expr | None) -> str:
     """The (unqualified, lower-cased) name of a table, column, index or identifier."""
     if node is None:
         return ""
@@ -87,7 +87,7 @@ def command(statement: ParsedStatement, *words: str) -> bool:
     return statement.words[: len(words)] == words
 
 
-def created(tree: exp.Expression | None) -> tuple[str, str, str] | None:
+def created(tree: exp.Expr | None) -> tuple[str, str, str] | None:
     """For a CREATE: (kind, name, table) with kind TABLE, VIEW, INDEX, TRIGGER, TYPE,
     FUNCTION... (table is the indexed table for an index, else the name)."""
     if isinstance(tree, exp.Create):
@@ -121,14 +121,14 @@ def command_created(statement: ParsedStatement) -> tuple[str, str, str] | None:
     return kind, name, table
 
 
-def alter_table(tree: exp.Expression | None) -> tuple[str, list[exp.Expression]] | None:
+def alter_table(tree: exp.Expr | None) -> tuple[str, list[exp.Expr]] | None:
     """For ``ALTER TABLE``: (table, actions)."""
     if isinstance(tree, exp.Alter) and str(tree.args.get("kind") or "").upper() == "TABLE":
         return name_of(tree.this), list(tree.args.get("actions") or [])
     return None
 
 
-def dropped(tree: exp.Expression | None) -> tuple[str, list[str]] | None:
+def dropped(tree: exp.Expr | None) -> tuple[str, list[str]] | None:
     """For a DROP: (kind, names)."""
     if isinstance(tree, exp.Drop):
         kind = str(tree.args.get("kind") or "").upper()
@@ -151,7 +151,7 @@ def tables_created_before(statements: Sequence[ParsedStatement]) -> list[set[str
     return out
 
 
-def is_dml(tree: exp.Expression | None) -> bool:
+def is_dml(tree: exp.Expr | None) -> bool:
     return isinstance(tree, exp.Insert | exp.Update | exp.Delete | exp.Merge)
 
 

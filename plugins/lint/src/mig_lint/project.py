@@ -89,7 +89,9 @@ def splitter(engine: MigrationEngine, dialect: str) -> Callable[[Migration, str]
     return split
 
 
-def select(engine: MigrationEngine, every: list[Migration], wanted: Sequence[str]) -> list[Migration]:
+def select(
+    engine: MigrationEngine, every: list[Migration], wanted: Sequence[str]
+) -> list[Migration]:
     """The migrations named (id, version or file path), in plan order; all when none is."""
     if not wanted:
         return every
