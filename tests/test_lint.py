@@ -406,6 +406,15 @@ def test_cli_sarif(tmp_path: Path) -> None:
         assert physical["region"]["startLine"] >= 1
         assert result["message"]["text"]
     assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"].startswith("file://")
+    # Only properties the SARIF 2.1.0 schema defines (its objects have additionalProperties
+    # false), with the ones it requires.
+    assert set(log) <= {"$schema", "version", "runs", "inlineExternalProperties", "properties"}
+    assert set(run) <= {"tool", "originalUriBaseIds", "results", "invocations", "artifacts"}
+    assert set(run["tool"]["driver"]) == {"name", "rules"}
+    assert all(set(r) <= {"id", "name", "shortDescription", "fullDescription", "help",
+                          "defaultConfiguration"} for r in rules)
+    assert all(set(r) <= {"ruleId", "ruleIndex", "level", "message", "locations"}
+               for r in run["results"])
 
 
 def test_cli_on_the_bundled_example(example_project: Project) -> None:
