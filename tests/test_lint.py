@@ -490,3 +490,35 @@ def test_docs_list_every_rule() -> None:
     for rule in BUILTIN_RULES:
         dialects = ", ".join(sorted(rule.dialects)) if rule.dialects else "all"
         assert f"| `{rule.id}` | {rule.severity.value} | {dialects} |" in docs, rule.id
+
+
+# -- the error rules describe real failures (SQLite, in-process) ------------------------------
+
+
+@pytest.mark.parametrize("rule", [
+    "add-column-not-null-without-default", "sqlite-unsupported-alter",
+    "non-transactional-statement",
+])
+def test_sqlite_errors_are_real_failures(rule: str, tmp_path: Path) -> None:
+    """What the rule flags fails on a real SQLite table holding a row; its quiet form runs."""
+    dialect, fires, quiet = RULE_CASES[rule]
+    if dialect != "sqlite":
+        fires, quiet = {
+            "add-column-not-null-without-default": (
+                ("ALTER TABLE t ADD COLUMN c INTEGER NOT NULL;", None, NOT_REVERSIBLE),
+                ("ALTER TABLE t ADD COLUMN c INTEGER NOT NULL DEFAULT 0;", None,
+                 NOT_REVERSIBLE)),
+            "non-transactional-statement": (
+                ("VACUUM;", None, NOT_REVERSIBLE),
+                ("VACUUM;", None, {"reversible": False, "transactional": False})),
+        }[rule]
+    for (up, down, headers), flagged in ((fires, True), (quiet, False)):
+        project = Project(tmp_path / f"{rule}-{flagged}")
+        project.write_migration("001_t", "CREATE TABLE t (a INTEGER);\nINSERT INTO t VALUES (1);",
+                                "DROP TABLE t;")
+        project.write_migration("002_case", up, down, headers)
+        with project.engine() as engine:
+            report = lint_project(engine)
+            executions = engine.up()
+        assert (rule in {f.rule for f in report.findings}) is flagged
+        assert [e.status.value for e in executions][-1] == ("FAILED" if flagged else "COMPLETED")
