@@ -462,6 +462,10 @@ def test_cli_bad_config_and_files_exit_2(mig_project: Project) -> None:
     mig_project.table_migration("001", "t")
     code, _, err = mig_project.run("lint")
     assert code == 2 and "pass --dialect" in err
+    # --database (here through the API) gives the dialect as the config's URL would.
+    with MigrationEngine.from_config(mig_project.config_path,
+                                     database=URLS["mysql"]) as engine:
+        assert lint_project(engine).dialect == "mysql"
     configure(mig_project, "sqlite")
     (mig_project.migrations_dir / "002_bad.sql").write_text("-- @name: bad\nSELECT 1;\n")
     code, _, err = mig_project.run("lint")
@@ -472,6 +476,7 @@ def test_cli_bad_config_and_files_exit_2(mig_project: Project) -> None:
     ('disable = ["no-such-rule"]', "disable names unknown rule 'no-such-rule'"),
     ('disable = "rename"', "disable must be a list of rule ids"),
     ('postgres_version = "eleven"', "postgres_version must be an integer"),
+    ("postgres-version = 11", "has no option 'postgres-version'"),
 ])
 def test_bad_lint_options(options: str, message: str, mig_project: Project) -> None:
     configure(mig_project, "postgresql", f"[mig.options.lint]\n{options}\n")

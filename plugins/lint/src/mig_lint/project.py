@@ -22,6 +22,9 @@ DIALECT_ALIASES = {
     "postgres": "postgresql", "pg": "postgresql", "mysql": "mysql", "mariadb": "mysql",
 }
 
+#: The keys of ``[mig.options.lint]``.
+OPTION_KEYS = frozenset({"disable", "postgres_version"})
+
 
 @dataclass(frozen=True)
 class LintReport:
@@ -47,6 +50,10 @@ def lint_project(
     every = engine.migrations()  # parses the files and loads the plugins
     name = resolve_dialect(dialect, engine.config.database)
     settings = engine.config.options.get("lint", {})
+    unknown_keys = sorted(set(settings) - OPTION_KEYS)
+    if unknown_keys:
+        raise ConfigError(f"[mig.options.lint] has no option {unknown_keys[0]!r} (known: "
+                          f"{', '.join(sorted(OPTION_KEYS))})")
     disabled = settings.get("disable", [])
     if not isinstance(disabled, list) or not all(isinstance(d, str) for d in disabled):
         raise ConfigError("[mig.options.lint] disable must be a list of rule ids")
