@@ -341,7 +341,16 @@ def test_a_plugin_adds_a_rule(mig_project: Project, register_plugin: Any) -> Non
     assert silenced == []
 
 
+class Broken(NoSelectStar):
+    id = "broken"
+
+    def check(self, migration: Migration, parsed: ParsedMigration,
+              context: LintContext) -> list[Finding]:
+        raise KeyError("oops")
+
+
 @pytest.mark.parametrize(("rules", "message"), [
+    ([Broken], r"lint rule 'broken' failed on 001_v: KeyError: 'oops'"),
     ([object()], "does not follow the rule protocol"),
     ([NoSelectStar, NoSelectStar], "two lint rules have the id 'no-select-star'"),
     ([BUILTIN_RULES[0]], "two lint rules have the id 'non-transactional-statement'"),

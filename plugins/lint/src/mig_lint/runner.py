@@ -116,6 +116,10 @@ def lint(
         for rule in active:
             if ignore is not None and rule.id in ignore.rules:
                 continue
-            found.extend(rule.check(migration, parsed, context))
+            try:
+                found.extend(rule.check(migration, parsed, context))
+            except Exception as exc:  # a plugin's rule must not hide which one broke
+                raise PluginError(f"lint rule {rule.id!r} failed on {migration.id}: "
+                                  f"{type(exc).__name__}: {exc}") from exc
         findings.extend(sorted(found, key=lambda f: (f.line, f.rule)))
     return findings
