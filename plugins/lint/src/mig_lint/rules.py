@@ -293,9 +293,10 @@ class DownDoesNotUndoUp(BaseRule):
 
     @staticmethod
     def _creates(statement: ParsedStatement) -> Iterator[tuple[str, str, str]]:
+        """(kind, name, table) of each object the statement creates; an index, trigger or
+        column of a table that DOWN drops is undone with it."""
         what = created(statement.expression) or command_created(statement)
         if what and what[1]:
-            # A table created here is new; its indexes and columns go with it.
             yield what
         altered = alter_table(statement.expression)
         if altered:
