@@ -43,14 +43,15 @@ def diff_live(engine: MigrationEngine) -> Comparison:
 def diff_urls(plugins: Plugins, from_url: str, to_url: str, config: Config) -> Comparison:
     """The differences from the database at ``from_url`` to the one at ``to_url`` (URLs
     relative to the working directory, as with ``--database``)."""
+    kinds = [plugins.dialect_for(url).name for url in (from_url, to_url)]
+    if kinds[0] != kinds[1]:
+        raise ConfigError(
+            f"--from-url is a {kinds[0]} database and --to-url a {kinds[1]} one;"
+            " mig diff compares databases of the same dialect"
+        )
     base = Path.cwd()
     with _side(plugins, from_url, base, config) as source, \
             _side(plugins, to_url, base, config) as target:
-        if source.kind != target.kind:
-            raise ConfigError(
-                f"--from-url is a {source.kind} database and --to-url a {target.kind} one;"
-                " mig diff compares databases of the same dialect"
-            )
         return compare(source, target, config.table_prefix)
 
 
