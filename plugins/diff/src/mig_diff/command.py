@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import typer
-
 from mig.cli import engine, fail, handle_errors, options, print_json
 
 if TYPE_CHECKING:

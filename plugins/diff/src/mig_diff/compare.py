@@ -18,10 +18,9 @@ from mig.schema import changes, normalise_sql, strip_parens
 
 if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
-    from sqlalchemy import MetaData, Table
-    from sqlalchemy.engine import Connection, Dialect
-
     from mig.schema import Snapshot
+    from sqlalchemy import MetaData, Table
+    from sqlalchemy.engine import Dialect
 
     from .connect import Side
 
@@ -108,6 +107,7 @@ def compare(source: Side, target: Side, prefix: str) -> Comparison:
 
             result.sqlite_before = sqlite_objects(src, prefix)
             result.sqlite_after = sqlite_objects(dst, prefix)
+    assert script.upgrade_ops is not None  # produce_migrations sets it
     result.differences.extend(_lines(script.upgrade_ops.as_diffs(), dialect))
     _compare_checks(result, source_metadata, metadata)
     _compare_snapshots(result, before, after)

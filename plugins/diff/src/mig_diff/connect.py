@@ -17,11 +17,10 @@ from urllib.parse import quote
 from mig.errors import ConfigError, DatabaseError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from mig.plugins import Plugins
     from mig.protocols import Dialect
     from mig.schema import Snapshot
+    from sqlalchemy.engine import Engine
 
 #: SQLAlchemy's driver name for the URLs of each mig dialect.
 DRIVERS = {"postgres": "postgresql+psycopg", "mysql": "mysql+pymysql"}
@@ -96,7 +95,8 @@ def _engine(kind: str, url: str, base_dir: Path) -> Engine:
     connect_args: dict[str, Any] = {}
     schema = query.pop("schema", None)
     if kind == "postgres" and schema:
-        connect_args["options"] = f"-c search_path={schema if isinstance(schema, str) else schema[0]}"
+        name = schema if isinstance(schema, str) else schema[0]
+        connect_args["options"] = f"-c search_path={name}"
     parsed = parsed.set(drivername=DRIVERS[kind], query=query)
     return create_engine(parsed, connect_args=connect_args, poolclass=NullPool)
 

@@ -53,8 +53,10 @@ def render(comparison: Comparison) -> Rendered:
 def _alembic(comparison: Comparison) -> Rendered:
     from alembic.operations import ops
 
-    up: list[Any] = _flatten(comparison.script.upgrade_ops.ops)
-    down: list[Any] = _flatten(comparison.script.downgrade_ops.ops)
+    upgrade, downgrade = comparison.script.upgrade_ops, comparison.script.downgrade_ops
+    assert upgrade is not None and downgrade is not None  # produce_migrations sets both
+    up: list[Any] = _flatten(upgrade.ops)
+    down: list[Any] = _flatten(downgrade.ops)
     for check in comparison.checks_dropped:
         name = check.name or _missing_name(check.table)
         up.insert(0, ops.DropConstraintOp(name, check.table, type_="check"))
