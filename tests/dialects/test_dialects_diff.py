@@ -45,7 +45,9 @@ BASE = {
     ),
 }
 
-#: What an operator does by hand: a column, an index, a unique, a foreign key and a check.
+VIEW = "CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100"
+#: What an operator does by hand: a column, an index, a unique, a foreign key, a check and
+#: a view.
 #: SQLite cannot add constraints with ALTER TABLE: the table is rebuilt by hand.
 BY_HAND = {
     "sqlite": [
@@ -58,6 +60,7 @@ BY_HAND = {
         "INSERT INTO orders_new SELECT id, user_id, total FROM orders",
         "DROP TABLE orders",
         "ALTER TABLE orders_new RENAME TO orders",
+        VIEW,
     ],
     "postgres": [
         "ALTER TABLE users ADD COLUMN nickname VARCHAR(40) DEFAULT 'anon' NOT NULL",
@@ -66,6 +69,7 @@ BY_HAND = {
         "ALTER TABLE orders ADD CONSTRAINT fk_orders_user FOREIGN KEY (user_id)"
         " REFERENCES users (id) ON DELETE CASCADE",
         "ALTER TABLE orders ADD CONSTRAINT ck_orders_total CHECK (total >= 0)",
+        VIEW,
     ],
     "mysql": [
         "ALTER TABLE users ADD COLUMN nickname VARCHAR(40) NOT NULL DEFAULT 'anon'",
@@ -74,6 +78,7 @@ BY_HAND = {
         "ALTER TABLE orders ADD CONSTRAINT fk_orders_user FOREIGN KEY (user_id)"
         " REFERENCES users (id) ON DELETE CASCADE",
         "ALTER TABLE orders ADD CONSTRAINT ck_orders_total CHECK (total >= 0)",
+        VIEW,
     ],
 }
 
@@ -120,6 +125,7 @@ def test_hand_changes_are_found_and_the_generated_migration_round_trips(
     assert {("add_constraint", "orders"), ("add_index", "orders")} & found
     lines = [d["line"] for d in json.loads(out)["differences"]]
     assert any(line.startswith("table users: column nickname added") for line in lines)
+    assert "view big_orders added" in lines
 
     with project.engine() as engine:
         path = new_migration(engine, "Sync hand changes")

@@ -11,6 +11,7 @@ routines) comes from mig's own schema snapshots (:func:`mig.schema.changes`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from alembic.operations.ops import MigrationScript
     from mig.schema import Snapshot
     from sqlalchemy import MetaData, Table
-    from sqlalchemy.engine import Dialect
+    from sqlalchemy.engine import Connection, Dialect
 
     from .connect import Side
 
@@ -71,6 +72,9 @@ class Comparison:
     #: SQLite: every object's DDL in FROM and in TO (see :func:`mig_diff.render.sqlite_objects`).
     sqlite_before: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     sqlite_after: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+    #: PostgreSQL, MySQL: ``CREATE VIEW`` of each view that differs, in FROM and in TO.
+    views_before: dict[str, str] = field(default_factory=dict)
+    views_after: dict[str, str] = field(default_factory=dict)
 
     @property
     def equal(self) -> bool:
@@ -107,11 +111,39 @@ def compare(source: Side, target: Side, prefix: str) -> Comparison:
 
             result.sqlite_before = sqlite_objects(src, prefix)
             result.sqlite_after = sqlite_objects(dst, prefix)
+        _compare_checks(result, source_metadata, metadata)
+        _compare_snapshots(result, before, after)
+        changed_views = [name for kind, name in result.snapshot_only if kind == "views"]
+        if changed_views and source.kind != "sqlite":
+            result.views_before = _view_ddl(src, changed_views)
+            result.views_after = _view_ddl(dst, changed_views)
     assert script.upgrade_ops is not None  # produce_migrations sets it
     result.differences.extend(_lines(script.upgrade_ops.as_diffs(), dialect))
-    _compare_checks(result, source_metadata, metadata)
-    _compare_snapshots(result, before, after)
     return result
+
+
+_MYSQL_VIEW_HEAD = re.compile(r"^CREATE\s.*?\bVIEW\s", re.IGNORECASE | re.DOTALL)
+
+
+def _view_ddl(conn: Connection, names: list[str]) -> dict[str, str]:
+    """``CREATE VIEW`` statements of those of the views ``names`` the database has: its
+    stored definition (MySQL's without algorithm, definer and security clauses, which
+    belong to the server it came from)."""
+    from sqlalchemy import inspect
+
+    inspector = inspect(conn)
+    present = set(inspector.get_view_names())
+    quote = conn.dialect.identifier_preparer.quote
+    out: dict[str, str] = {}
+    for name in names:
+        if name not in present:
+            continue
+        definition = str(inspector.get_view_definition(name)).strip().rstrip(";")
+        if _MYSQL_VIEW_HEAD.match(definition):
+            out[name] = _MYSQL_VIEW_HEAD.sub("CREATE VIEW ", definition, count=1)
+        else:
+            out[name] = f"CREATE VIEW {quote(name)} AS {definition}"
+    return out
 
 
 def _own(name: str | None, type_: str, parent: Any, prefix: str) -> bool:

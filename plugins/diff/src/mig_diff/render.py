@@ -65,8 +65,28 @@ def _alembic(comparison: Comparison) -> Rendered:
         name = check.name or _missing_name(check.table)
         up.append(ops.CreateCheckConstraintOp(name, check.table, _text(check.sqltext)))
         down.insert(0, ops.DropConstraintOp(name, check.table, type_="check"))
-    notes = [f"not generated: {d.line}" for d in comparison.differences if d.op == "schema"]
-    return Rendered(_offline(comparison, up), _offline(comparison, down), notes=notes)
+    views = {name for kind, name in comparison.snapshot_only if kind == "views"}
+    notes = [f"not generated: {d.line}" for d in comparison.differences
+             if d.op == "schema" and d.name not in views]
+    before, after = comparison.views_before, comparison.views_after
+    assert comparison.dialect is not None
+    quote = comparison.dialect.identifier_preparer.quote
+    return Rendered(
+        _drop_views(before, after, quote) + _offline(comparison, up) + _views(before, after),
+        _drop_views(after, before, quote) + _offline(comparison, down) + _views(after, before),
+        notes=notes,
+    )
+
+
+def _drop_views(old: dict[str, str], new: dict[str, str], quote: Any) -> list[str]:
+    """Dropping the views of ``old`` that ``new`` lacks or defines otherwise: first, as
+    they may use what the other statements change."""
+    return [f"DROP VIEW {quote(name)};" for name in sorted(old) if old[name] != new.get(name)]
+
+
+def _views(old: dict[str, str], new: dict[str, str]) -> list[str]:
+    """Creating the views of ``new`` that ``old`` lacks or defines otherwise: last."""
+    return [f"{new[name]};" for name in sorted(new) if new[name] != old.get(name)]
 
 
 def _flatten(items: list[Any]) -> list[Any]:
