@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from mig.errors import ConfigError, DatabaseError
+from mig.errors import ConfigError, DatabaseError, MigError
 
 if TYPE_CHECKING:
     from mig.plugins import Plugins
@@ -64,7 +64,9 @@ def open_side(
         raise ConfigError(f"mig diff does not support the {cls.name} dialect")
     try:
         exists = dialect.exists()
-    except Exception as exc:  # a server that cannot be reached
+    except MigError:
+        raise
+    except Exception as exc:  # a driver's error the dialect did not turn into its own
         raise DatabaseError(f"cannot reach {dialect.display_url()}: {_one_line(exc)}") from None
     if not exists:
         raise DatabaseError(f"database {dialect.display_url()} does not exist")
