@@ -38,7 +38,8 @@ def diff(
         raise fail("--new writes the difference of the live database to the migrations;"
                    " it does not take --from-url/--to-url (use --sql)", 2)
     if new is not None:
-        path = new_migration(engine(), new)
+        with engine() as eng:
+            path = new_migration(eng, new)
         if path is None:
             typer.echo("no differences; no migration written", err=True)
         else:

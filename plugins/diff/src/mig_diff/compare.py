@@ -195,7 +195,8 @@ def _compare_snapshots(result: Comparison, before: Snapshot, after: Snapshot) ->
 
     common = set(before.get("tables") or {}) & set(after.get("tables") or {})
     old, new = reduce(before, common), reduce(after, common)
-    reflected = {d.table for d in result.differences if d.op in ("add_check", "remove_check")}
+    reflected = {d.table for d in result.differences
+                 if d.op in ("add_check", "remove_check") and d.table is not None}
     for name in reflected:
         for snapshot in (old, new):
             snapshot["tables"][name].pop("checks", None)
