@@ -62,10 +62,25 @@ def test_usage_errors_exit_2(project: Project, tmp_path: Path) -> None:
         assert "secret" not in err
 
 
-def test_equal_databases_and_edited_migration(project: Project) -> None:
+def test_equal_databases_and_edited_migration(project: Project, tmp_path: Path) -> None:
     with project.engine() as engine:
         assert diff_live(engine).differences == []
         assert new_migration(engine, "nothing") is None
+        # mig's own tables are left out: a database holding only the same user schema is
+        # equal to the live one, which also holds mig's bookkeeping.
+        plain = tmp_path / "plain.db"
+        conn = sqlite3.connect(plain)
+        conn.executescript(BASE_UP)
+        conn.close()
+        assert diff_urls(engine.plugins, f"sqlite:///{plain}", f"sqlite:///{project.db_path}",
+                         engine.config).equal
+        conn = sqlite3.connect(plain)
+        conn.execute("CREATE TABLE mig_something (x INTEGER)")
+        conn.execute("CREATE TABLE audit (x INTEGER)")
+        conn.close()
+        lines = [d.line for d in diff_urls(engine.plugins, f"sqlite:///{project.db_path}",
+                                           f"sqlite:///{plain}", engine.config).differences]
+        assert lines == ["table audit added"]
     assert sorted(p.name for p in project.migrations_dir.iterdir()) == ["001_base.sql"]
     # A migration edited after it ran: the schema it produces now is not the live one.
     path = project.migrations_dir / "001_base.sql"
@@ -86,6 +101,8 @@ def test_views_and_triggers_are_reported_and_generated(project: Project) -> None
     assert [d.line for d in comparison.differences] == [
         "view big_orders changed", "trigger orders_positive added"]
     text = migration_text(render(comparison), default_head())
+    code, out, err = project.run("diff", "--sql")
+    assert (code, out) == (4, text), err
     up, down = text.split("-- DOWN")
     assert "DROP VIEW \"big_orders\";\n" in up and "total > 1000;" in up
     assert "CREATE TRIGGER orders_positive" in up
