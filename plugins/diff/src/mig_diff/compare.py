@@ -259,9 +259,8 @@ def _one(diff: tuple[Any, ...], dialect: Dialect) -> Difference:
     if op in ("add_fk", "remove_fk"):
         fk = diff[1]
         cols = ", ".join(fk.column_keys)
-        refs = ", ".join(e.column.name if e.column is not None else e.target_fullname
-                         for e in fk.elements) if op == "add_fk" else ", ".join(
-            e.target_fullname.rsplit(".", 1)[-1] for e in fk.elements)
+        # "table.column" (or "schema.table.column"): the referenced column's name is last.
+        refs = ", ".join(e.target_fullname.rsplit(".", 1)[-1] for e in fk.elements)
         label = f" {fk.name}" if isinstance(fk.name, str) else ""
         actions = "".join(f" on {what} {rule.lower()}" for what, rule in
                           (("delete", fk.ondelete), ("update", fk.onupdate)) if rule)
