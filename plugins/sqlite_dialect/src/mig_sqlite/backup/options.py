@@ -11,8 +11,10 @@ from mig import ConfigError
 
 from .pages import HASHES
 
-#: Version of the parts' layout, kept in every manifest's ``extra``.
-FORMAT = 1
+#: Version of the parts' layout, kept in every manifest's ``extra``: 2 keeps a sparse page
+#: index in increments (see :mod:`.pages`); format 1 chains are still read.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 CHECKS = ("quick_check", "integrity_check", "pages")
 
 

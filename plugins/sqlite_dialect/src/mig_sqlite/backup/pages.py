@@ -3,11 +3,17 @@
 Nothing here knows a database: a database is an array of ``page_count`` pages of
 ``page_size`` bytes read from a file descriptor.
 
-``index`` part::
+``index`` part of a base (and of increments written by format 1)::
 
     header  "<8s12sHHIQ"  magic b"MIGPIDX1", hash name (NUL padded), digest size, 0,
                           page size, page count
     body    page_count digests, page 1 first
+
+``index`` part of an increment (format 2): the same header with magic b"MIGPIDXS" and, as
+body, only the digests of the pages its delta stores, in the delta's order. The whole index
+of an increment is its parent's, cut or grown to the new page count, with those digests put
+in (:meth:`Index.updated`), so an increment costs its changed pages, not a digest per page of
+the database.
 
 ``data`` part of an increment::
 
@@ -35,6 +41,7 @@ from pathlib import Path
 from mig import BackupError
 
 INDEX_MAGIC = b"MIGPIDX1"
+SPARSE_MAGIC = b"MIGPIDXS"
 DELTA_MAGIC = b"MIGPDLT1"
 INDEX_HEADER = struct.Struct("<8s12sHHIQ")
 DELTA_HEADER = struct.Struct("<8sIIQQ")
@@ -80,30 +87,60 @@ class Index:
     def digest_size(self) -> int:
         return HASHES[self.hash_name][0]
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, pages: list[int] | None = None) -> None:
+        """Write the whole index, or (``pages``, an increment's stored pages) only their
+        digests: a sparse index."""
+        size = self.digest_size
+        body = self.digests if pages is None else b"".join(
+            self.digests[(page - 1) * size:page * size] for page in pages
+        )
         header = INDEX_HEADER.pack(
-            INDEX_MAGIC, self.hash_name.encode(), self.digest_size, 0, self.page_size,
-            self.page_count,
+            INDEX_MAGIC if pages is None else SPARSE_MAGIC, self.hash_name.encode(), size, 0,
+            self.page_size, self.page_count,
         )
         with path.open("wb") as fh:
             fh.write(header)
-            fh.write(self.digests)
+            fh.write(body)
 
     @classmethod
-    def read(cls, path: Path, what: str) -> Index:
+    def read(cls, path: Path, what: str, pages: list[int] | None = None) -> Index:
+        """A whole index; a sparse one is returned as read (its ``digests`` those of
+        ``pages``, the stored pages of its delta, which must be given for it)."""
         data = path.read_bytes()
         try:
             magic, name, size, _, page_size, page_count = INDEX_HEADER.unpack_from(data)
         except struct.error:
             raise BackupError(f"{what}: the page index is truncated") from None
         hash_name = name.rstrip(b"\0").decode("ascii", "replace")
-        if magic != INDEX_MAGIC or hash_name not in HASHES or HASHES[hash_name][0] != size:
+        sparse = magic == SPARSE_MAGIC
+        if (magic not in (INDEX_MAGIC, SPARSE_MAGIC) or hash_name not in HASHES
+                or HASHES[hash_name][0] != size):
             raise BackupError(f"{what}: not a page index of this format")
+        if sparse and pages is None:
+            raise BackupError(f"{what}: a sparse page index needs its delta")
         digests = data[INDEX_HEADER.size:]
-        if len(digests) != page_count * size:
+        expected = len(pages) if sparse and pages is not None else page_count
+        if len(digests) != expected * size:
             raise BackupError(f"{what}: the page index holds {len(digests) // size} pages,"
-                              f" its header says {page_count}")
+                              f" its header says {expected}")
         return cls(hash_name, page_size, page_count, digests)
+
+    @staticmethod
+    def is_sparse(path: Path) -> bool:
+        with path.open("rb") as fh:
+            return fh.read(len(SPARSE_MAGIC)) == SPARSE_MAGIC
+
+    def updated(self, sparse: Index, pages: list[int], what: str) -> Index:
+        """The whole index of an increment: this (its parent's) cut or grown to the
+        increment's page count, with the digests of its stored ``pages`` put in."""
+        size = self.digest_size
+        if (sparse.hash_name, sparse.page_size) != (self.hash_name, self.page_size):
+            raise BackupError(f"{what}: its page index does not fit its parent's")
+        digests = bytearray(self.digests[:sparse.page_count * size])
+        digests.extend(bytes(sparse.page_count * size - len(digests)))
+        for i, page in enumerate(pages):
+            digests[(page - 1) * size:page * size] = sparse.digests[i * size:(i + 1) * size]
+        return Index(self.hash_name, self.page_size, sparse.page_count, bytes(digests))
 
 
 def _ranges(page_count: int, page_size: int) -> list[tuple[int, int]]:
