@@ -193,7 +193,7 @@ def test_an_increment_keeps_only_its_pages_digests(project: Project) -> None:
         index = folder(project, info.backup_id) / "index"
         assert index.stat().st_size == 36 + 16 * info.extra["pages_stored"]
     incremental.LAST_INDEX.clear()  # as a new process: nothing remembered
-    execute(db, "UPDATE items SET qty = 99")
+    execute(db, "UPDATE items SET qty = 99 WHERE id BETWEEN 3000 AND 3100")
     after = backup(project)
     assert after.parent_id == points[-1][0].backup_id
     incremental.LAST_INDEX.clear()
