@@ -243,6 +243,10 @@ class Backups:
         self.keys = Keys.load(config)
         #: What the last :meth:`prune` did (its return value stays the removed ids).
         self.last_prune = PruneReport()
+        #: The storage's backups, read once while the migration lock is held (only this
+        #: process changes them then, and it keeps the copy up to date); None otherwise.
+        self._held: Store | None = None
+        self._holding = False
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -295,9 +299,28 @@ class Backups:
 
     # -- listing and verifying ----------------------------------------------------------------
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """While the migration lock is held: the storage is listed and its manifests read
+        once, not once per backup a run takes (which made a run of N backups cost N²
+        manifest reads)."""
+        self._holding, self._held = True, None
+        try:
+            yield
+        finally:
+            self._holding, self._held = False, None
+
     def scan(self) -> Store:
         """Every backup in storage, read backup by backup: one that cannot be read is
         damaged, and blocks nothing else."""
+        if self._held is not None:
+            return self._held
+        store = self._scan()
+        if self._holding:
+            self._held = store
+        return store
+
+    def _scan(self) -> Store:
         groups: dict[str, list[str]] = {}
         for key in self.storage.keys():  # noqa: SIM118 (a StorageTarget, not a dict)
             groups.setdefault(key.split("/", 1)[0], []).append(key)
@@ -360,7 +383,7 @@ class Backups:
             if parent_id in seen:
                 raise BackupError(f"backup chain of {manifest.info.backup_id} loops at {parent_id}")
             try:
-                parent = self._read_manifest(f"{parent_id}/{MANIFEST}")
+                parent = self._manifest(parent_id)
             except FileNotFoundError:
                 raise BackupError(
                     f"backup {manifest.info.backup_id} needs {parent_id}, which is missing:"
@@ -369,6 +392,13 @@ class Backups:
             seen.add(parent_id)
             chain.insert(0, parent)
         return chain
+
+    def _manifest(self, backup_id: str) -> Manifest:
+        if self._held is not None:
+            for manifest in self._held.manifests:
+                if manifest.info.backup_id == backup_id:
+                    return manifest
+        return self._read_manifest(f"{backup_id}/{MANIFEST}")
 
     def verify(self, backup_id: str) -> list[Manifest]:
         """Check every part of the backup and of its chain; return the chain, base first."""
@@ -413,7 +443,7 @@ class Backups:
                 return local
             dest = workdir / f"fetched-{info.backup_id}-{part}"
             try:
-                manifest = self._read_manifest(f"{info.backup_id}/{MANIFEST}")
+                manifest = self._manifest(info.backup_id)
                 with self.storage.open(key) as src, dest.open("wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
             except FileNotFoundError:
@@ -468,6 +498,8 @@ class Backups:
         try:
             with self.db.transaction() as tx:
                 tx.backup_recorded(info, manifest)
+            if self._held is not None:
+                self._held.manifests.append(Manifest.parse(manifest, info.backup_id))
         except BaseException as exc:
             # An uncatalogued backup would stay on every retry (a full database disk).
             self._delete(info.backup_id)
@@ -558,6 +590,7 @@ class Backups:
         }
 
     def _delete(self, backup_id: str) -> None:
+        self._held = None  # read again when next needed
         # The manifest goes first: a backup without one is invisible, never half-listed.
         self.storage.delete(f"{backup_id}/{MANIFEST}")
         for key in list(self.storage.keys(f"{backup_id}/")):
@@ -704,6 +737,7 @@ class Backups:
         return found
 
     def _reclaim(self, item: Leftover) -> None:
+        self._held = None
         if item.keys:
             for key in item.keys:
                 self.storage.delete(key)

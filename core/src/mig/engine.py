@@ -158,7 +158,7 @@ class MigrationEngine:
 
     @contextmanager
     def _locked(self) -> Iterator[Ledger]:
-        with self.db.lock(self.config.lock_timeout):
+        with self.db.lock(self.config.lock_timeout), self.backups().held():
             yield self.db.writer()
 
     # -- reading ------------------------------------------------------------------------------
