@@ -218,6 +218,27 @@ def human_size(size: int) -> str:
 
 
 @dataclass
+class Tally:
+    """The backups one command took (count, bytes stored, seconds spent) and what the
+    retention run after it removed, for the run summary."""
+
+    count: int = 0
+    size: int = 0
+    seconds: float = 0.0
+    pruned: PruneReport | None = None
+    prune_error: str | None = None
+
+    def line(self) -> str:
+        text = f"backups: {self.count} taken, {human_size(self.size)}, {self.seconds:.2f} s"
+        if self.pruned is not None and (self.pruned.removed or self.pruned.reclaimed):
+            text += (f"; retention removed {len(self.pruned.removed)}"
+                     f" (+{len(self.pruned.reclaimed)} leftovers)")
+        if self.prune_error:
+            text += f"; retention failed: {self.prune_error}"
+        return text
+
+
+@dataclass
 class RestoreOutcome:
     """What a restore did: its ``restore`` row, the rollback rows it wrote (a rollback by
     restore), and whether the backup kept the schema as it was (data-only)."""
@@ -247,6 +268,8 @@ class Backups:
         #: process changes them then, and it keeps the copy up to date); None otherwise.
         self._held: Store | None = None
         self._holding = False
+        #: What the current (or last) command's backups cost.
+        self.tally = Tally()
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -305,6 +328,7 @@ class Backups:
         once, not once per backup a run takes (which made a run of N backups cost N²
         manifest reads)."""
         self._holding, self._held = True, None
+        self.tally = Tally()
         try:
             yield
         finally:
@@ -460,8 +484,13 @@ class Backups:
 
     # -- creating -----------------------------------------------------------------------------
 
-    def create(self, backup_type: str, migration_id: str | None = None) -> BackupInfo:
-        """Take a backup now (the caller holds the migration lock)."""
+    def create(self, backup_type: str, migration_id: str | None = None,
+               run_id: str | None = None) -> BackupInfo:
+        """Take a backup now (the caller holds the migration lock). The backups a run takes
+        before its migrations (``run_id``) form a chain of their own: the run's first one is
+        a base, so a restore replays at most one run's increments and retention removes whole
+        runs."""
+        began = time.perf_counter()
         strategy = self.strategy(backup_type)
         ledger = self.db.writer()
         ctx = self.context()
@@ -477,7 +506,7 @@ class Backups:
             migration_id=migration_id,
             storage=self.config.storage,
         )
-        parent = self._latest_of_chain(backup_type) if strategy.chained else None
+        parent = self._latest_of_chain(backup_type, run_id) if strategy.chained else None
         # Taken first: a write that lands between this and the copy reads as a change later,
         # which errs on the side of warning.
         tables = ctx.dialect.table_stats(self.config.table_prefix)
@@ -494,12 +523,16 @@ class Backups:
             parts = sorted(p for p in out.iterdir() if p.is_file())
             if not any(p.name == "data" for p in parts):
                 raise BackupError(f"the {backup_type} backup plugin wrote no 'data' part")
-            manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables)
+            manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables,
+                                   run_id)
         try:
             with self.db.transaction() as tx:
                 tx.backup_recorded(info, manifest)
             if self._held is not None:
                 self._held.manifests.append(Manifest.parse(manifest, info.backup_id))
+            self.tally.count += 1
+            self.tally.size += info.size_bytes
+            self.tally.seconds += time.perf_counter() - began
         except BaseException as exc:
             # An uncatalogued backup would stay on every retry (a full database disk).
             self._delete(info.backup_id)
@@ -512,10 +545,13 @@ class Backups:
             ) from exc
         return info
 
-    def _latest_of_chain(self, backup_type: str) -> BackupInfo | None:
-        """The newest backup of this type that is still whole enough to build on."""
+    def _latest_of_chain(self, backup_type: str, run_id: str | None) -> BackupInfo | None:
+        """The newest backup of this type that is still whole enough to build on (within a
+        run: the run's own newest, if it took one)."""
         for manifest in reversed(self.manifests()):
             if str(manifest.info.backup_type) == backup_type:
+                if run_id is not None and manifest.data.get("run_id") != run_id:
+                    return None
                 return manifest.info
         return None
 
@@ -527,6 +563,7 @@ class Backups:
         extra: dict[str, Any],
         dialect: Dialect,
         tables: dict[str, list[Any]] | None,
+        run_id: str | None = None,
     ) -> str:
         info.backup_path = self.storage.describe(f"{info.backup_id}/data")
         info.extra = extra
@@ -548,6 +585,7 @@ class Backups:
                 "parts": summary,
                 "database": {"dialect": dialect.name, "url": info.database_path},
                 "applied": applied,
+                "run_id": run_id,
                 "tables": tables,
                 "extra": extra,
             }

@@ -251,6 +251,10 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         raise BackupError("an incremental backup cannot be taken inside an open transaction")
     parent, depth, reason = _parent_index(ctx, job, options)
     digest_size = HASHES[options.hash][0]
+    if parent is not None and job.parent is not None:
+        seed = int(job.parent.extra.get("seed", 0))
+    else:  # a new chain hashes with a seed of its own (see pages.HASHES)
+        seed = int.from_bytes(os.urandom(8), "little") if options.hash == "xxh3" else 0
     data, index_path = job.workdir / "data", job.workdir / "index"
     what = f"the database {db}"
     with snapshot(db, _timeout(ctx), job.workdir) as snap:
@@ -260,7 +264,7 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         changed: list[int] | None = None
         if parent is not None:
             digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
-                                 options.threads, what=what)
+                                 options.threads, what=what, seed=seed)
             changed = changed_pages(parent, digests, digest_size)
             if (len(changed) > options.rebase_ratio * snap.page_count
                     and len(changed) * snap.page_size > REBASE_FLOOR):
@@ -271,7 +275,7 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
             # The kernel copies the image (copy_file_range, as cp does) while it is hashed.
             with _Background(_copy_image, snap, data):
                 digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
-                                     options.threads, what=what)
+                                     options.threads, what=what, seed=seed)
         if changed is not None:
             write_delta(snap.fd, data, snap.page_size, snap.page_count, changed, what)
     index = Index(options.hash, snap.page_size, snap.page_count, digests)
@@ -286,6 +290,7 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         "page_count": snap.page_count,
         "pages_stored": snap.page_count if changed is None else len(changed),
         "hash": f"{options.hash}/{digest_size * 8}",
+        "seed": seed,
         "read": "backup-api" if snap.copy is not None else "file",
     })
     if changed is None:
@@ -418,7 +423,7 @@ def _verify_written(
         raise BackupError(f"{what}: its page index does not match its manifest")
     size = index.digest_size
     pages_ = sorted(p for p in written if p <= page_count)
-    got = digests_of(fd, page_size, pages_, index.hash_name)
+    got = digests_of(fd, page_size, pages_, index.hash_name, int(target.extra.get("seed", 0)))
     for i, page in enumerate(pages_):
         if got[i * size:(i + 1) * size] != index.digests[(page - 1) * size:page * size]:
             raise BackupError(f"restoring {what}: page {page} was not rebuilt as it was backed"
