@@ -17,10 +17,12 @@ the database.
 
 ``data`` part of an increment::
 
-    header  "<8sIIQQ"     magic b"MIGPDLT1", page size, 0, page count after the change,
-                          number of pages stored
+    header  "<8sIIQQ"     magic b"MIGPDLT1", page size, flags, page count after the
+                          change, number of pages stored
     body    that many little-endian uint32 page numbers (1-based, ascending), then the
-            pages themselves in the same order
+            pages themselves in the same order; with flag 1 the pages are one zlib stream
+            (small deltas only, up to :data:`COMPRESS_MAX` bytes of pages: a migration's
+            pages are mostly free space and compress several times)
 
 The ``data`` part of a base is the page image itself, byte for byte (a usable database file).
 """
@@ -32,6 +34,7 @@ import os
 import struct
 import sys
 import threading
+import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -82,6 +85,10 @@ HASHES: dict[str, tuple[int, Callable[[memoryview, int, int], bytes]]] = {
     "blake2b": (16, _blake2b_pages),
 }
 
+#: Deltas of at most this many bytes of pages are compressed (flag 1).
+COMPRESS_MAX = 4 << 20
+#: Below this many bytes one thread hashes (starting workers costs more than they save).
+THREADED_HASH = 64 << 20
 #: Bytes one worker reads and hashes at a time.
 CHUNK = 4 << 20
 #: Bytes per copy_file_range call: one call for a whole large file was slower (measured).
@@ -198,7 +205,7 @@ def hash_pages(
         out[first * size:end * size] = digest(buf, page_size, seed)
 
     spans = _ranges(page_count, page_size)
-    if threads <= 1 or len(spans) <= 1:
+    if threads <= 1 or len(spans) <= 1 or page_count * page_size < THREADED_HASH:
         for span in spans:
             work(span)
     else:
@@ -268,9 +275,19 @@ def write_delta(
     fd: int, path: Path, page_size: int, page_count: int, pages: list[int], what: str
 ) -> int:
     """Write the delta of ``pages`` (1-based, ascending) read from ``fd``; returns its size."""
+    compress = len(pages) * page_size <= COMPRESS_MAX
     with path.open("wb") as out:
-        out.write(DELTA_HEADER.pack(DELTA_MAGIC, page_size, 0, page_count, len(pages)))
+        out.write(DELTA_HEADER.pack(DELTA_MAGIC, page_size, int(compress), page_count,
+                                    len(pages)))
         out.write(_uint32_le(pages))
+        if compress:
+            raw = bytearray()
+            for first, count in runs(pages):
+                buf = memoryview(bytearray(count * page_size))
+                _read_exact(fd, buf, (first - 1) * page_size, what)
+                raw += buf
+            out.write(zlib.compress(raw, 1))
+            return out.tell()
         max_run = max(1, CHUNK // page_size)
         for first, count in runs(pages):
             while count:
@@ -292,16 +309,17 @@ class Delta:
     page_count: int
     pages: list[int]
     body_offset: int
+    compressed: bool = False
 
     @classmethod
     def open(cls, path: Path, what: str) -> Delta:
         with path.open("rb") as fh:
             head = fh.read(DELTA_HEADER.size)
             try:
-                magic, page_size, _, page_count, n = DELTA_HEADER.unpack(head)
+                magic, page_size, flags, page_count, n = DELTA_HEADER.unpack(head)
             except struct.error:
                 raise BackupError(f"{what}: the page delta is truncated") from None
-            if magic != DELTA_MAGIC:
+            if magic != DELTA_MAGIC or flags not in (0, 1):
                 raise BackupError(f"{what}: not a page delta of this format")
             raw = fh.read(4 * n)
         numbers = array("I")
@@ -314,6 +332,8 @@ class Delta:
         body = DELTA_HEADER.size + 4 * n
         expected = body + n * page_size
         actual = path.stat().st_size
+        if flags:  # the pages are compressed: their length is checked when inflated
+            expected = max(actual, body)
         if len(pages) != n or actual != expected:
             raise BackupError(f"{what}: the page delta has {actual} bytes, its header says"
                               f" {expected}")
@@ -321,10 +341,26 @@ class Delta:
             pages and (pages[0] < 1 or pages[-1] > page_count)
         ):
             raise BackupError(f"{what}: the page delta's page numbers are out of order or range")
-        return cls(path, page_size, page_count, pages, body)
+        return cls(path, page_size, page_count, pages, body, bool(flags))
 
     def apply(self, fd: int) -> None:
         """Write the delta's pages into the page image open as ``fd``."""
+        if self.compressed:
+            with self.path.open("rb") as src:
+                src.seek(self.body_offset)
+                try:
+                    raw = zlib.decompress(src.read())
+                except zlib.error as exc:
+                    raise BackupError(f"{self.path}: the compressed pages are damaged: {exc}")\
+                        from None
+            if len(raw) != len(self.pages) * self.page_size:
+                raise BackupError(f"{self.path}: the compressed pages do not fill the delta")
+            position = 0
+            for first, count in runs(self.pages):
+                length = count * self.page_size
+                os.pwrite(fd, raw[position:position + length], (first - 1) * self.page_size)
+                position += length
+            return
         max_run = max(1, CHUNK // self.page_size)
         with self.path.open("rb", buffering=0) as src:
             position = self.body_offset
