@@ -270,16 +270,34 @@ def test_most_pages_changed_starts_a_new_chain(project: Project) -> None:
 
 
 def test_max_chain_starts_a_new_base(project: Project) -> None:
+    """Past ``max_chain`` increments a new base is taken, once the increments hold a tenth of
+    the base's bytes (each here changes 1,500 of 20,000 rows, 7.5% of the pages)."""
     configure(project, max_chain=2)
     infos = []
     for i in range(5):
-        execute(project.db_path, f"UPDATE items SET qty = {i} WHERE id = 1")
+        start = 1 + i * 2000
+        execute(project.db_path,
+                f"UPDATE items SET payload = randomblob(100) WHERE id BETWEEN {start}"
+                f" AND {start + 1500}")
         infos.append(backup(project))
     assert [i.extra["kind"] for i in infos] == ["base", "increment", "increment", "base",
                                                 "increment"]
     assert infos[3].parent_id is None
     assert "max_chain = 2" in infos[3].extra["new_chain"]
     assert infos[4].parent_id == infos[3].backup_id
+
+
+def test_a_chain_of_small_increments_goes_past_max_chain(project: Project) -> None:
+    """Increments of a few pages (a run of small migrations) do not start a new base every
+    ``max_chain`` backups: replaying them costs less than copying the database again."""
+    configure(project, max_chain=2)
+    infos = []
+    for i in range(5):
+        execute(project.db_path, f"UPDATE items SET qty = {i} WHERE id = 1")
+        infos.append(backup(project))
+    assert [i.extra["kind"] for i in infos] == ["base"] + ["increment"] * 4
+    restore(project, infos[2].backup_id)
+    assert project.query("SELECT qty FROM items WHERE id = 1") == [(2,)]
 
 
 def test_a_broken_chain_is_not_built_on(project: Project) -> None:

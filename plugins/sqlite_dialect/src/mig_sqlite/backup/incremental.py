@@ -47,6 +47,12 @@ from .pages import (
 #: Suffix of the temporary file a restore builds beside the database.
 RESTORE_SUFFIX = ".mig-restore"
 SIDECARS = ("-journal", "-wal", "-shm")
+#: A chain whose increments hold less than this share of its base's bytes goes on past
+#: ``max_chain`` (up to :data:`HARD_MAX_CHAIN`): replaying a few pages per link costs less
+#: than a new base, and a run of hundreds of small migrations would otherwise copy the whole
+#: database every ``max_chain`` migrations.
+SMALL_CHAIN = 0.1
+HARD_MAX_CHAIN = 1000
 #: Below this many changed bytes an increment is cheap to replay however much of the
 #: database it covers, so it never starts a new chain (small databases keep their chains).
 REBASE_FLOOR = 1 << 20
@@ -235,7 +241,8 @@ def _parent_index(ctx: Context, job: BackupJob, options: Options) -> tuple[
         # again for each of the hundreds of backups a long history holds).
         chain = [m.info for m in ctx.backups.chain(Manifest(parent, {}, [], {}))]
         depth = len(chain)
-        if depth > options.max_chain:
+        small = sum(link.size_bytes for link in chain[1:]) < SMALL_CHAIN * chain[0].size_bytes
+        if depth > options.max_chain and not (small and depth < HARD_MAX_CHAIN):
             return None, 0, f"the chain reached max_chain = {options.max_chain} increments"
         index = chain_index(chain, job.fetch)
     except BackupError as exc:
