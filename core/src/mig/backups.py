@@ -513,14 +513,14 @@ class Backups:
         )
         parent = self._latest_of_chain(backup_type, run_id) if strategy.chained else None
         # Taken first: a write that lands between this and the copy reads as a change later,
-        # which errs on the side of warning. Within a run, the run's first figures stand for
-        # every backup it takes (counting every table's rows before each migration cost more
-        # than the backup): a later restore then names the tables the run's earlier
-        # migrations wrote as changed too, again on the side of warning.
-        if run_id is not None and self._run_tables[0] == run_id:
-            tables = self._run_tables[1]
-        else:
-            tables = ctx.dialect.table_stats(self.config.table_prefix)
+        # which errs on the side of warning. Within a run, the figures of the tables the
+        # run's first backup counted stand for later backups too (counting every table's
+        # rows before each migration cost more than the backup): a later restore then names
+        # a table an earlier migration of the run wrote as changed, again on the side of
+        # warning. Tables created during the run are counted afresh.
+        first = self._run_tables[1] if run_id and self._run_tables[0] == run_id else None
+        tables = ctx.dialect.table_stats(self.config.table_prefix, first)
+        if first is None:
             self._run_tables = (run_id, tables)
         info.parent_id = parent.backup_id if parent else None
         applied = [e.execution_id for e in ledger.in_effect()]
