@@ -222,7 +222,9 @@ def default_toml(database: str) -> dict[str, Any]:
             "database": database,
             "migrations_dir": "migrations",
             "backups_dir": "backups",
-            "backup": "full",
+            # Incremental where the dialect has it: a run writes one base and the pages each
+            # migration changes, not a whole copy per migration.
+            "backup": "incremental" if database.startswith("sqlite:") else "full",
             "rollback": "auto",
             "table_prefix": "mig_",
             "lock_timeout": 30,

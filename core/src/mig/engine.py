@@ -14,7 +14,7 @@ from . import status as _status
 from .backups import Backups, RestoreNotice
 from .config import Config, from_table, load_config
 from .database import Database
-from .errors import ConfigError, RollbackRefused, UnknownTargetError
+from .errors import ConfigError, MigError, RollbackRefused, UnknownTargetError
 from .ledger import Ledger
 from .loader import Catalog
 from .models import (
@@ -158,7 +158,7 @@ class MigrationEngine:
 
     @contextmanager
     def _locked(self) -> Iterator[Ledger]:
-        with self.db.lock(self.config.lock_timeout):
+        with self.db.lock(self.config.lock_timeout), self.backups().held():
             yield self.db.writer()
 
     # -- reading ------------------------------------------------------------------------------
@@ -257,8 +257,22 @@ class MigrationEngine:
             todo = self._plan(ledger.in_effect(), target, only, not allow_drift, True)
             steps = apply_steps(todo, self.split, self.dialect, backup_type, atomic)
             done = self._run(steps, atomic, progress)
+            self._retain()
         self.plugins.run_finished(self.context(), done)
         return done
+
+    def _retain(self) -> None:
+        """After a run that took backups, apply the retention rules (``[mig.retention]``), as
+        ``mig backup prune`` does: disk use stays bounded without anyone typing it. A prune
+        that fails leaves the run as it is; its error is in the tally for the summary."""
+        backups = self.backups()
+        if not backups.tally.count:
+            return
+        try:
+            backups.prune(self.config.keep_days, self.config.keep_count)
+            backups.tally.pruned = backups.last_prune
+        except MigError as exc:
+            backups.tally.prune_error = str(exc)
 
     def _run(self, steps: list[Apply] | list[Undo], atomic: bool,
              progress: Progress | None) -> list[MigrationExecution]:

@@ -98,6 +98,9 @@ def up(
         target, atomic=atomic, backup=backup, allow_drift=allow_drift, only=only,
         progress=ProgressLine("applied"),
     )
+    tally = eng.backups().tally
+    if tally.count or tally.prune_error:  # where the time and the disk went
+        typer.echo(tally.line(), err=True)
     _finish(executions, "applied", eng.get_current_version())
 
 

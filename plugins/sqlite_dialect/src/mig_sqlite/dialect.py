@@ -257,9 +257,12 @@ class SQLiteDialect(Dialect):
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot read the schema of {self.url}: {exc}") from exc
 
-    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+    def table_stats(
+        self, exclude_prefix: str = "mig_", reuse: Mapping[str, list[Any]] | None = None
+    ) -> dict[str, list[Any]] | None:
         """Row count and highest rowid of each user table (``WITHOUT ROWID`` tables: the row
-        count alone); one query per table, each an index or table scan SQLite does fast."""
+        count alone); one query per table, each an index or table scan, not repeated for the
+        tables in ``reuse``."""
         stats: dict[str, list[Any]] = {}
         prefix = exclude_prefix.lower()
         for (name,) in self.query(
@@ -267,6 +270,9 @@ class SQLiteDialect(Dialect):
             " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         ):
             if prefix and name.lower().startswith(prefix):
+                continue
+            if reuse is not None and name in reuse:
+                stats[name] = list(reuse[name])
                 continue
             quoted = '"' + name.replace('"', '""') + '"'
             try:
