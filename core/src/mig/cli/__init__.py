@@ -171,3 +171,4 @@ __all__ = ["app", "main", "engine", "handle_errors", "options", "print_json", "P
 
 
 from . import backup, migrate, project  # noqa: E402,F401  (register the commands)
+from . import admin  # noqa: E402,F401  (baseline, repair)
