@@ -9,7 +9,7 @@ from typing import Any
 from .errors import HistoryConflict, UnknownTargetError
 from .ledger import RESOLVED, Ledger, repair_record
 from .loader import drifted
-from .models import BackupInfo, Migration, MigrationExecution, MigrationStatus
+from .models import BackupInfo, Migration, MigrationExecution, MigrationStatus, Operation
 
 #: ``--as`` of ``repair --resolve``: what the operator found the migration to be.
 RESOLUTIONS = ("applied", "rolled-back")
@@ -19,12 +19,24 @@ def baseline_note(version: str) -> str:
     return f"recorded as applied by `mig baseline {version}`; mig did not run it"
 
 
+def _changed_nothing(ex: MigrationExecution) -> bool:
+    """An apply that left no trace in the database: it failed inside its transaction (as
+    ``up`` does on a schema that is already there), or was discarded with an atomic run."""
+    return ex.operation is Operation.APPLY and (
+        (ex.status is MigrationStatus.FAILED and not ex.statements_committed)
+        or (ex.status is MigrationStatus.ROLLED_BACK and ex.rolled_back_by is None))
+
+
 def check_baseline(todo: list[Migration], ledger: Ledger | None) -> None:
-    """Refuse a baseline over migrations the ledger already has rows for."""
+    """Refuse a baseline over migrations the ledger already has history for: any row of
+    them but failed or discarded attempts that changed nothing (backup and restore rows
+    that merely name them do not count)."""
     if ledger is None or not todo:
         return
     wanted = {m.id for m in todo}
-    seen = sorted({e.migration_id for e in ledger.executions() if e.migration_id in wanted})
+    kinds = (Operation.APPLY, Operation.ROLLBACK, Operation.REPAIR)
+    seen = sorted({e.migration_id for e in ledger.executions() if e.migration_id in wanted
+                   and e.operation in kinds and not _changed_nothing(e)})
     if seen:
         more = f" (and {len(seen) - 1} more)" if len(seen) > 1 else ""
         raise HistoryConflict(
