@@ -164,7 +164,8 @@ def test_repair_forgets_backups_deleted_by_hand(mig_project: Project) -> None:
 def half_applied(project: Project) -> str:
     """002 fails after its first statement committed: it needs attention."""
     project.table_migration("001", "a")
-    project.write_migration("002_half", "CREATE TABLE h1 (id INTEGER); CREATE TABLE a (id INTEGER);",
+    project.write_migration("002_half",
+                            "CREATE TABLE h1 (id INTEGER); CREATE TABLE a (id INTEGER);",
                             "DROP TABLE h1;", {"transactional": False})
     code, _, err = project.run("up")
     assert code == 1, err

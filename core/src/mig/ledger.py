@@ -347,13 +347,16 @@ class Ledger:
         return list(found.values())
 
     def failed(self) -> list[MigrationExecution]:
-        """The newest apply execution of each migration when it failed or never finished."""
+        """The newest apply execution of each migration when it failed or never finished
+        (and no ``repair --resolve`` has settled it since)."""
         latest: dict[str, MigrationExecution] = {}
-        for ex in self._select("WHERE operation = ?", (Operation.APPLY.value,), "ORDER BY seq"):
-            latest[ex.migration_id] = ex
+        for ex in self._select("WHERE operation IN (?, ?)",
+                               (Operation.APPLY.value, Operation.REPAIR.value), "ORDER BY seq"):
+            if ex.operation is Operation.APPLY or (ex.method or "").startswith(RESOLVED):
+                latest[ex.migration_id] = ex
         return [
-            ex for ex in latest.values()
-            if ex.status in (MigrationStatus.FAILED, MigrationStatus.RUNNING)
+            ex for ex in latest.values() if ex.operation is Operation.APPLY
+            and ex.status in (MigrationStatus.FAILED, MigrationStatus.RUNNING)
         ]
 
     def get_execution(self, execution_id: str) -> MigrationExecution:
