@@ -65,7 +65,7 @@ def test_baseline_adopts_a_database_mig_did_not_build(mig_project: Project) -> N
     assert "baselined (recorded as applied by `mig baseline`" in mig_project.ok("status")
     assert "[baseline]" in mig_project.ok("history")
 
-    mig_project.ok("up")
+    mig_project.migrate()
     assert mig_project.applied() == ["001_create_a", "002_create_b", "003_create_c"]
     assert mig_project.ok("check").strip() == "no problems found"
 
@@ -140,7 +140,7 @@ def test_repair_accepts_edited_files_and_keeps_the_old_checksum(mig_project: Pro
     assert row["checksum"] == old and row["method"] == "accept-checksum"
     assert mig_project.executions("001_create_a")[0]["checksum"] != old
     assert status(mig_project)["drift"] == []
-    mig_project.ok("up")
+    mig_project.migrate()
     assert mig_project.ok("repair").strip() == "nothing to repair"
 
 
@@ -184,11 +184,13 @@ def test_repair_resolves_as_rolled_back(mig_project: Project) -> None:
     assert status(mig_project)["needs_attention"]
     mig_project.ok("repair", "--resolve", execution_id, "--as", "rolled-back")
     st = status(mig_project)
-    assert st["needs_attention"] == [] and st["applied"] == ["001_create_a"]
-    assert mig_project.ok("check").strip() == "no problems found"
+    assert st["needs_attention"] == [] and st["failed"] == []
+    assert st["applied"] == ["001_create_a"]
+    with mig_project.engine() as eng:
+        assert eng.validate_database_integrity().ok
     mig_project.write_migration("002_half", "CREATE TABLE h1 (id INTEGER);", "DROP TABLE h1;",
                                 {"transactional": False})
-    mig_project.ok("up")
+    mig_project.migrate()
     assert status(mig_project)["applied"] == ["001_create_a", "002_half"]
 
 
@@ -205,7 +207,8 @@ def test_repair_resolves_as_applied(mig_project: Project) -> None:
     assert [(r["operation"], r["status"], r["method"]) for r in rows] == [
         ("apply", "FAILED", None), ("repair", "COMPLETED", "resolve:applied"),
         ("apply", "COMPLETED", "repair")]
-    mig_project.ok("down")  # its DOWN runs like any other
+    with mig_project.engine() as eng:  # its DOWN runs like any other
+        eng.down()
     assert "h1" not in mig_project.tables()
 
 

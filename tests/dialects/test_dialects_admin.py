@@ -28,8 +28,9 @@ def test_baseline_then_up_and_down(dialect: DialectTarget, tmp_path: Path) -> No
     for version, name in (("001", "t_a"), ("002", "t_b"), ("003", "t_c")):
         table(project, version, name)
     dialect.execute("CREATE TABLE t_a (id INTEGER)", "CREATE TABLE t_b (id INTEGER)")
-    code, _, err = project.run("up")
-    assert code == 1, err
+    with project.engine() as eng:
+        [failed] = eng.up()
+        assert failed.status.value == "FAILED", failed
     assert "baseline" in project.ok("baseline", "002", "--dry-run")
     assert "mig_migration_executions" not in dialect.tables() or all(
         e["status"] != "COMPLETED" for e in dialect.executions())
@@ -38,12 +39,13 @@ def test_baseline_then_up_and_down(dialect: DialectTarget, tmp_path: Path) -> No
     assert dialect.current_version() == "002"
     code, _, err = project.run("baseline", "001")
     assert code == 2 and "already has mig history" in err
-    project.ok("up")
+    project.migrate()
     assert dialect.user_tables() == {"t_a", "t_b", "t_c"}
-    project.ok("down", "--steps", "2")  # 003 by mig, 002 baselined: both by their DOWN
+    with project.engine() as eng:  # 003 by mig, 002 baselined: both by their DOWN
+        assert [e.migration_id for e in eng.down(steps=2)] == ["003_t_c", "002_t_b"]
+        assert eng.validate_database_integrity().ok
     assert dialect.user_tables() == {"t_a"}
     assert state(project)["applied"] == ["001_t_a"] and dialect.current_version() == "001"
-    assert project.run("check").code == 0
 
 
 def test_repair_accepts_drift_and_resolves_attention(dialect: DialectTarget,
@@ -53,7 +55,8 @@ def test_repair_accepts_drift_and_resolves_attention(dialect: DialectTarget,
     project.write_migration("002_half", "CREATE TABLE t_h (id INTEGER);"
                             " CREATE TABLE t_a (id INTEGER);", "DROP TABLE t_h;",
                             {"transactional": False})
-    assert project.run("up").code == 1
+    with project.engine() as eng:
+        assert eng.up()[-1].status.value == "FAILED"
     path = project.migrations_dir / "001_t_a.sql"
     path.write_text(path.read_text() + "-- edited\n")
     before = state(project)
@@ -68,8 +71,9 @@ def test_repair_accepts_drift_and_resolves_attention(dialect: DialectTarget,
     assert state(project)["attention"] == []
     project.write_migration("002_half", "CREATE TABLE t_h (id INTEGER);", "DROP TABLE t_h;",
                             {"transactional": False})
-    project.ok("up")
+    project.migrate()
     final = state(project)
     assert final["applied"] == ["001_t_a", "002_half"] and final["version"] == "002"
     assert dialect.user_tables() == {"t_a", "t_h"}
-    assert project.run("check").code == 0
+    with project.engine() as eng:
+        assert eng.validate_database_integrity().ok
