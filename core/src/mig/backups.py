@@ -872,34 +872,46 @@ class Backups:
     def _forget_missing(self, store: Store, report: PruneReport) -> None:
         """Catalogue entries whose backup is gone from storage (deleted by hand): each is
         forgotten with an audit row (``forget``) saying so."""
+        for row in self.gone(store):
+            with self.db.transaction() as tx:
+                self.forget(tx, row, "prune")
+            report.forgotten.append(row.backup_id)
+
+    def gone(self, store: Store | None = None) -> list[BackupInfo]:
+        """Catalogue entries whose backup is gone from storage (deleted outside mig)."""
         ledger = self.db.reader()
         if ledger is None:
-            return
+            return []
+        store = store or self.scan()
         present = {m.info.backup_id for m in store.manifests} | {
             d.backup_id for d in store.damaged}
-        for row in ledger.backups():
-            if row.backup_id in present:
-                continue
-            if any(self.storage.keys(f"{row.backup_id}/")):  # parts left in use: not gone
-                continue
-            record = MigrationExecution(
-                execution_id=new_id(),
-                migration_id=row.migration_id or "",
-                version="",
-                status=MigrationStatus.COMPLETED,
-                started_at=now(),
-                completed_at=now(),
-                operation=Operation.FORGET,
-                backup_id=row.backup_id,
-                backup_path=row.backup_path,
-                method=str(row.backup_type),
-                rollback_available=False,
-                error_message=f"backup {row.backup_id} was deleted from storage outside mig;"
-                              " prune removed it from the catalogue",
-            )
-            with self.db.transaction() as tx:
-                tx.backup_forgotten(row.backup_id, record)
-            report.forgotten.append(row.backup_id)
+        return [row for row in ledger.backups() if row.backup_id not in present
+                and not any(self.storage.keys(f"{row.backup_id}/"))]  # parts left: not gone
+
+    @staticmethod
+    def forget(ledger: Ledger, row: BackupInfo, by: str, run_id: str | None = None) -> (
+            MigrationExecution):
+        """Forget the catalogue entry ``row`` of a backup gone from storage, with its
+        ``forget`` audit row (``by``: the command that found it gone); inside the caller's
+        transaction. Returns the audit row."""
+        record = MigrationExecution(
+            execution_id=new_id(),
+            migration_id=row.migration_id or "",
+            version="",
+            status=MigrationStatus.COMPLETED,
+            started_at=now(),
+            completed_at=now(),
+            operation=Operation.FORGET,
+            backup_id=row.backup_id,
+            backup_path=row.backup_path,
+            method=str(row.backup_type),
+            rollback_available=False,
+            run_id=run_id,
+            error_message=f"backup {row.backup_id} was deleted from storage outside mig;"
+                          f" {by} removed it from the catalogue",
+        )
+        ledger.backup_forgotten(row.backup_id, record)
+        return record
 
     def _needed_for_rollback(self) -> set[str]:
         """Pre-migration backups of applied migrations that only a restore can undo."""
