@@ -4,12 +4,11 @@ loopback rule and the masked database password."""
 from __future__ import annotations
 
 import pytest
-from conftest import TOKEN, Serve
-
 from mig.config import load_config
 from mig.errors import ConfigError
 from mig.testing import Project
 from mig_web.server import resolve
+from web_helpers import TOKEN, Serve
 
 PAGES = ["/", "/plan", "/history", "/graph", "/backups", "/checks",
          "/migrations/001_create_users_table"]

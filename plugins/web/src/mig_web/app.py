@@ -12,7 +12,15 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
+from mig.backups import human_size
+from mig.engine import MigrationEngine, RollbackStep
+from mig.errors import ConfigError, MigError, RollbackRefused
+from mig.loader import Catalog
+from mig.models import Migration, MigrationExecution
+from mig.plugins import Plugins
+from mig.urls import userinfo_password
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -27,14 +35,6 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
-
-from mig.backups import human_size
-from mig.engine import MigrationEngine, RollbackStep
-from mig.errors import ConfigError, MigError, RollbackRefused
-from mig.loader import Catalog
-from mig.models import Migration, MigrationExecution
-from mig.plugins import Plugins
-from mig.urls import mask_url, userinfo_password
 
 from . import checks, svg
 from .highlight import css as highlight_css
@@ -68,7 +68,7 @@ class Web:
         self.plugins = Plugins(disable=self.config.disable).load()
         self.guard = Guard(settings.token, settings.read_only)
         password = userinfo_password(self.config.database or "")
-        self.secrets = [password] if password else []
+        self.secrets = [p for p in {password, password and unquote(password)} if p]
         self.jobs = Jobs(self.scrub)
         self.verified: dict[str, tuple[bool, str]] = {}
         self._parsed: tuple[tuple[Any, ...], list[Migration]] | None = None
@@ -77,7 +77,9 @@ class Web:
         self.templates.env.globals.update(human_size=human_size, read_only=settings.read_only)
 
     def scrub(self, text: str) -> str:
-        return scrub(mask_url(text), self.secrets)
+        """Pages show URLs masked already (``display_url``); this also takes out the literal
+        password wherever a message might have carried it."""
+        return scrub(text, self.secrets)
 
     @contextmanager
     def engine(self, actor: str | None = None) -> Iterator[MigrationEngine]:

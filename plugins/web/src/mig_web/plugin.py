@@ -4,7 +4,6 @@ and the rest are imported only when the command runs, so ``mig --help`` stays fa
 from __future__ import annotations
 
 import typer
-
 from mig import hookimpl
 
 MIG_API_VERSION = 1
@@ -14,7 +13,8 @@ MIG_API_VERSION = 1
 def mig_cli_commands(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
-        host: str | None = typer.Option(None, "--host", help="Address to bind (default 127.0.0.1)."),
+        host: str | None = typer.Option(None, "--host",
+                                        help="Address to bind (default 127.0.0.1)."),
         port: int | None = typer.Option(None, "--port", "-p",
                                         help="Port (default 8765; 0 picks a free one)."),
         read_only: bool = typer.Option(False, "--read-only", help="Show, never change."),

@@ -109,7 +109,6 @@ def free_port(host: str) -> int:
 def serve(*, host: str | None, port: int | None, read_only: bool, no_token: bool) -> None:
     """Run the server until interrupted (the body of ``mig serve``)."""
     import uvicorn
-
     from mig.cli import options as cli
 
     from .app import create_app
