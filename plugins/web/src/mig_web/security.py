@@ -74,7 +74,8 @@ class Guard:
         if new_session:
             response.set_cookie(SESSION_COOKIE, new_session, httponly=True, samesite="strict")
         response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # Not "no-referrer": with it a browser sends "Origin: null", which is refused.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
