@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_helpers import EXAMPLE_CONFIG, TOKEN
-
 from mig.testing import REQUIRE_SERVERS_ENV, Project
+from web_helpers import EXAMPLE_CONFIG, TOKEN
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -25,7 +24,8 @@ DRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 
 def _missing() -> str | None:
     if not (os.path.exists(CHROMIUM) and os.path.exists(DRIVER)):
-        return "chromium or chromium-driver is not installed (apt-get install chromium chromium-driver)"
+        return ("chromium or chromium-driver is not installed"
+                " (apt-get install -y chromium chromium-driver)")
     try:
         import selenium  # noqa: F401
     except ImportError:

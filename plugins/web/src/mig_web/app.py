@@ -8,6 +8,7 @@ import getpass
 import hashlib
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from mig.backups import human_size
-from mig.engine import MigrationEngine, RollbackStep
+from mig.engine import MigrationEngine, RollbackStep, Status
 from mig.errors import ConfigError, MigError, RollbackRefused
 from mig.loader import Catalog
 from mig.models import Migration, MigrationExecution
@@ -44,7 +45,9 @@ from .security import CSRF_FIELD, Guard, scrub, session_of
 from .server import Settings
 
 HERE = Path(__file__).parent
-HISTORY_LIMIT = 500
+HISTORY_LIMIT = 200
+#: Seconds a computed status is reused while the ledger and the files are unchanged.
+STATUS_TTL = 30.0
 
 
 class _Cached(Catalog):
@@ -73,6 +76,8 @@ class Web:
         self.verified: dict[str, tuple[bool, str]] = {}
         self._parsed: tuple[tuple[Any, ...], list[Migration]] | None = None
         self._parse_lock = threading.Lock()
+        self._status: tuple[Any, Status, float] | None = None
+        self.drawn: tuple[tuple[int, int], str] | None = None
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals.update(human_size=human_size, read_only=settings.read_only)
 
@@ -91,19 +96,44 @@ class Web:
         finally:
             eng.close()
 
+    def forget(self) -> None:
+        """Drop the parsed files, the status and the drawn graph (for benchmarks)."""
+        self._parsed = self._status = self.drawn = None
+
+    def _folder_key(self) -> tuple[Any, ...] | None:
+        """What changes when a migration file is added, removed or edited."""
+        try:
+            with os.scandir(self.config.migrations_dir) as entries:
+                return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                                    for e in entries))
+        except OSError:
+            return None  # the engine reports the missing folder
+
     def _reuse_parsed(self, eng: MigrationEngine) -> None:
         """Parse the folder again only when a file in it changed."""
-        directory = self.config.migrations_dir
-        try:
-            with os.scandir(directory) as entries:
-                key = tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size)
-                                   for e in entries))
-        except OSError:
-            return  # the engine reports the missing folder
+        key = self._folder_key()
+        if key is None:
+            return
         with self._parse_lock:
             if self._parsed is None or self._parsed[0] != key:
                 self._parsed = (key, eng.migrations())
-            eng.catalog = _Cached(directory, lambda: eng.plugins, self._parsed[1])
+            eng.catalog = _Cached(self.config.migrations_dir, lambda: eng.plugins,
+                                  self._parsed[1])
+
+    def status(self, eng: MigrationEngine, fresh: bool = False) -> tuple[Status, float]:
+        """``eng.status()`` and when it was computed. It is reused while the newest ledger row
+        and the files are unchanged, for at most :data:`STATUS_TTL` seconds (the live schema,
+        which may change outside mig, is compared again after that; ``fresh`` forces it)."""
+        newest = eng.history(1)
+        key = (tuple(newest[0].to_dict().values()) if newest else None, self._folder_key(),
+               eng.config.database)
+        cached = self._status
+        if (not fresh and cached is not None and cached[0] == key
+                and time.time() - cached[2] < STATUS_TTL):
+            return cached[1], cached[2]
+        st, when = eng.status(), time.time()
+        self._status = (key, st, when)
+        return st, when
 
     def render(self, request: Request, name: str, status_code: int = 200,
                **context: Any) -> HTMLResponse:
@@ -168,11 +198,12 @@ def create_app(settings: Settings) -> Starlette:
     # -- pages ------------------------------------------------------------------------------
 
     def status(request: Request, eng: MigrationEngine) -> Response:
-        st = eng.status()
-        plan = eng.plan()
-        return web.render(request, "status.html", st=st, plan=plan,
+        st, checked = web.status(eng, fresh=request.query_params.get("fresh") == "1")
+        # Pending migrations come in plan order: they are what `up` would apply.
+        return web.render(request, "status.html", st=st, plan=st.pending,
+                          checked=time.strftime("%H:%M:%S", time.localtime(checked)),
                           database=eng.dialect.display_url(),
-                          recent=eng.history(10), jobs=web.jobs.all()[-5:][::-1])
+                          jobs=web.jobs.all()[-5:][::-1])
 
     def plan_page(request: Request, eng: MigrationEngine) -> Response:
         target = request.query_params.get("target") or None
@@ -183,19 +214,28 @@ def create_app(settings: Settings) -> Starlette:
     def history(request: Request, eng: MigrationEngine) -> Response:
         q = request.query_params
         filters = {k: q.get(k, "").strip() for k in ("operation", "status", "migration", "actor")}
-        rows = [r for r in eng.history() if _matches(r, filters)]
-        shown = rows[:HISTORY_LIMIT]
-        in_effect = {e.execution_id for e in eng.applied_executions()}
-        return web.render(request, "history.html", rows=shown, total=len(rows),
-                          filters=filters, in_effect=in_effect)
+        start = int(q.get("start", "0")) if q.get("start", "0").isdigit() else 0
+        if any(filters.values()):
+            rows = [r for r in eng.history() if _matches(r, filters)]
+            total: int | None = len(rows)
+        else:  # read only the rows shown (and one more, to know there are older ones)
+            rows, total = eng.history(start + HISTORY_LIMIT + 1), None
+        shown = rows[start:start + HISTORY_LIMIT]
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v)
+        return web.render(request, "history.html", rows=shown, total=total,
+                          more=len(rows) > start + HISTORY_LIMIT, filters=filters,
+                          start=start, limit=HISTORY_LIMIT, query=query)
 
     def graph(request: Request, eng: MigrationEngine) -> Response:
         migrations = eng.migrations()
-        st = eng.status()
+        st, _ = web.status(eng)
         states = {e.migration_id: "failed" for e in st.failed}
         states.update({e.migration_id: "applied" for e in st.applied})
         states.update({m.id: "drift" for m in st.drift})
-        drawing = svg.render(migrations, states)
+        key = (id(st), id(migrations))  # both are reused while nothing changed
+        if web.drawn is None or web.drawn[0] != key:
+            web.drawn = (key, svg.render(migrations, states))
+        drawing = web.drawn[1]
         return web.render(request, "graph.html", svg=drawing, count=len(migrations),
                           colours=svg.COLOURS)
 

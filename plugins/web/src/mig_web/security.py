@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -48,6 +49,7 @@ class Guard:
 
     async def middleware(self, request: Request,
                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        start = time.perf_counter()
         if request.url.path.startswith("/static/"):
             return await call_next(request)
         if not self.authorised(request):
@@ -77,6 +79,7 @@ class Guard:
         # Not "no-referrer": with it a browser sends "Origin: null", which is refused.
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("Cache-Control", "no-store")
+        response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - start) * 1000:.1f}"
         return response
 
 
