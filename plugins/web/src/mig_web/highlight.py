@@ -19,4 +19,4 @@ def sql_html(sql: str) -> Markup:
 
 @cache
 def css() -> str:
-    return str(_FORMATTER.get_style_defs(".sql"))
+    return str(_FORMATTER.get_style_defs(".sql"))  # type: ignore[no-untyped-call]

@@ -52,8 +52,8 @@ def render(migrations: Sequence[Migration], states: Mapping[str, str],
         for dep in m.dependencies:
             x1, y1 = pos[dep]
             sx, sy, ex, ey = x1 + BOX_W // 2, y1 + BOX_H, x2 + BOX_W // 2, y2
-            mid = (sy + ey) // 2
-            out.append(f'<path d="M{sx},{sy} C{sx},{mid} {ex},{mid} {ex},{ey}"'
+            bend = (sy + ey) // 2
+            out.append(f'<path d="M{sx},{sy} C{sx},{bend} {ex},{bend} {ex},{ey}"'
                        ' marker-end="url(#arrow)"/>')
     out.append("</g><g class=\"nodes\" font-family=\"sans-serif\" font-size=\"12\">")
     for m in migrations:
