@@ -150,9 +150,10 @@ def test_a_user_browses_rolls_back_and_restores(
                                  "003_create_orders_table"]
     d.find_element("id", "nav-history").click()
     assert "web:" in d.find_element("id", "history").text  # who did it
+    d.save_screenshot(str(screenshots / "09-history-after.png"))
     d.find_element("id", "nav-status").click()
     assert d.find_element("id", "count-applied").text == "3"
-    d.save_screenshot(str(screenshots / "09-status-after.png"))
+    d.save_screenshot(str(screenshots / "10-status-after.png"))
 
 
 __all__ = ["EXAMPLE_CONFIG"]

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 
 from mig.backups import human_size
 from mig.engine import MigrationEngine, RollbackStep, Status
-from mig.errors import ConfigError, MigError, RollbackRefused
+from mig.errors import ConfigError, MigError, RollbackRefused, UnknownTargetError
 from mig.loader import Catalog
 from mig.models import Migration, MigrationExecution
 from mig.plugins import Plugins
@@ -167,8 +167,12 @@ def create_app(settings: Settings) -> Starlette:
             try:
                 with web.engine() as eng:
                     return view(request, eng)
+            except UnknownTargetError as exc:
+                return web.error(request, exc, 404)
             except MigError as exc:
-                return web.error(request, exc, 404 if "no " in str(exc)[:12] else 400)
+                return web.error(request, exc, 400)
+            except Exception as exc:  # a driver's error (database unreachable, ...)
+                return web.error(request, exc, 500)
         return endpoint
 
     def action(run: Callable[[Request, dict[str, str], Job | None], tuple[str, Callable[
