@@ -50,16 +50,19 @@ HISTORY_LIMIT = 200
 STATUS_TTL = 30.0
 
 
-class _Cached(Catalog):
-    """A catalog whose files were parsed already (by an earlier request)."""
+class _Shared(Catalog):
+    """The engine's catalog, parsing the folder only when a page needs the files and only
+    when a file changed since the last parse (the parsed files are shared by requests)."""
 
-    def __init__(self, directory: Path, plugins: Callable[[], Plugins],
-                 migrations: list[Migration]) -> None:
-        super().__init__(directory, plugins)
-        self.migrations = migrations
+    def __init__(self, web: Web, plugins: Callable[[], Plugins]) -> None:
+        super().__init__(web.config.migrations_dir, plugins)
+        self.web = web
+        self._mine: list[Migration] | None = None
 
     def all(self) -> list[Migration]:
-        return self.migrations
+        if self._mine is None:
+            self._mine = self.web.parsed(lambda: super(_Shared, self).all())
+        return self._mine
 
 
 class Web:
@@ -90,7 +93,8 @@ class Web:
     def engine(self, actor: str | None = None) -> Iterator[MigrationEngine]:
         """A fresh engine for one request or action (its connection stays in its thread)."""
         eng = MigrationEngine(config=self.config, plugins=self.plugins, actor=actor)
-        self._reuse_parsed(eng)
+        plugins = self.plugins  # loaded once, at start
+        eng.catalog = _Shared(self, lambda: plugins)
         try:
             yield eng
         finally:
@@ -109,16 +113,15 @@ class Web:
         except OSError:
             return None  # the engine reports the missing folder
 
-    def _reuse_parsed(self, eng: MigrationEngine) -> None:
-        """Parse the folder again only when a file in it changed."""
+    def parsed(self, parse: Callable[[], list[Migration]]) -> list[Migration]:
+        """The parsed files: ``parse()`` again only when a file changed."""
         key = self._folder_key()
         if key is None:
-            return
+            return parse()  # the folder is missing: the engine says so
         with self._parse_lock:
             if self._parsed is None or self._parsed[0] != key:
-                self._parsed = (key, eng.migrations())
-            eng.catalog = _Cached(self.config.migrations_dir, lambda: eng.plugins,
-                                  self._parsed[1])
+                self._parsed = (key, parse())
+            return self._parsed[1]
 
     def status(self, eng: MigrationEngine, fresh: bool = False) -> tuple[Status, float]:
         """``eng.status()`` and when it was computed. It is reused while the newest ledger row
