@@ -55,7 +55,7 @@ class _Shared(Catalog):
     when a file changed since the last parse (the parsed files are shared by requests)."""
 
     def __init__(self, web: Web, plugins: Callable[[], Plugins]) -> None:
-        super().__init__(web.config.migrations_dir, plugins)
+        super().__init__(web.config.migrations_dir, plugins, web.config.migrations_format)
         self.web = web
         self._mine: list[Migration] | None = None
 
