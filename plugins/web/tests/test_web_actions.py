@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from mig.testing import Project
 from web_helpers import Client, Serve
 
@@ -120,3 +121,16 @@ def test_a_failing_migration_shows_its_error(example: Project, serve: Serve) -> 
     status = client.get("/").body
     assert '<b id="count-failed">1</b>' in status and "006_broken" in status
     assert "FAILED" in client.get("/history?status=FAILED").body
+
+
+def test_checks_run_the_lint_plugin_when_installed(example: Project, serve: Serve) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("mig_lint") is None:
+        pytest.skip("mig-lint is not installed (optional)")
+    example.write_migration("006_drop", "DROP TABLE trades;", "")
+    client = serve(example)
+    client.login()
+    page = client.get("/checks?run=lint").body
+    assert re.search(r"mig lint: exit [1-9]", page), page  # the DROP without a DOWN is found
+    assert "006_drop" in page
