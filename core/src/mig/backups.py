@@ -702,9 +702,9 @@ class Backups:
             # The restored catalogue is as old as the backup; the manifests are not.
             catalogue = [(m.info, json.dumps(m.data, indent=2)) for m in self.manifests()
                          if m.info.database_path == url] if lost else []
-            rollbacks[:] = Ledger(dialect, prefix).restored(
-                record, in_effect_then, before, cause, catalogue
-            )
+            restored = Ledger(dialect, prefix)
+            restored.actor = ledger.actor  # who asked, on the restore's rows too
+            rollbacks[:] = restored.restored(record, in_effect_then, before, cause, catalogue)
             job.finished = True
 
         from concurrent.futures import ThreadPoolExecutor

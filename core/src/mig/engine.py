@@ -71,6 +71,7 @@ class MigrationEngine:
         database: str | None = None,
         config: Config | None = None,
         plugins: Plugins | None = None,
+        actor: str | None = None,
         **settings: Any,
     ) -> None:
         if config is None:
@@ -83,6 +84,8 @@ class MigrationEngine:
                 table["database"] = database
             config = from_table(table, base_dir=Path.cwd(), source="MigrationEngine()")
         self.config = config
+        #: Who asks for this engine's commands, recorded on every execution row they write.
+        self.actor = actor
         self.plugins = plugins or Plugins(disable=config.disable)
         self._db: Database | None = None
         self.catalog = Catalog(config.migrations_dir, self._loaded, config.migrations_format)
@@ -92,9 +95,10 @@ class MigrationEngine:
 
     @classmethod
     def from_config(
-        cls, path: str | os.PathLike[str] | None = None, *, database: str | None = None
+        cls, path: str | os.PathLike[str] | None = None, *, database: str | None = None,
+        actor: str | None = None,
     ) -> MigrationEngine:
-        return cls(config=load_config(path, database=database))
+        return cls(config=load_config(path, database=database), actor=actor)
 
     def close(self) -> None:
         if self._db is not None:
@@ -161,7 +165,9 @@ class MigrationEngine:
     @contextmanager
     def _locked(self) -> Iterator[Ledger]:
         with self.db.lock(self.config.lock_timeout), self.backups().held():
-            yield self.db.writer()
+            ledger = self.db.writer()
+            ledger.actor = self.actor
+            yield ledger
 
     # -- reading ------------------------------------------------------------------------------
 

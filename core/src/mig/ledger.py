@@ -71,6 +71,7 @@ TABLES: dict[str, list[tuple[str, str, str]]] = {
         ("rolled_back_by", "key", ""),
         ("run_id", "key", ""),
         ("schema_hash", "key", ""),
+        ("actor", "text", ""),
     ],
     "backup_info": [
         ("backup_id", "key", "PRIMARY KEY"),
@@ -100,7 +101,7 @@ TABLES: dict[str, list[tuple[str, str, str]]] = {
 }
 
 #: Columns added after a table was first released: ``ensure`` adds them to older databases.
-ADDED_COLUMNS: dict[str, list[str]] = {"migration_executions": ["schema_hash"]}
+ADDED_COLUMNS: dict[str, list[str]] = {"migration_executions": ["schema_hash", "actor"]}
 
 _EXEC_COLS = [c for c, _, _ in TABLES["migration_executions"]]
 _BACKUP_COLS = [c for c, _, _ in TABLES["backup_info"]]
@@ -176,6 +177,9 @@ class Ledger:
         self._stored: set[str] | None = None
         self._effect: _InEffect | None = None
         self._select_cols: str | None = None
+        #: Who asked for the current command: written on every execution row inserted that
+        #: does not name one itself (see docs/ledger.md, "Who did it").
+        self.actor: str | None = None
 
     def forget(self) -> None:
         """Drop what is cached about the tables' contents (another process may have written,
@@ -429,6 +433,8 @@ class Ledger:
 
     def _insert(self, ex: MigrationExecution) -> None:
         ex.seq = self._next_seq()
+        if ex.actor is None:
+            ex.actor = self.actor
         values = dict(ex.__dict__)
         values["status"] = ex.status.value
         values["operation"] = ex.operation.value

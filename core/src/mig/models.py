@@ -142,6 +142,9 @@ class MigrationExecution:
     #: Fingerprint of the user schema recorded after the command this execution ended
     #: (see docs/ledger.md, "The schema record"); None on the other rows.
     schema_hash: str | None = None
+    #: Who asked for the command that wrote this row (e.g. ``web:alice@127.0.0.1``), when the
+    #: caller said (``MigrationEngine(actor=...)``); None otherwise.
+    actor: str | None = None
     #: Position in the audit trail, set once the row is written; it never changes.
     seq: int | None = None
 
