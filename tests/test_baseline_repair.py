@@ -70,9 +70,24 @@ def test_baseline_adopts_a_database_mig_did_not_build(mig_project: Project) -> N
     assert mig_project.ok("check").strip() == "no problems found"
 
 
+def test_baseline_skips_what_is_in_effect(mig_project: Project) -> None:
+    """Baselining up to 002 over a database where mig applied 001 records 002 alone (a
+    migration `mig diff --new` wrote from the live database is adopted so)."""
+    three(mig_project)
+    mig_project.migrate("001")
+    by_hand(mig_project, "CREATE TABLE b (id INTEGER PRIMARY KEY)")
+    code, _, err = mig_project.run("baseline", "002")
+    assert code == 0, err
+    assert mig_project.applied() == ["001_create_a", "002_create_b"]
+    with mig_project.engine() as eng:
+        methods = [e.method for e in eng.history() if e.migration_id == "002_create_b"]
+    assert methods == ["baseline"]
+
+
 def test_baseline_refuses_over_mig_history(mig_project: Project) -> None:
     three(mig_project)
     mig_project.migrate("001")
+    assert mig_project.run("down", "--all", "--yes").code == 0
     before = mig_project.executions()
     for args in (("baseline", "002"), ("baseline", "002", "--dry-run")):
         code, _, err = mig_project.run(*args)

@@ -411,10 +411,14 @@ class MigrationEngine:
 
     def baseline_plan(self, version: str) -> list[Migration]:
         """The migrations :meth:`baseline` would record: every one up to ``version`` in plan
-        order (with its dependencies). Raises :class:`HistoryConflict` when the database
-        already has mig history for any of them."""
-        todo = plan_up(self.migrations(), set(), self.resolve_target(version))
-        _repair.check_baseline(todo, self.db.reader())
+        order (with its dependencies) that is not in effect already (so a migration written
+        by ``mig diff --new`` from the live database can be baselined on it). Raises
+        :class:`HistoryConflict` when the database already has mig history for any of
+        those."""
+        ledger = self.db.reader()
+        in_effect = {e.migration_id for e in ledger.in_effect()} if ledger else set()
+        todo = plan_up(self.migrations(), in_effect, self.resolve_target(version))
+        _repair.check_baseline(todo, ledger)
         return todo
 
     def baseline(self, version: str, *, note: str | None = None) -> list[MigrationExecution]:
