@@ -19,6 +19,7 @@ from typer._click.exceptions import UsageError
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 if TYPE_CHECKING:
+    from ..config import Config
     from ..engine import MigrationEngine
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -51,6 +52,14 @@ class _Group(TyperGroup):
             ctx.exit(0)
         return super().parse_args(ctx, args)
 
+    def get_help(self, ctx: Any) -> str:
+        text = super().get_help(ctx)
+        if ctx.parent is None and isinstance(self, _Commands) and not options.config:
+            from ..launcher import remember_help
+
+            remember_help(text + "\n")
+        return text
+
     def _summaries(self, ctx: Any) -> list[tuple[str, str]]:
         rows = []
         for name in self.list_commands(ctx):
@@ -69,8 +78,8 @@ class _Group(TyperGroup):
 class _Commands(_Group):
     """The core's commands, plus those plugins add through ``mig_cli_commands``: loaded only
     for a name the core does not have (and for completion), so core commands start fast.
-    ``mig --help`` lists plugin commands from a cache (:mod:`mig.cli.plugin_commands`) that
-    is rebuilt, by loading the plugins, whenever an installed package changes."""
+    ``mig --help`` lists plugin commands from a cache (:mod:`mig.launcher`) that is
+    rebuilt, by loading the plugins, whenever an installed package changes."""
 
     _plugin_commands: dict[str, Any] | None = None
     _plugin_files: list[str] = []
@@ -101,7 +110,7 @@ class _Commands(_Group):
         return self.commands.get(cmd_name) or self._plugins().get(cmd_name)
 
     def _summaries(self, ctx: Any) -> list[tuple[str, str]]:
-        from .plugin_commands import cached_summaries
+        from ..launcher import cached_summaries
 
         core = [(name, cmd.get_short_help_str(limit=200))
                 for name, cmd in self.commands.items() if not cmd.hidden]
@@ -198,10 +207,22 @@ def _global(
     options.no_color = no_color
 
 
+def project_config() -> Config:
+    """The configuration of the project found from here; none at all (no config file and no
+    ``migrations`` folder here) is an error saying so (exit 2)."""
+    from ..config import load_config, no_config_message
+
+    config = load_config(options.config, database=options.database)
+    if config.path is None and not config.migrations_dir.is_dir():
+        raise fail(no_config_message(), 2)
+    return config
+
+
 def engine() -> MigrationEngine:
+    """The engine for the project found from here."""
     from ..engine import MigrationEngine
 
-    return MigrationEngine.from_config(options.config, database=options.database)
+    return MigrationEngine(config=project_config())
 
 
 def fail(message: str, code: int) -> typer.Exit:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from . import app, engine, fail, handle_errors, options, print_json
+from . import app, engine, fail, handle_errors, options, print_json, project_config
 from .output import paint
 
 
@@ -54,10 +54,9 @@ def new(
     ),
 ) -> None:
     """Create the next numbered migration from a template."""
-    from ..config import load_config
     from ..scaffold import create_migration_file
 
-    config = load_config(options.config, database=options.database)
+    config = project_config()
     if depends:
         known = {m.id for m in engine().migrations()}
         unknown = [d for d in depends if d not in known]
@@ -78,12 +77,11 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
 ) -> None:
     """Check every migration file without touching a database; list all bad files."""
-    from ..config import load_config
     from ..engine import MigrationEngine
     from ..errors import MigError
     from ..loader import load_migrations
 
-    config = load_config(options.config, database=options.database)
+    config = project_config()
     eng = MigrationEngine(config=config)
     errors: list[MigError] = []
     migrations = load_migrations(config.migrations_dir, eng.plugins.load(), errors)
