@@ -13,7 +13,6 @@ import re
 import sys
 
 import pytest
-
 from mig.testing import Project
 
 pexpect = pytest.importorskip("pexpect")

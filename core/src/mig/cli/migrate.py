@@ -235,6 +235,7 @@ def existing_engine() -> MigrationEngine:
     """The engine, for a command that reads the database: one that does not exist is an
     error (exit 2) rather than a database with everything pending."""
     eng = engine()
+    eng.migrations()  # a broken folder or file is said first
     if eng.config.database and not eng.dialect.exists():
         raise fail(f"database {eng.dialect.display_url()} does not exist{_why(eng)}", 2)
     return eng
@@ -367,8 +368,8 @@ def _finish(eng: MigrationEngine, executions: list[MigrationExecution], command:
         return
     if failed:
         ex = failed[-1]
-        typer.echo(f"{paint('mig: error:', 'red', bold=True, err=True)} {error}", err=True)
-        typer.echo(_aftermath(ex, command, atomic, progress.first), err=True)
+        typer.echo(f"{paint('mig: error:', 'red', bold=True, err=True)} {error}; "
+                   f"{_aftermath(ex, command, atomic, progress.first)}", err=True)
         raise typer.Exit(1)
     if not quiet:
         if executions:
@@ -382,8 +383,8 @@ def _aftermath(ex: MigrationExecution, command: str, atomic: bool, first: str | 
     """What a failure left: undone (and as before what), or what could not be undone."""
     if ex.statements_committed:
         return paint(
-            f"not undone: {ex.statements_committed} statement(s) of {ex.migration_id} had"
-            " committed and could not be rolled back (see `mig status`)", "red", err=True
+            f"not undone: {ex.statements_committed} statement(s) had committed and could not"
+            " be rolled back (see `mig status`)", "red", err=True
         )
     if "schema changes were not undone" in (ex.error_message or ""):
         return paint(f"partly undone: the rows were restored but the schema changes of"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
 from pathlib import Path
 
 import typer
@@ -99,9 +98,10 @@ def validate(
                                 "line": getattr(e, "line", None), "message": str(e)}
                                for e in errors]})
     elif errors:
-        for exc in errors:
-            typer.echo(f"{paint('error:', 'red', bold=True, err=True)} {exc}", err=True)
-        typer.echo(f"{len(errors)} problem(s) in {config.migrations_dir}", err=True)
+        for problem in errors:
+            typer.echo(f"{paint('mig: error:', 'red', bold=True, err=True)} {problem}", err=True)
+        if len(errors) > 1:
+            typer.echo(f"mig: {len(errors)} problems in {config.migrations_dir}", err=True)
     else:
         typer.echo(f"{len(migrations)} migration(s) in {config.migrations_dir}: OK")
     if errors:
@@ -124,23 +124,24 @@ def check(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
         raise typer.Exit(4)
 
 
-class GraphFormat(str, Enum):
-    text = "text"
-    dot = "dot"
-    mermaid = "mermaid"
+GRAPH_FORMATS = ("text", "dot", "mermaid")
 
 
 @app.command()
 @handle_errors
 def graph(
-    fmt: GraphFormat = typer.Option(GraphFormat.text, "--format", "-f", help="Output format."),
+    fmt: str = typer.Option(
+        "text", "--format", "-f", metavar="[text|dot|mermaid]", help="Output format."
+    ),
 ) -> None:
     """The dependency graph ([x] applied, [ ] pending)."""
     from .. import graph as graph_module
 
+    if fmt not in GRAPH_FORMATS:
+        raise fail(f"--format must be one of {', '.join(GRAPH_FORMATS)}", 2)
     eng = engine()
     applied = {e.migration_id for e in eng.applied_executions()} if eng.config.database else set()
-    typer.echo(graph_module.render(eng.migrations(), fmt.value, applied))
+    typer.echo(graph_module.render(eng.migrations(), fmt, applied))
 
 
 @app.command()
