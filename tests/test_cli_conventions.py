@@ -84,10 +84,10 @@ def test_install_completion(mig_project: Project, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
     env = {"HOME": str(home), "SHELL": "/bin/bash"}
-    code, out, err = mig_project.run("--show-completion", "bash", env=env)
+    code, out, err = mig_project.run("--show-completion", env=env)
     assert code == 0, err
     assert "_MIG_COMPLETE" in out
-    code, out, err = mig_project.run("--install-completion", "bash", env=env)
+    code, out, err = mig_project.run("--install-completion", env=env)
     assert code == 0, err
     assert "completion installed" in out
     assert "mig" in (home / ".bashrc").read_text()
