@@ -263,3 +263,47 @@ def test_help_cache_needs_no_typer_and_follows_changes(mig_project: Project,
     mig_project.write_config(plugins={"disable": ["storage_s3"]})
     assert run().endswith("\nTYPER\n")
     assert run().endswith("NO TYPER\n")
+
+
+PLUGIN = '''
+import typer
+
+import mig
+
+MIG_API_VERSION = 1
+
+
+@mig.hookimpl
+def mig_cli_commands(app):
+    @app.command("hello")
+    def hello():
+        """SUMMARY"""
+        typer.echo("hello from a plugin")
+'''
+
+
+def test_plugin_commands_in_help_and_its_cache(mig_project: Project, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "mig_hello-1.0.dist-info").mkdir(parents=True)
+    (site / "mig_hello-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: mig-hello\nVersion: 1.0\n")
+    (site / "mig_hello-1.0.dist-info" / "entry_points.txt").write_text("[mig]\nhello = mig_hello\n")
+    module = site / "mig_hello.py"
+    module.write_text(PLUGIN.replace("SUMMARY", "Say hello from a plugin."))
+    env = {"PYTHONPATH": str(site), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+    def commands() -> str:
+        proc = launch("--help", cwd=mig_project.path, env=env)
+        assert proc.returncode == 0, proc.stderr
+        return " ".join(proc.stdout.split("Commands:")[1].split())
+
+    assert "hello Say hello from a plugin." in commands()  # loads the plugins
+    assert "hello Say hello from a plugin." in commands()  # from the cache
+    assert launch("hello", cwd=mig_project.path, env=env).stdout == "hello from a plugin\n"
+    helo = launch("helo", cwd=mig_project.path, env=env)
+    assert helo.returncode == 2 and "hello" in helo.stderr
+    module.write_text(PLUGIN.replace("SUMMARY", "Greet the world."))
+    os.utime(module, ns=(1, 1))  # a different mtime even on a coarse clock
+    assert "hello Greet the world." in commands()
+    env["PYTHONPATH"] = ""  # uninstalled
+    assert "hello" not in commands()

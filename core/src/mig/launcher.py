@@ -142,16 +142,16 @@ def _width() -> int:
     return max(min(columns, 80) - 2, 50)
 
 
-def _help_key() -> dict[str, Any]:
-    return {**_key(None), "width": _width(), "prog": os.path.basename(sys.argv[0])}
+def _help_key(prog: str) -> dict[str, Any]:
+    return {**_key(None), "width": _width(), "prog": prog}
 
 
 def _cached_help() -> str | None:
-    data = _read("help", _help_key())
+    data = _read("help", _help_key(os.path.basename(sys.argv[0])))
     return str(data["text"]) if data is not None else None
 
 
-def remember_help(text: str) -> None:
+def remember_help(text: str, prog: str) -> None:
     """Keep the root help the CLI just printed, for the next ``mig --help``; it goes stale
     with the plugin commands it lists and with mig's own command-line modules."""
     if not _enabled():
@@ -163,5 +163,5 @@ def remember_help(text: str) -> None:
     plugins = _read("plugin-commands", _key(None))
     if plugins is not None:
         files += [f for f, _ in plugins["files"]]
-    _write("help", {"key": _help_key(), "text": text,
+    _write("help", {"key": _help_key(prog), "text": text,
                     "files": [[f, _mtime(f)] for f in sorted(set(files))]})

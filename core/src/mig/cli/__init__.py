@@ -57,7 +57,7 @@ class _Group(TyperGroup):
         if ctx.parent is None and isinstance(self, _Commands) and not options.config:
             from ..launcher import remember_help
 
-            remember_help(text + "\n")
+            remember_help(text + "\n", ctx.info_name or "mig")
         return text
 
     def _summaries(self, ctx: Any) -> list[tuple[str, str]]:
