@@ -83,16 +83,18 @@ def test_help_has_no_placeholders_and_whole_summaries(tmp_path: Path) -> None:
 def test_install_completion(mig_project: Project, tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    env = {"HOME": str(home), "SHELL": "/bin/bash"}
-    code, out, err = mig_project.run("--show-completion", env=env)
+    # typer finds the shell among the parent processes, which under pytest may hold none;
+    # its own switch lets the shell be named instead
+    env = {"HOME": str(home), "_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION": "1"}
+    code, out, err = mig_project.run("--show-completion", "bash", env=env)
     assert code == 0, err
     assert "_MIG_COMPLETE" in out
-    code, out, err = mig_project.run("--install-completion", env=env)
+    code, out, err = mig_project.run("--install-completion", "bash", env=env)
     assert code == 0, err
     assert "completion installed" in out
     assert "mig" in (home / ".bashrc").read_text()
     # the completion itself: what `mig st<TAB>` offers
-    completion = mig_project.run(env={**env, "_MIG_COMPLETE": "complete_bash",
+    completion = mig_project.run(env={"_MIG_COMPLETE": "complete_bash",
                                       "COMP_WORDS": "mig st", "COMP_CWORD": "1"})
     assert "status" in completion.out
 
