@@ -83,7 +83,8 @@ def validate(
     config = project_config()
     eng = MigrationEngine(config=config)
     errors: list[MigError] = []
-    migrations = load_migrations(config.migrations_dir, eng.plugins.load(), errors)
+    migrations = load_migrations(config.migrations_dir, eng.plugins.load(),
+                                 config.migrations_format, errors)
     for m in migrations:
         for direction in ("up", "down"):
             try:
