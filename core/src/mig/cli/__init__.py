@@ -30,11 +30,15 @@ def _argument_metavar(self: Any, ctx: Any, *, usage: bool = False) -> str:
     return f"[{var}]" if usage and not self.required else var
 
 
+_typer_option_metavar = TyperOption.make_metavar
+
+
 def _option_metavar(self: Any, ctx: Any) -> str:
-    """An option's value as ``--database URL`` or ``[a|b|c]``, never typer's ``<str>``."""
-    if self.metavar is not None:
-        return str(self.metavar)
-    return str(self.type.get_metavar(param=self, ctx=ctx) or (self.name or "value").upper())
+    """An option's value as ``--limit LIMIT`` rather than typer's ``--limit <int>``."""
+    metavar = str(_typer_option_metavar(self, ctx))
+    if self.metavar is None and metavar.startswith("<") and "|" not in metavar:
+        return (self.name or "value").upper()
+    return metavar
 
 
 # Every command's help, the plugins' too, reads the same way (typer has no setting for it).
@@ -87,7 +91,7 @@ class _Commands(_Group):
     def _plugins(self) -> dict[str, Any]:
         if self._plugin_commands is None:
             self._plugin_commands = {}
-            extra = typer.Typer()
+            extra = typer.Typer(rich_markup_mode=None)  # help in the core's plain style
             from ..plugins import Plugins
 
             loaded = Plugins(disable=_disabled()).load()
