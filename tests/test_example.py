@@ -118,12 +118,13 @@ def test_up_only_applies_the_target_and_its_dependencies(example_project: Projec
 
 
 def test_status_json(example_project: Project) -> None:
-    code, out, _ = example_project.run("status", "--json")
-    assert code == 0
-    before = json.loads(out)
+    code, out, err = example_project.run("status", "--json")
+    assert code == 2 and "does not exist" in err  # not a database with everything pending
+    assert not example_project.db_path.exists()  # status never creates the database
+    example_project.db_path.touch()  # an empty SQLite database
+    before = json.loads(example_project.ok("status", "--json"))
     assert before["current_version"] is None
     assert before["pending"] == EXAMPLE and before["applied"] == []
-    assert not example_project.db_path.exists()  # status never creates the database
     example_project.migrate("002")
     after = json.loads(example_project.run("status", "--json").out)
     assert after["current_version"] == "002"
@@ -178,6 +179,10 @@ def test_graph_formats(example_project: Project) -> None:
 
 
 def test_plan_json(example_project: Project) -> None:
+    code, _, err = example_project.run("plan", "--json")
+    assert code == 2 and "does not exist" in err  # plan reads an existing database only
+    assert not example_project.db_path.exists()  # and creates none
+    example_project.db_path.touch()
     code, out, _ = example_project.run("plan", "--json")
     assert code == 0
     plan = json.loads(out)
@@ -186,7 +191,6 @@ def test_plan_json(example_project: Project) -> None:
     assert plan[0]["version"] == "001" and plan[0]["name"] == "Create Users Table"
     target = json.loads(example_project.run("plan", "004", "--json").out)
     assert [p["id"] for p in target] == EXAMPLE[:4]
-    assert not example_project.db_path.exists()
     example_project.migrate()
     assert json.loads(example_project.run("plan", "--json").out) == []
 

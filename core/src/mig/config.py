@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .suggest import did_you_mean
 
 CONFIG_FILE = "mig.toml"
+CONFIG_ENV = "MIG_CONFIG"
 DATABASE_ENV = "MIG_DATABASE"
 
 #: Values that need no plugin: ``none`` takes no backup, ``auto`` picks down or restore.
@@ -87,20 +89,49 @@ _TABLES: dict[str, dict[str, type]] = {
 }
 
 
-def find_config_file(explicit: str | os.PathLike[str] | None, cwd: Path) -> tuple[Path, str]:
-    """Return the config file and how to read it (``"mig"`` or ``"pyproject"``)."""
+def find_config_file(
+    explicit: str | os.PathLike[str] | None, cwd: Path, environ: Mapping[str, str] | None = None
+) -> tuple[Path, str]:
+    """Return the config file and how to read it (``"mig"`` or ``"pyproject"``).
+
+    ``explicit`` (``--config``) wins, then ``MIG_CONFIG``; else, like git, the nearest folder
+    from ``cwd`` up holding ``mig.toml`` or a ``pyproject.toml`` with ``[tool.mig]``.
+    Raises FileNotFoundError when there is none."""
+    environ = os.environ if environ is None else environ
+    if explicit is None and environ.get(CONFIG_ENV):
+        explicit, what = environ[CONFIG_ENV], f"{CONFIG_ENV}: config file"
+    else:
+        what = "config file"
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+            raise ConfigError(f"{what} {path} does not exist")
         return path.resolve(), "pyproject" if path.name == "pyproject.toml" else "mig"
-    candidate = cwd / CONFIG_FILE
-    if candidate.is_file():
-        return candidate.resolve(), "mig"
-    pyproject = cwd / "pyproject.toml"
-    if pyproject.is_file():
-        return pyproject.resolve(), "pyproject"
+    for folder in (cwd, *cwd.parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate.resolve(), "mig"
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and _has_tool_mig(pyproject):
+            return pyproject.resolve(), "pyproject"
     raise FileNotFoundError
+
+
+def _has_tool_mig(pyproject: Path) -> bool:
+    """Whether a pyproject.toml has a ``[tool.mig]`` table (a broken one counts: reading it
+    then reports the error rather than walking past it)."""
+    try:
+        with pyproject.open("rb") as fh:
+            return "mig" in tomllib.load(fh).get("tool", {})
+    except (OSError, tomllib.TOMLDecodeError, RecursionError):
+        return True
+
+
+def no_config_message(cwd: Path | None = None) -> str:
+    """What to say when a command needs a project and no config file was found."""
+    cwd = (cwd or Path.cwd()).resolve()
+    return (f"no {CONFIG_FILE} found in {cwd} or any parent folder (nor a pyproject.toml"
+            f" with [tool.mig]); run `mig init`, or pass --config or set {CONFIG_ENV}")
 
 
 def load_config(
@@ -116,7 +147,7 @@ def load_config(
     table: dict[str, Any] = {}
     path: Path | None = None
     try:
-        path, kind = find_config_file(explicit, cwd)
+        path, kind = find_config_file(explicit, cwd, environ)
     except FileNotFoundError:
         kind = ""
     if path is not None:
@@ -135,7 +166,8 @@ def load_config(
             table = data.get("mig", {})
             unknown = sorted(set(data) - {"mig"})
             if unknown:
-                raise ConfigError(f"{path}: unknown table [{unknown[0]}] (settings go under [mig])")
+                raise ConfigError(f"{path}: unknown table [{unknown[0]}] (settings go under [mig])"
+                                  f"{did_you_mean(unknown[0], ['mig'])}")
     base = path.parent if path is not None else cwd
     config = from_table(table, base_dir=base, source=str(path or "defaults"))
     config.path = path
@@ -162,7 +194,8 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
             config.options = value
             continue
         if key not in _MIG_KEYS:
-            raise ConfigError(f"{source}: unknown key {key!r} in [mig]")
+            hint = did_you_mean(key, [*_MIG_KEYS, *_TABLES, "options"])
+            raise ConfigError(f"{source}: unknown key {key!r} in [mig]{hint}")
         types, allowed = _MIG_KEYS[key]
         if not _is(value, types):
             want = types.__name__ if isinstance(types, type) else "number"
@@ -208,7 +241,9 @@ def _check_table(name: str, value: Any, config: Config, source: str) -> None:
     item: Any  # checked one key at a time below
     for key, item in value.items():
         if key not in allowed:
-            raise ConfigError(f"{source}: unknown key {key!r} in [mig.{name}]")
+            raise ConfigError(
+                f"{source}: unknown key {key!r} in [mig.{name}]{did_you_mean(key, allowed)}"
+            )
         want = allowed[key]
         if not _is(item, want):
             raise ConfigError(f"{source}: {name}.{key} must be a {want.__name__}, not {item!r}")

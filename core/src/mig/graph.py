@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .errors import DependencyError
 from .hookspecs import API_VERSION, hookimpl
 from .models import Migration
+from .suggest import did_you_mean
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -28,7 +29,8 @@ def check_dependencies(migrations: Sequence[Migration]) -> dict[str, Migration]:
         for dep in m.dependencies:
             if dep not in by_id:
                 raise DependencyError(
-                    f"unknown dependency {dep!r} of {m.id}", m.path, m.line_of("dependencies")
+                    f"unknown dependency {dep!r} of {m.id}{did_you_mean(dep, by_id)}",
+                    m.path, m.line_of("dependencies"),
                 )
             if dep == m.id:
                 raise DependencyError(

@@ -27,14 +27,20 @@ AUTO_FORMAT = "auto"
 
 
 def load_migrations(
-    directory: Path, plugins: Plugins, format: str = MIG_FORMAT
+    directory: Path, plugins: Plugins, format: str = MIG_FORMAT,
+    errors: list[MigError] | None = None,
 ) -> list[Migration]:
     """Parse every migration file of ``directory`` (files no parser claims are ignored) and
     return them in dependency order. Duplicate versions and bad files are errors.
 
     ``format`` other than ``mig`` first asks the plugins to read the folder as a whole
     (:func:`mig.hookspecs.mig_load_migrations`); ``auto`` falls back to mig's own files when
-    no plugin recognises the folder, a format name no plugin reads is a configuration error."""
+    no plugin recognises the folder, a format name no plugin reads is a configuration error.
+
+    With an ``errors`` list (``mig validate``), a bad file's error is appended to it and
+    the file skipped, so every bad file is reported, not only the first; what parsed is
+    returned (in file order when the dependencies themselves are broken). A folder a plugin
+    reads as a whole still stops at its first error."""
     if not directory.is_dir():
         raise ConfigError(f"migrations folder {directory} does not exist (run `mig init`)")
     if format != MIG_FORMAT:
@@ -54,26 +60,44 @@ def load_migrations(
     with os.scandir(directory) as entries:
         names = sorted(e.name for e in entries if e.is_file() and not e.name.startswith("."))
     for name in names:
-        path = directory / name
         try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as exc:
-            # Binary files (a diagram, a PDF) are no business of ours unless a parser claims
-            # the name; parsers decide by name, so an empty text is enough to ask.
-            if not _claimed(plugins, path):
-                continue
-            raise MigrationFileError(f"not UTF-8 text ({exc.reason})", path) from None
-        migration = plugins.parse_migration(path, text)
+            migration = _load_one(directory / name, plugins, by_number)
+        except MigError as exc:
+            if errors is None:
+                raise
+            errors.append(exc)
+            continue
         if migration is None:
             continue
-        other = by_number.get(migration.number)
-        if other is not None:
-            raise DependencyError(
-                f"duplicate version {migration.version}: {other.path.name} and {path.name}", path
-            )
         by_number[migration.number] = migration
         found.append(migration)
-    return plugins.resolve_order(found)
+    try:
+        return plugins.resolve_order(found)
+    except MigError as exc:
+        if errors is None:
+            raise
+        errors.append(exc)
+        return found
+
+
+def _load_one(path: Path, plugins: Plugins, by_number: dict[int, Migration]) -> Migration | None:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        # Binary files (a diagram, a PDF) are no business of ours unless a parser claims
+        # the name; parsers decide by name, so an empty text is enough to ask.
+        if not _claimed(plugins, path):
+            return None
+        raise MigrationFileError(f"not UTF-8 text ({exc.reason})", path) from None
+    migration = plugins.parse_migration(path, text)
+    if migration is None:
+        return None
+    other = by_number.get(migration.number)
+    if other is not None:
+        raise DependencyError(
+            f"duplicate version {migration.version}: {other.path.name} and {path.name}", path
+        )
+    return migration
 
 
 def _check_unique(migrations: list[Migration]) -> None:
@@ -135,7 +159,10 @@ class Catalog:
         if found is None and target.isdigit():
             found = next((m for m in self.all() if m.number == int(target)), None)
         if found is None:
-            raise UnknownTargetError(f"no migration {target!r} in {self.directory}")
+            from .suggest import did_you_mean
+
+            hint = did_you_mean(target, self.by_id())
+            raise UnknownTargetError(f"no migration {target!r} in {self.directory}{hint}")
         return found
 
     def applied_by(self, ex: MigrationExecution, ledger: Ledger | None) -> Migration:

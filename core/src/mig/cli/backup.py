@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from ..backups import human_size
-from . import app, engine, fail, handle_errors, print_json
+from . import _Group, app, engine, fail, handle_errors, print_json
 from .migrate import ask
 
-backup_app = typer.Typer(help="Manage backups.", no_args_is_help=True, rich_markup_mode=None)
+backup_app = typer.Typer(cls=_Group, help="Manage backups.", rich_markup_mode=None)
 app.add_typer(backup_app, name="backup")
 
 
@@ -16,7 +15,8 @@ app.add_typer(backup_app, name="backup")
 @handle_errors
 def create(
     backup_type: str | None = typer.Option(
-        None, "--type", "-t", help="full | schema | data | incremental (default: the config's)"
+        None, "--type", "-t", metavar="TYPE",
+        help="full | schema | data | incremental (default: the config's backup)"
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest."),
 ) -> None:
@@ -36,8 +36,10 @@ def create(
 @backup_app.command("list")
 @handle_errors
 def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Every backup in storage, oldest first (read from the manifests), then the damaged ones
-    (their manifest cannot be read) and what killed runs left behind (incomplete)."""
+    """Every backup in storage, oldest first.
+
+    Read from the manifests; then the damaged ones (their manifest cannot be read) and
+    what killed runs left behind (incomplete)."""
     service = engine().backups()
     store = service.scan()
     leftovers = service.leftovers(store)
@@ -72,7 +74,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
 def verify(
     backup_id: str | None = typer.Argument(None, help="Backup id (default: every backup)."),
 ) -> None:
-    """Check the checksums of a backup and its chain (or of every backup)."""
+    """Check the checksums of a backup and its chain, or of every backup."""
     eng = engine()
     if backup_id is not None:
         chain = eng.verify_backup(backup_id)
@@ -93,7 +95,9 @@ def restore(
     backup_id: str = typer.Argument(..., help="Backup id (a unique prefix will do)."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Verify and restore a backup. Migrations applied since it are recorded as rolled back."""
+    """Verify and restore a backup.
+
+    Migrations applied since it are recorded as rolled back."""
     eng = engine()
     manifest = eng.backups().get(backup_id)
     typer.echo(f"-- over {eng.dialect.display_url()}:")
@@ -108,13 +112,19 @@ def restore(
 @backup_app.command("prune")
 @handle_errors
 def prune(
-    keep_days: int | None = typer.Option(None, "--keep-days", help="Keep backups younger."),
-    keep_count: int | None = typer.Option(None, "--keep-count", help="Keep the newest N."),
+    keep_days: int | None = typer.Option(
+        None, "--keep-days", metavar="DAYS", help="Keep backups younger."
+    ),
+    keep_count: int | None = typer.Option(
+        None, "--keep-count", metavar="N", help="Keep the newest N."
+    ),
 ) -> None:
-    """Delete old backups, never one that a kept chain or a possible rollback needs."""
+    """Delete old backups (never one a kept chain or a rollback needs)."""
     if (keep_days is not None and keep_days < 0) or (keep_count is not None and keep_count < 0):
         raise fail("--keep-days and --keep-count must not be negative", 2)
     eng = engine()
+    from ..backups import human_size
+
     removed = eng.cleanup_old_backups(keep_days, keep_count)
     report = eng.backups().last_prune
     typer.echo(f"removed {removed} backup(s)")

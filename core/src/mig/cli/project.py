@@ -7,14 +7,16 @@ from pathlib import Path
 
 import typer
 
-from . import app, engine, fail, handle_errors, options, print_json
+from . import app, engine, fail, handle_errors, options, print_json, project_config
+from .output import paint
 
 
 @app.command()
 @handle_errors
 def init(
     database: str | None = typer.Option(
-        None, "--database", "-d", help="Database URL to write (default sqlite:///app.db)."
+        None, "--database", "-d", metavar="URL",
+        help="Database URL to write (default sqlite:///app.db)."
     ),
 ) -> None:
     """Write mig.toml and create the migrations and backups folders."""
@@ -41,26 +43,32 @@ def init(
 @handle_errors
 def new(
     name: str = typer.Argument(..., help="What the migration does, e.g. 'Add user email'."),
-    migration_type: str = typer.Option("table_modification", "--type", "-t", help="Its kind."),
-    author: str = typer.Option("", "--author", "-a"),
-    description: str = typer.Option("", "--description"),
-    depends: list[str] = typer.Option([], "--depends", help="Migration id it depends on."),
+    migration_type: str = typer.Option(
+        "table_modification", "--type", "-t", metavar="KIND", help="Its kind."
+    ),
+    author: str = typer.Option("", "--author", "-a", metavar="NAME"),
+    description: str = typer.Option("", "--description", metavar="TEXT"),
+    depends: list[str] = typer.Option(
+        [], "--depends", metavar="ID", help="Migration id it depends on (repeatable)."
+    ),
     after_heads: bool = typer.Option(
         False, "--after-heads",
         help="Depend on the current heads (migrations nothing depends on yet).",
     ),
 ) -> None:
     """Create the next migration from a template (numbered by version_style)."""
-    from ..config import load_config
     from ..scaffold import create_migration_file, heads
 
-    config = load_config(options.config, database=options.database)
+    config = project_config()
     if depends or after_heads:
         migrations = engine().migrations() if config.migrations_dir.is_dir() else []
         known = {m.id for m in migrations}
         unknown = [d for d in depends if d not in known]
         if unknown:
-            raise fail(f"--depends {unknown[0]!r} is not a migration in {config.migrations_dir}", 2)
+            from ..suggest import did_you_mean
+
+            raise fail(f"--depends {unknown[0]!r} is not a migration in {config.migrations_dir}"
+                       f"{did_you_mean(unknown[0], known)}", 2)
         if after_heads:
             depends = [*depends, *(h for h in heads(migrations) if h not in depends)]
     path = create_migration_file(
@@ -72,20 +80,47 @@ def new(
 
 @app.command()
 @handle_errors
-def validate() -> None:
-    """Check the migration files without touching a database."""
-    from ..config import load_config
+def validate(
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Check every migration file without touching a database; list all bad files."""
     from ..engine import MigrationEngine
+    from ..errors import MigError
+    from ..loader import load_migrations
 
-    config = load_config(options.config, database=options.database)
-    migrations = MigrationEngine(config=config).validate()
-    typer.echo(f"{len(migrations)} migration(s) in {config.migrations_dir}: OK")
+    config = project_config()
+    eng = MigrationEngine(config=config)
+    errors: list[MigError] = []
+    migrations = load_migrations(config.migrations_dir, eng.plugins.load(),
+                                 config.migrations_format, errors)
+    for m in migrations:
+        for direction in ("up", "down"):
+            try:
+                eng.split(m, direction)
+            except MigError as exc:
+                errors.append(exc)
+                break
+    if as_json:
+        print_json({"ok": not errors, "folder": str(config.migrations_dir),
+                    "migrations": [m.id for m in migrations],
+                    "errors": [{"file": str(getattr(e, "path", None) or "") or None,
+                                "line": getattr(e, "line", None), "message": str(e)}
+                               for e in errors]})
+    elif errors:
+        for problem in errors:
+            typer.echo(f"{paint('mig: error:', 'red', bold=True, err=True)} {problem}", err=True)
+        if len(errors) > 1:
+            typer.echo(f"mig: {len(errors)} problems in {config.migrations_dir}", err=True)
+    else:
+        typer.echo(f"{len(migrations)} migration(s) in {config.migrations_dir}: OK")
+    if errors:
+        raise typer.Exit(2)
 
 
 @app.command()
 @handle_errors
 def check(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Database integrity, drift and backup checksums; exit 4 when problems are found."""
+    """Check database integrity, drift and backup checksums (exit 4 on problems)."""
     result = engine().validate_database_integrity()
     if as_json:
         print_json({"ok": result.ok, "problems": [p.__dict__ for p in result.problems]})
@@ -98,16 +133,21 @@ def check(as_json: bool = typer.Option(False, "--json", help="Machine-readable o
         raise typer.Exit(4)
 
 
+GRAPH_FORMATS = ("text", "dot", "mermaid")
+
+
 @app.command()
 @handle_errors
 def graph(
-    fmt: str = typer.Option("text", "--format", "-f", help="text | dot | mermaid"),
+    fmt: str = typer.Option(
+        "text", "--format", "-f", metavar="[text|dot|mermaid]", help="Output format."
+    ),
 ) -> None:
     """The dependency graph ([x] applied, [ ] pending)."""
     from .. import graph as graph_module
 
-    if fmt not in ("text", "dot", "mermaid"):
-        raise fail("--format must be one of text, dot, mermaid", 2)
+    if fmt not in GRAPH_FORMATS:
+        raise fail(f"--format must be one of {', '.join(GRAPH_FORMATS)}", 2)
     eng = engine()
     applied = {e.migration_id for e in eng.applied_executions()} if eng.config.database else set()
     typer.echo(graph_module.render(eng.migrations(), fmt, applied))
@@ -116,7 +156,7 @@ def graph(
 @app.command()
 @handle_errors
 def plugins(as_json: bool = typer.Option(False, "--json", help="Machine-readable output.")) -> None:
-    """Loaded plugins: name, distribution, version, API version and hooks."""
+    """List the loaded plugins with their versions and hooks."""
     from ..config import load_config
     from ..plugins import Plugins
 
