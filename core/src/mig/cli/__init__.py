@@ -53,6 +53,10 @@ class _Commands(TyperGroup):
         return sorted([*self.commands, *self._plugins()])
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if ctx.params.get("targets"):  # mig --targets SELECTOR CMD: CMD on every target
+            from .fleet import fleet_command
+
+            return fleet_command(cmd_name)
         return self.commands.get(cmd_name) or self._plugins().get(cmd_name)
 
 
@@ -72,6 +76,7 @@ class Options:
     config: Path | None = None
     database: str | None = None
     verbose: bool = False
+    fleet: dict[str, Any] | None = None  # --targets and its companions (see cli/fleet.py)
 
 
 options = Options()
@@ -86,8 +91,17 @@ def _global(
         None, "--database", "-d", help="Database URL; overrides MIG_DATABASE and the config."
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Show tracebacks on errors."),
+    targets: str | None = typer.Option(None, "--targets", help="Run the command on every"
+                                       " target this selects ('role=tenant', 'all', a URL glob)."),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-j", min=1,
+                                           help="Targets at once (with --targets)."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Start no target after a failure."),
+    runner: str | None = typer.Option(None, "--runner", help="Fleet runner (default: threads)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="The runner's cluster address."),
 ) -> None:
     options.config, options.database, options.verbose = config, database, verbose
+    options.fleet = dict(targets=targets, concurrency=concurrency, fail_fast=fail_fast,
+                         runner=runner, cluster=cluster)
 
 
 def engine() -> MigrationEngine:
