@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from fleet_support import applies, make_fleet, statuses
-
 from mig import hookimpl
 from mig.config import load_config
 from mig.errors import ConfigError, PluginError

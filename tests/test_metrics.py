@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from fleet_support import make_fleet
-
 from mig.testing import Project, server_unavailable
 
 prometheus_client = pytest.importorskip("prometheus_client")

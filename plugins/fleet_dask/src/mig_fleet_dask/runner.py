@@ -56,7 +56,8 @@ class DaskRunner(FleetRunner):
                               " tcp://HOST:8786 (or cluster in [mig.options.fleet_dask])")
         timeout = self.options.get("connect_timeout", 10)
         try:
-            return Client(address, timeout=timeout, set_as_default=False)
+            return Client(  # type: ignore[no-untyped-call]
+                address, timeout=timeout, set_as_default=False)
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
@@ -75,7 +76,7 @@ class DaskRunner(FleetRunner):
         width = concurrency or max(1, sum(client.nthreads().values()))
         queue = iter(jobs)
         running: dict[str, tuple[Job, Any]] = {}
-        futures = as_completed(loop=client.loop)
+        futures = as_completed(loop=client.loop)  # type: ignore[no-untyped-call]
 
         def fill() -> None:
             while len(running) < width and not stop.is_set():
@@ -85,7 +86,7 @@ class DaskRunner(FleetRunner):
                 future = client.submit(_remote, job, topic, pure=False,
                                        key=f"mig-{job.target.name}-{uuid.uuid4().hex[:8]}")
                 running[future.key] = (job, future)
-                futures.add(future)
+                futures.add(future)  # type: ignore[no-untyped-call]
 
         try:
             fill()

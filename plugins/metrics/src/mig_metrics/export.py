@@ -22,14 +22,14 @@ from mig.errors import ConfigError
 from mig.loader import Catalog
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
-
     from mig.config import Config
     from mig.models import MigrationExecution
     from mig.protocols import Context
+    from prometheus_client import CollectorRegistry
 
-OPTIONS = {"pushgateway": str, "job": str, "instance": str, "textfile_dir": str,
-           "timeout": (int, float)}
+OPTIONS: dict[str, type | tuple[type, ...]] = {
+    "pushgateway": str, "job": str, "instance": str, "textfile_dir": str, "timeout": (int, float),
+}
 #: Kept from earlier runs when this one does not set them (see the module's docstring).
 STICKY = ("mig_last_success_timestamp_seconds", "mig_up_to_date_timestamp_seconds")
 
