@@ -212,3 +212,30 @@ def test_postgres_databases(tmp_path: Path) -> None:
                 for t in report] == [(None, "004", 4), ("002", "004", 2), (None, "004", 4)]
         code, out, _ = mig(tmp_path, "--targets", "role=pg", "status")
         assert code == 0 and "0 of 3 target(s) behind" in out
+
+
+def test_live_view_on_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    dbs = make_fleet(tmp_path, 3, 3)
+    master, terminal = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "mig", "--targets", "all", "-j", "2", "up"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=terminal, text=True)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the other end is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    text = shown.decode()
+    assert "\x1b[" in text  # redrawn in place
+    assert "running" in text and "ETA" in text and "3/3 done, 0 failed" not in out
+    assert "3 target(s): 3 ok" in out
+    assert all(sum(applies(db).values()) == 3 for db in dbs)
