@@ -12,13 +12,11 @@ them anywhere that sees the same files and databases.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -29,6 +27,8 @@ from .errors import ConfigError, PluginError
 from .urls import mask_url
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from .engine import MigrationEngine
     from .plugins import Plugins
 
@@ -57,6 +57,8 @@ def _safe(text: str) -> str:
 
 
 def _sqlite_glob(url: str, base_dir: Path) -> list[Path]:
+    import glob
+
     scheme, _, rest = url.partition("://")
     if scheme.lower() != "sqlite" or not rest.startswith("/"):
         raise ConfigError(f"only sqlite:/// URLs can be globs, not {url!r}")
@@ -335,6 +337,10 @@ class ThreadRunner(FleetRunner):
 
     def run(self, jobs: Sequence[Job], *, concurrency: int | None, emit: Emit,
             stop: threading.Event) -> Iterator[TargetResult]:
+        # Imported here: every mig command loads this module (runner plugins subclass
+        # FleetRunner), few run a fleet.
+        from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
         width = max(1, concurrency or DEFAULT_CONCURRENCY)
         queue = iter(jobs)
         running: set[Future[TargetResult]] = set()
