@@ -36,8 +36,9 @@ def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = f"http://127.0.0.1:{_free_port()}"
     log = tmp_path_factory.mktemp("pushgateway") / "log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([binary, f"--web.listen-address={url[7:]}"], stdout=out,
-                                stderr=subprocess.STDOUT)
+        # Debian's build persists to /var/lib/prometheus by default: keep this one in memory.
+        proc = subprocess.Popen([binary, f"--web.listen-address={url[7:]}",
+                                 "--persistence.file="], stdout=out, stderr=subprocess.STDOUT)
     try:
         for _ in range(100):
             try:
