@@ -116,6 +116,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--loop-sample", type=int, default=20)
     parser.add_argument("--dask", action="store_true", help="also the Dask runner")
+    parser.add_argument("--only-dask", action="store_true", help="only Dask against threads")
     parser.add_argument("--mig", default=None)
     args = parser.parse_args()
     mig = find_mig(args.mig)
@@ -123,17 +124,18 @@ def main() -> None:
     print(f"{args.targets} SQLite targets x {args.migrations} migrations,"
           f" median of {args.repeat} runs\n")
     rows: list[list[str]] = []
-    loop = [time_loop(mig, run, args) for _ in range(args.repeat)]
-    base = median(loop)
-    rows.append(["shell loop of `mig up`", f"{base:.2f}", f"{args.targets / base:.1f}",
-                 "1.0x", fmt_runs(loop)])
-    for n in (int(x) for x in args.concurrency.split(",")):
+    loop = [time_loop(mig, run, args) for _ in range(0 if args.only_dask else args.repeat)]
+    base = median(loop) if loop else float("nan")
+    if loop:
+        rows.append(["shell loop of `mig up`", f"{base:.2f}", f"{args.targets / base:.1f}",
+                     "1.0x", fmt_runs(loop)])
+    for n in (int(x) for x in args.concurrency.split(",") if not args.only_dask):
         runs = [time_fleet(mig, run, args, ["-j", str(n)]) for _ in range(args.repeat)]
         m = median(runs)
         rows.append([f"threads -j {n}", f"{m:.2f}", f"{args.targets / m:.1f}",
                      f"{base / m:.1f}x", fmt_runs(runs)])
     dask_line = None
-    if args.dask:
+    if args.dask or args.only_dask:
         address, procs = start_cluster(run)
         try:
             threads = [time_fleet(mig, run, args, ["-j", "2"]) for _ in range(args.repeat)]

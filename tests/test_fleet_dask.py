@@ -111,6 +111,7 @@ def test_a_worker_killed_mid_run_applies_nothing_twice(cluster: Cluster, tmp_pat
     address = cluster.workers()["victim"]
     dbs = make_fleet(tmp_path, 8, 6, slow=int(os.environ.get("MIG_TEST_DASK_WORK", "40000")))
     config = load_config(tmp_path / "mig.toml")
+    config.options["fleet_dask"] = {"progress_interval": 0}  # every step, to kill on one
     runner = make_runner(config, Plugins().load(), "dask", cluster.address)
     seen: dict[str, set[str | None]] = {}
     killed: list[str] = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -21,16 +22,24 @@ from mig.errors import ConfigError
 from mig.fleet import Emit, Event, FleetRunner, Job, TargetResult, run_job
 from mig.urls import mask_url
 
-OPTIONS = ("cluster", "connect_timeout")
+OPTIONS = ("cluster", "connect_timeout", "progress_interval")
+#: Seconds between two progress messages of one target (each goes through the scheduler).
+PROGRESS_INTERVAL = 0.2
 
 
-def _remote(job: Job, topic: str) -> TargetResult:
-    """The task: run ``job`` on this worker, sending its progress to ``topic``."""
+def _remote(job: Job, topic: str, interval: float) -> TargetResult:
+    """The task: run ``job`` on this worker, sending its progress to ``topic`` (a step at
+    most every ``interval`` seconds)."""
     from distributed import get_worker
 
     worker = get_worker()
+    last = [0.0]
 
     def emit(event: Event) -> None:
+        now = time.monotonic()
+        if event.kind == "step" and now - last[0] < interval:
+            return
+        last[0] = now
         worker.log_event(topic, dataclasses.asdict(event))
 
     return run_job(job, emit, worker=worker.address)
@@ -38,7 +47,9 @@ def _remote(job: Job, topic: str) -> TargetResult:
 
 class DaskRunner(FleetRunner):
     """``--runner dask --cluster tcp://scheduler:8786`` (or ``cluster`` in
-    ``[mig.options.fleet_dask]``; ``connect_timeout`` in seconds, default 10). Without
+    ``[mig.options.fleet_dask]``; ``connect_timeout`` in seconds, default 10;
+    ``progress_interval``, the least seconds between two progress messages of a target,
+    default 0.2). Without
     ``--concurrency`` as many jobs run at once as the cluster has worker threads."""
 
     name = "dask"
@@ -73,6 +84,7 @@ class DaskRunner(FleetRunner):
             emit(Event(**message))
 
         client.subscribe_topic(topic, relay)
+        interval = float(self.options.get("progress_interval", PROGRESS_INTERVAL))
         width = concurrency or max(1, sum(client.nthreads().values()))
         queue = iter(jobs)
         running: dict[str, tuple[Job, Any]] = {}
@@ -83,7 +95,7 @@ class DaskRunner(FleetRunner):
                 job = next(queue, None)
                 if job is None:
                     return
-                future = client.submit(_remote, job, topic, pure=False,
+                future = client.submit(_remote, job, topic, interval, pure=False,
                                        key=f"mig-{job.target.name}-{uuid.uuid4().hex[:8]}")
                 running[future.key] = (job, future)
                 futures.add(future)  # type: ignore[no-untyped-call]
