@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections import Counter
 from pathlib import Path
@@ -44,17 +45,20 @@ def make_fleet(root: Path, targets: int, migrations: int, *, backup: str = "none
     return files
 
 
+def _column(db: Path, sql: str) -> Counter[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name ="
+                            " 'mig_migration_executions'").fetchone():
+            return Counter()  # mig never wrote to it
+        return Counter(r[0] for r in conn.execute(sql).fetchall())
+
+
 def applies(db: Path) -> Counter[str]:
     """How many times each migration was applied successfully, from the ledger's rows."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute(
-            "SELECT migration_id FROM mig_migration_executions"
-            " WHERE operation = 'apply' AND status = 'COMPLETED'").fetchall()
-    return Counter(r[0] for r in rows)
+    return _column(db, "SELECT migration_id FROM mig_migration_executions"
+                       " WHERE operation = 'apply' AND status = 'COMPLETED'")
 
 
 def statuses(db: Path) -> Counter[str]:
     """Executions by status (COMPLETED, FAILED, RUNNING, ...)."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT status FROM mig_migration_executions").fetchall()
-    return Counter(r[0] for r in rows)
+    return _column(db, "SELECT status FROM mig_migration_executions")

@@ -239,3 +239,25 @@ def test_live_view_on_a_terminal(tmp_path: Path) -> None:
     assert "running" in text and "ETA" in text and "3/3 done, 0 failed" not in out
     assert "3 target(s): 3 ok" in out
     assert all(sum(applies(db).values()) == 3 for db in dbs)
+
+
+def test_ctrl_c_lets_running_targets_finish_and_starts_no_more(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    dbs = make_fleet(tmp_path, 6, 5, slow=20000)
+    proc = subprocess.Popen([sys.executable, "-m", "mig", "--targets", "all", "-j", "2", "up"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error):
+            if sum(applies(dbs[0]).values()) + sum(applies(dbs[1]).values()):
+                break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert "skipped" in out and "interrupted" in out
+    done = [sum(applies(db).values()) for db in dbs]
+    assert set(done) <= {0, 5} and 0 < done.count(5) < 6, done  # whole targets, or untouched

@@ -353,11 +353,9 @@ class ThreadRunner(FleetRunner):
                     running.add(pool.submit(run_job, job, emit))
                 if not running:
                     return
-                try:
-                    done, running = wait(running, return_when=FIRST_COMPLETED)
-                except KeyboardInterrupt:  # let the running ones finish; start no more
-                    stop.set()
-                    continue
+                # On Ctrl-C leaving the block waits for the running jobs: each finishes its
+                # command on its target (a migration is never cut off midway).
+                done, running = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     yield future.result()
 
