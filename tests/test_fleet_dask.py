@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -104,6 +105,19 @@ def test_up_on_the_cluster_from_the_command_line(cluster: Cluster, tmp_path: Pat
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert "mig: error: cannot reach the Dask scheduler at tcp://127.0.0.1:1" in proc.stderr
+
+
+def test_fail_fast_submits_no_more_tasks(cluster: Cluster, tmp_path: Path) -> None:
+    dbs = make_fleet(tmp_path, 4, 2)
+    with sqlite3.connect(dbs[0]) as conn:  # its first migration fails
+        conn.execute("CREATE TABLE t001 (x INTEGER)")
+    proc = subprocess.run([sys.executable, "-m", "mig", "--targets", "all", "--runner", "dask",
+                           "--cluster", cluster.address, "-j", "1", "--fail-fast", "up",
+                           "--json"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["totals"] == {"ok": 0, "failed": 1, "problems": 0, "skipped": 3}
+    assert all(not applies(db) for db in dbs)
 
 
 def test_a_worker_killed_mid_run_applies_nothing_twice(cluster: Cluster, tmp_path: Path) -> None:

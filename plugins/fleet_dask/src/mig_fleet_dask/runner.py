@@ -49,8 +49,8 @@ class DaskRunner(FleetRunner):
     """``--runner dask --cluster tcp://scheduler:8786`` (or ``cluster`` in
     ``[mig.options.fleet_dask]``; ``connect_timeout`` in seconds, default 10;
     ``progress_interval``, the least seconds between two progress messages of a target,
-    default 0.2). Without
-    ``--concurrency`` as many jobs run at once as the cluster has worker threads."""
+    default 0.2). ``--concurrency N`` submits at most N tasks at once; by default twice the
+    cluster's worker threads (the workers' threads bound what runs at once)."""
 
     name = "dask"
 
@@ -72,6 +72,21 @@ class DaskRunner(FleetRunner):
         except (OSError, TimeoutError) as exc:
             raise ConfigError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
+    @staticmethod
+    def _cancel_waiting(client: Any, running: dict[str, tuple[Job, Any]],
+                        started: set[str]) -> Iterator[TargetResult]:
+        """Cancel the submitted tasks that have not said they started (--fail-fast)."""
+        waiting = [key for key, (job, _) in running.items() if job.target.name not in started]
+        if not waiting:
+            return
+        client.cancel([running[key][1] for key in waiting], force=True)
+        for key in waiting:
+            job = running.pop(key)[0]
+            yield TargetResult(
+                job.target.name, mask_url(job.target.url), "skipped", exit_code=1,
+                error="cancelled before it reported starting (--fail-fast);"
+                      " see `mig status` on it")
+
     def run(self, jobs: Sequence[Job], *, concurrency: int | None, emit: Emit,
             stop: threading.Event) -> Iterator[TargetResult]:
         from distributed import as_completed
@@ -79,13 +94,19 @@ class DaskRunner(FleetRunner):
         client = self._connect()
         topic = f"mig-fleet-{uuid.uuid4().hex}"
 
+        started: set[str] = set()
+
         def relay(event: Any) -> None:
             message = event[1] if isinstance(event, tuple) else event
+            if message.get("kind") == "start":
+                started.add(message["target"])
             emit(Event(**message))
 
         client.subscribe_topic(topic, relay)
         interval = float(self.options.get("progress_interval", PROGRESS_INTERVAL))
-        width = concurrency or max(1, sum(client.nthreads().values()))
+        # By default twice the cluster's threads are submitted, so a worker finishing a task
+        # finds the next one queued at the scheduler instead of waiting for this client.
+        width = concurrency or max(1, 2 * sum(client.nthreads().values()))
         queue = iter(jobs)
         running: dict[str, tuple[Job, Any]] = {}
         futures = as_completed(loop=client.loop)  # type: ignore[no-untyped-call]
@@ -103,6 +124,8 @@ class DaskRunner(FleetRunner):
         try:
             fill()
             for future in futures:
+                if future.key not in running:  # cancelled below
+                    continue
                 job = running.pop(future.key)[0]
                 try:
                     result: TargetResult = future.result()
@@ -112,6 +135,8 @@ class DaskRunner(FleetRunner):
                         error=f"the Dask task failed: {type(exc).__name__}: {exc}"
                               " (see `mig status` on it)")
                 yield result
+                if stop.is_set():
+                    yield from self._cancel_waiting(client, running, started)
                 fill()
         finally:
             # Interrupted (or the caller stopped reading): drop what has not started. Tasks
