@@ -7,8 +7,8 @@ whole commands (a subprocess, wall clock):
   without fleets (timed over --loop-sample databases and scaled to T: it is linear);
 - `mig --targets all -j N up` with the thread runner, N in --concurrency;
 - with --dask: a `dask scheduler` and 2 `dask worker` processes (1 thread each) on
-  127.0.0.1, `--runner dask -j 2` against the thread runner at -j 2; the difference divided
-  by T is the Dask runner's overhead per target.
+  127.0.0.1, `--runner dask` (2 running, 2 more queued at the scheduler) against the thread
+  runner at -j 2; the difference divided by T is the Dask runner's overhead per target.
 
     python benchmarks/bench_fleet.py [--targets 100] [--migrations 20]
                                      [--concurrency 1,4,8] [--repeat 3] [--dask]
@@ -139,8 +139,8 @@ def main() -> None:
         address, procs = start_cluster(run)
         try:
             threads = [time_fleet(mig, run, args, ["-j", "2"]) for _ in range(args.repeat)]
-            dask = [time_fleet(mig, run, args, ["--runner", "dask", "--cluster", address,
-                                                "-j", "2"]) for _ in range(args.repeat)]
+            dask = [time_fleet(mig, run, args, ["--runner", "dask", "--cluster", address])
+                    for _ in range(args.repeat)]
         finally:
             for proc in reversed(procs):
                 proc.terminate()
