@@ -108,6 +108,10 @@ def start_cluster(run: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     return address, procs
 
 
+def _ratio(base: float, seconds: float) -> str:
+    return f"{base / seconds:.1f}x" if base else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--targets", type=int, default=100)
@@ -125,7 +129,7 @@ def main() -> None:
           f" median of {args.repeat} runs\n")
     rows: list[list[str]] = []
     loop = [time_loop(mig, run, args) for _ in range(0 if args.only_dask else args.repeat)]
-    base = median(loop) if loop else float("nan")
+    base = median(loop) if loop else 0.0
     if loop:
         rows.append(["shell loop of `mig up`", f"{base:.2f}", f"{args.targets / base:.1f}",
                      "1.0x", fmt_runs(loop)])
@@ -133,7 +137,7 @@ def main() -> None:
         runs = [time_fleet(mig, run, args, ["-j", str(n)]) for _ in range(args.repeat)]
         m = median(runs)
         rows.append([f"threads -j {n}", f"{m:.2f}", f"{args.targets / m:.1f}",
-                     f"{base / m:.1f}x", fmt_runs(runs)])
+                     _ratio(base, m), fmt_runs(runs)])
     dask_line = None
     if args.dask or args.only_dask:
         address, procs = start_cluster(run)
@@ -146,10 +150,10 @@ def main() -> None:
                 proc.terminate()
                 proc.wait(timeout=30)
         rows.append(["threads -j 2", f"{median(threads):.2f}",
-                     f"{args.targets / median(threads):.1f}", f"{base / median(threads):.1f}x",
+                     f"{args.targets / median(threads):.1f}", _ratio(base, median(threads)),
                      fmt_runs(threads)])
         rows.append(["dask, 2 workers x 1 thread", f"{median(dask):.2f}",
-                     f"{args.targets / median(dask):.1f}", f"{base / median(dask):.1f}x",
+                     f"{args.targets / median(dask):.1f}", _ratio(base, median(dask)),
                      fmt_runs(dask)])
         per = (median(dask) - median(threads)) / args.targets * 1000
         dask_line = f"Dask runner overhead per target against threads -j 2: {per:+.1f} ms"
