@@ -75,7 +75,8 @@ def test_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
 
 def test_status_matrix_plan_and_selectors(tmp_path: Path) -> None:
     extra = ('[mig.targets.main]\nurl = "sqlite:///main.db"\n'
-             'labels = { role = "main", region = "eu" }\n')
+             'labels = { role = "main", region = "eu" }\n'
+             '[mig.targets.spare]\nurl = "sqlite:///spare.db"\nlabels = ["tenant", "eu"]\n')
     dbs = make_fleet(tmp_path, 3, 4, extra=extra)
     code, _, err = mig(tmp_path, "--targets", "tenants/tenant00[01]", "up")
     assert code == 0, err
@@ -84,8 +85,8 @@ def test_status_matrix_plan_and_selectors(tmp_path: Path) -> None:
     lines = {line.split()[0]: line for line in out.splitlines()[1:-2]}
     assert "up to date" in lines["tenants/tenant000"] and "004" in lines["tenants/tenant000"]
     assert "BEHIND" in lines["tenants/tenant002"] and "BEHIND" in lines["main"]
-    assert "2 of 4 target(s) behind" in out
-    code, out, _ = mig(tmp_path, "--targets", "role!=tenant", "plan", "--json")
+    assert "3 of 5 target(s) behind" in out
+    code, out, _ = mig(tmp_path, "--targets", "role=main", "plan", "--json")
     assert [t["data"]["plan"] for t in json.loads(out)["targets"]] == [
         ["001_t001", "002_t002", "003_t003", "004_t004"]]
     # A URL glob and a list file need no [mig.targets] entry.
@@ -95,6 +96,9 @@ def test_status_matrix_plan_and_selectors(tmp_path: Path) -> None:
     assert [t.name for t in select(config, "@list.txt", tmp_path)] == ["first", "tenant002.db"]
     assert len(select(config, "sqlite:///tenants/*.db", tmp_path)) == 3
     assert [t.name for t in select(config, "region=eu")] == ["main"]
+    assert [t.name for t in select(config, "label=eu")] == ["main", "spare"]  # name or value
+    assert len(select(config, "label=tenant")) == 4
+    assert [t.name for t in select(config, "role!=tenant,main")] == ["main"]
     with pytest.raises(ConfigError, match="no target matches 'role=nobody'"):
         select(config, "role=nobody")
     code, _, err = mig(tmp_path, "--targets", "role=nobody", "up")

@@ -254,11 +254,13 @@ def _targets(value: Any, base_dir: Path, source: str) -> dict[str, TargetSpec]:
             raise ConfigError(f"{where}: url must be a database URL, not {url!r}")
         if file is not None and (not isinstance(file, str) or not file):
             raise ConfigError(f"{where}: file must be a file name, not {file!r}")
+        if isinstance(labels, list) and all(isinstance(x, str) for x in labels):
+            labels = dict.fromkeys(labels, "")  # bare labels: labels = ["tenant", "eu"]
         if not isinstance(labels, dict) or not all(
             isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
         ):
             raise ConfigError(f"{where}: labels must be a table of strings, e.g."
-                              ' labels = { role = "tenant" }')
+                              ' labels = { role = "tenant" }, or a list of names')
         path = (base_dir / file).resolve() if file is not None else None
         found[name] = TargetSpec(name, url, path, dict(labels))
     return found

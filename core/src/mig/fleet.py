@@ -111,15 +111,18 @@ def _matches(target: Target, term: str) -> bool:
         key, value = term.split("!=", 1)
         return not fnmatchcase(target.labels.get(key.strip(), ""), value.strip())
     if "=" in term:
-        key, value = term.split("=", 1)
-        key = key.strip()
-        return key in target.labels and fnmatchcase(target.labels[key], value.strip())
+        key, value = (x.strip() for x in term.split("=", 1))
+        if key == "label" and key not in target.labels:  # any label, by name or value
+            return any(fnmatchcase(k, value) or fnmatchcase(v, value)
+                       for k, v in target.labels.items())
+        return key in target.labels and fnmatchcase(target.labels[key], value)
     return term in ("all", "*") or fnmatchcase(target.name, term)
 
 
 def select(config: Config, selector: str, cwd: Path | None = None) -> list[Target]:
     """The targets ``--targets SELECTOR`` names: terms separated by commas, all of which must
-    match: ``key=value`` (a label, the value may be a glob), ``key!=value``, a target name
+    match: ``key=value`` (a label, the value may be a glob; ``label=value``: any label named
+    or valued so), ``key!=value``, a target name
     (or a glob of names; ``all``). A selector holding ``://`` is itself a URL or a glob of
     SQLite files (relative to ``cwd``), and ``@FILE`` a list file, without any config."""
     selector = selector.strip()
