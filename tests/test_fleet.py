@@ -101,6 +101,11 @@ def test_status_matrix_plan_and_selectors(tmp_path: Path) -> None:
     assert [t.name for t in select(config, "role!=tenant,main")] == ["main"]
     with pytest.raises(ConfigError, match="no target matches 'role=nobody'"):
         select(config, "role=nobody")
+    code, out, _ = mig(tmp_path, "--targets", "tenants/tenant000", "down", "--steps", "2",
+                       "--json")
+    assert code == 0 and [(t["version_before"], t["version_after"])
+                          for t in json.loads(out)["targets"]] == [("004", "002")]
+    assert applies(dbs[0]) == {"001_t001": 1, "002_t002": 1}
     code, _, err = mig(tmp_path, "--targets", "role=nobody", "up")
     assert code == 2 and "mig: error: no target matches 'role=nobody'" in err
     code, _, err = mig(tmp_path, "--targets", "all", "history")

@@ -114,8 +114,8 @@ def _line(r: TargetResult) -> str:
         what = r.error
     elif "backup_id" in r.data:
         what = f"backup {r.data['backup_id']}"
-    elif r.status == "problems":
-        what = f"{len(r.data.get('problems', []))} problem(s)"
+    elif "problems" in r.data:
+        what = f"{len(r.data['problems'])} problem(s)"
     elif "pending" in r.data:
         what = f"version {r.version_after or '(none)'}, {len(r.data['pending'])} pending"
     elif "plan" in r.data:
