@@ -4,7 +4,8 @@ Each example generates a set of 3-8 migrations (tables, indexes, added columns, 
 dependencies, some irreversible, some non-transactional on SQLite), writes them in mig's
 format and drives mig through its Python API with random steps: up (all or to a target),
 down (steps, to a target, all), rollback of any execution from the history with any method,
-with and without cascade, backups of every type, restores, pruning, and a process killed
+with and without cascade, backups of every type, restores, pruning, ``repair`` (resolving a
+migration that needs attention once its objects are all there or none), and a process killed
 (``Crash``, a BaseException) or a statement failing at an instrumented step. After every step,
 with a fresh read:
 
@@ -690,6 +691,53 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
                 self.roll_back(what, lambda e: call(e.down, steps=steps, method=method,
                                                     confirm=yes),
                                None, method, False, where, k)
+
+        # -- repair -------------------------------------------------------------------------
+
+        @precondition(lambda self: on("repair"))
+        @rule(n=PICK)
+        @logged
+        def repair(self, n: int) -> None:
+            """``repair()``: with nothing drifted and no backup deleted by hand it changes
+            nothing. With a migration needing attention whose objects are all there, or none
+            of them (what an operator makes true before resolving), ``repair(resolve=...)``
+            makes it applied or not, as said, and clears the attention."""
+            assert self.engine is not None
+            pre = self.seen
+            waiting = [e for e in self.engine.status().attention
+                       if e.migration_id in pre.attention]
+            if not waiting:
+                self.step("repair()")
+                rows = self.engine.repair()
+                assert rows == [], f"repair() with nothing to repair wrote {rows}"
+                self.outcome("nothing to do")
+                self.unchanged(pre, "repair()")
+                return
+            ex = waiting[n % len(waiting)]
+            m = ex.migration_id
+            dependents = {d for d in pre.applied if d != m and m in {
+                self.order[v - 1] for v in self.specs[d].deps}}
+            if pre.schema == self.reference(pre.applied | {m}):
+                how, expect = "applied", pre.applied | {m}
+            elif pre.schema == self.reference(pre.applied - {m}) and not dependents:
+                how, expect = "rolled-back", pre.applied - {m}
+            else:  # half there: the operator would have to finish or undo it by hand first
+                self.step(f"repair(resolve={m!r}) skipped")
+                self.outcome("skipped: objects half there")
+                return
+            self.step(f"repair(resolve={m!r}, as={how!r})")
+            rows = self.engine.repair(ex.execution_id, how)
+            post = self.observe()
+            self.outcome(f"resolved as {how}")
+            assert rows and rows[0].operation is Operation.REPAIR, rows
+            assert post.applied == expect, (
+                f"resolved {m} as {how}: applied {sorted(pre.applied)} ->"
+                f" {sorted(post.applied)}")
+            assert post.schema == pre.schema, f"repair({m}) changed the schema"
+            assert m not in post.attention, f"{m} still needs attention after its resolve"
+            self.attention.discard(m)
+            self.attention_unsure.discard(m)
+            self.settle(pre, post, {m: None} if m in post.applied - pre.applied else None)
 
         # -- backups ------------------------------------------------------------------------
 

@@ -77,6 +77,10 @@ def sha256_stream(stream: Any) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
+#: Parts smaller than this in all are hashed before they are stored, not beside it.
+_SMALL_PARTS = 4 << 20
+
+
 @dataclass
 class Manifest:
     """A backup as described by the manifest stored with it."""
@@ -218,6 +222,27 @@ def human_size(size: int) -> str:
 
 
 @dataclass
+class Tally:
+    """The backups one command took (count, bytes stored, seconds spent) and what the
+    retention run after it removed, for the run summary."""
+
+    count: int = 0
+    size: int = 0
+    seconds: float = 0.0
+    pruned: PruneReport | None = None
+    prune_error: str | None = None
+
+    def line(self) -> str:
+        text = f"backups: {self.count} taken, {human_size(self.size)}, {self.seconds:.2f} s"
+        if self.pruned is not None and (self.pruned.removed or self.pruned.reclaimed):
+            text += (f"; retention removed {len(self.pruned.removed)}"
+                     f" (+{len(self.pruned.reclaimed)} leftovers)")
+        if self.prune_error:
+            text += f"; retention failed: {self.prune_error}"
+        return text
+
+
+@dataclass
 class RestoreOutcome:
     """What a restore did: its ``restore`` row, the rollback rows it wrote (a rollback by
     restore), and whether the backup kept the schema as it was (data-only)."""
@@ -243,6 +268,13 @@ class Backups:
         self.keys = Keys.load(config)
         #: What the last :meth:`prune` did (its return value stays the removed ids).
         self.last_prune = PruneReport()
+        #: The storage's backups, read once while the migration lock is held (only this
+        #: process changes them then, and it keeps the copy up to date); None otherwise.
+        self._held: Store | None = None
+        self._holding = False
+        #: What the current (or last) command's backups cost.
+        self.tally = Tally()
+        self._run_tables: tuple[str | None, dict[str, list[Any]] | None] = (None, None)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -295,9 +327,29 @@ class Backups:
 
     # -- listing and verifying ----------------------------------------------------------------
 
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """While the migration lock is held: the storage is listed and its manifests read
+        once, not once per backup a run takes (which made a run of N backups cost N²
+        manifest reads)."""
+        self._holding, self._held = True, None
+        self.tally = Tally()
+        try:
+            yield
+        finally:
+            self._holding, self._held = False, None
+
     def scan(self) -> Store:
         """Every backup in storage, read backup by backup: one that cannot be read is
         damaged, and blocks nothing else."""
+        if self._held is not None:
+            return self._held
+        store = self._scan()
+        if self._holding:
+            self._held = store
+        return store
+
+    def _scan(self) -> Store:
         groups: dict[str, list[str]] = {}
         for key in self.storage.keys():  # noqa: SIM118 (a StorageTarget, not a dict)
             groups.setdefault(key.split("/", 1)[0], []).append(key)
@@ -360,7 +412,7 @@ class Backups:
             if parent_id in seen:
                 raise BackupError(f"backup chain of {manifest.info.backup_id} loops at {parent_id}")
             try:
-                parent = self._read_manifest(f"{parent_id}/{MANIFEST}")
+                parent = self._manifest(parent_id)
             except FileNotFoundError:
                 raise BackupError(
                     f"backup {manifest.info.backup_id} needs {parent_id}, which is missing:"
@@ -369,6 +421,13 @@ class Backups:
             seen.add(parent_id)
             chain.insert(0, parent)
         return chain
+
+    def _manifest(self, backup_id: str) -> Manifest:
+        if self._held is not None:
+            for manifest in self._held.manifests:
+                if manifest.info.backup_id == backup_id:
+                    return manifest
+        return self._read_manifest(f"{backup_id}/{MANIFEST}")
 
     def verify(self, backup_id: str) -> list[Manifest]:
         """Check every part of the backup and of its chain; return the chain, base first."""
@@ -413,7 +472,7 @@ class Backups:
                 return local
             dest = workdir / f"fetched-{info.backup_id}-{part}"
             try:
-                manifest = self._read_manifest(f"{info.backup_id}/{MANIFEST}")
+                manifest = self._manifest(info.backup_id)
                 with self.storage.open(key) as src, dest.open("wb") as out:
                     shutil.copyfileobj(src, out, _CHUNK)
             except FileNotFoundError:
@@ -430,8 +489,13 @@ class Backups:
 
     # -- creating -----------------------------------------------------------------------------
 
-    def create(self, backup_type: str, migration_id: str | None = None) -> BackupInfo:
-        """Take a backup now (the caller holds the migration lock)."""
+    def create(self, backup_type: str, migration_id: str | None = None,
+               run_id: str | None = None) -> BackupInfo:
+        """Take a backup now (the caller holds the migration lock). The backups a run takes
+        before its migrations (``run_id``) form a chain of their own: the run's first one is
+        a base, so a restore replays at most one run's increments and retention removes whole
+        runs."""
+        began = time.perf_counter()
         strategy = self.strategy(backup_type)
         ledger = self.db.writer()
         ctx = self.context()
@@ -447,10 +511,17 @@ class Backups:
             migration_id=migration_id,
             storage=self.config.storage,
         )
-        parent = self._latest_of_chain(backup_type) if strategy.chained else None
+        parent = self._latest_of_chain(backup_type, run_id) if strategy.chained else None
         # Taken first: a write that lands between this and the copy reads as a change later,
-        # which errs on the side of warning.
-        tables = ctx.dialect.table_stats(self.config.table_prefix)
+        # which errs on the side of warning. Within a run, the figures of the tables the
+        # run's first backup counted stand for later backups too (counting every table's
+        # rows before each migration cost more than the backup): a later restore then names
+        # a table an earlier migration of the run wrote as changed, again on the side of
+        # warning. Tables created during the run are counted afresh.
+        first = self._run_tables[1] if run_id and self._run_tables[0] == run_id else None
+        tables = ctx.dialect.table_stats(self.config.table_prefix, first)
+        if first is None:
+            self._run_tables = (run_id, tables)
         info.parent_id = parent.backup_id if parent else None
         applied = [e.execution_id for e in ledger.in_effect()]
         with self._workdir(info.backup_id) as workdir:
@@ -464,10 +535,16 @@ class Backups:
             parts = sorted(p for p in out.iterdir() if p.is_file())
             if not any(p.name == "data" for p in parts):
                 raise BackupError(f"the {backup_type} backup plugin wrote no 'data' part")
-            manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables)
+            manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables,
+                                   run_id)
         try:
             with self.db.transaction() as tx:
                 tx.backup_recorded(info, manifest)
+            if self._held is not None:
+                self._held.manifests.append(Manifest.parse(manifest, info.backup_id))
+            self.tally.count += 1
+            self.tally.size += info.size_bytes
+            self.tally.seconds += time.perf_counter() - began
         except BaseException as exc:
             # An uncatalogued backup would stay on every retry (a full database disk).
             self._delete(info.backup_id)
@@ -480,10 +557,13 @@ class Backups:
             ) from exc
         return info
 
-    def _latest_of_chain(self, backup_type: str) -> BackupInfo | None:
-        """The newest backup of this type that is still whole enough to build on."""
+    def _latest_of_chain(self, backup_type: str, run_id: str | None) -> BackupInfo | None:
+        """The newest backup of this type that is still whole enough to build on (within a
+        run: the run's own newest, if it took one)."""
         for manifest in reversed(self.manifests()):
             if str(manifest.info.backup_type) == backup_type:
+                if run_id is not None and manifest.data.get("run_id") != run_id:
+                    return None
                 return manifest.info
         return None
 
@@ -495,6 +575,7 @@ class Backups:
         extra: dict[str, Any],
         dialect: Dialect,
         tables: dict[str, list[Any]] | None,
+        run_id: str | None = None,
     ) -> str:
         info.backup_path = self.storage.describe(f"{info.backup_id}/data")
         info.extra = extra
@@ -516,6 +597,7 @@ class Backups:
                 "parts": summary,
                 "database": {"dialect": dialect.name, "url": info.database_path},
                 "applied": applied,
+                "run_id": run_id,
                 "tables": tables,
                 "extra": extra,
             }
@@ -539,6 +621,16 @@ class Backups:
         while the target writes and syncs, so a backup costs one hashing pass, not two."""
         from concurrent.futures import ThreadPoolExecutor
 
+        if sum(part.stat().st_size for part in parts) < _SMALL_PARTS:
+            # A thread costs more to start than hashing a few pages (each pre-migration
+            # increment of a run is that small).
+            summary = {}
+            for part in parts:
+                os.chmod(part, 0o600)
+                digest, size = sha256_file(part)
+                self.storage.put(f"{backup_id}/{part.name}", part)
+                summary[part.name] = {"sha256": digest, "size": size}
+            return summary
         handles = []
         try:
             for part in parts:
@@ -558,6 +650,7 @@ class Backups:
         }
 
     def _delete(self, backup_id: str) -> None:
+        self._held = None  # read again when next needed
         # The manifest goes first: a backup without one is invisible, never half-listed.
         self.storage.delete(f"{backup_id}/{MANIFEST}")
         for key in list(self.storage.keys(f"{backup_id}/")):
@@ -704,6 +797,7 @@ class Backups:
         return found
 
     def _reclaim(self, item: Leftover) -> None:
+        self._held = None
         if item.keys:
             for key in item.keys:
                 self.storage.delete(key)
@@ -778,34 +872,46 @@ class Backups:
     def _forget_missing(self, store: Store, report: PruneReport) -> None:
         """Catalogue entries whose backup is gone from storage (deleted by hand): each is
         forgotten with an audit row (``forget``) saying so."""
+        for row in self.gone(store):
+            with self.db.transaction() as tx:
+                self.forget(tx, row, "prune")
+            report.forgotten.append(row.backup_id)
+
+    def gone(self, store: Store | None = None) -> list[BackupInfo]:
+        """Catalogue entries whose backup is gone from storage (deleted outside mig)."""
         ledger = self.db.reader()
         if ledger is None:
-            return
+            return []
+        store = store or self.scan()
         present = {m.info.backup_id for m in store.manifests} | {
             d.backup_id for d in store.damaged}
-        for row in ledger.backups():
-            if row.backup_id in present:
-                continue
-            if any(self.storage.keys(f"{row.backup_id}/")):  # parts left in use: not gone
-                continue
-            record = MigrationExecution(
-                execution_id=new_id(),
-                migration_id=row.migration_id or "",
-                version="",
-                status=MigrationStatus.COMPLETED,
-                started_at=now(),
-                completed_at=now(),
-                operation=Operation.FORGET,
-                backup_id=row.backup_id,
-                backup_path=row.backup_path,
-                method=str(row.backup_type),
-                rollback_available=False,
-                error_message=f"backup {row.backup_id} was deleted from storage outside mig;"
-                              " prune removed it from the catalogue",
-            )
-            with self.db.transaction() as tx:
-                tx.backup_forgotten(row.backup_id, record)
-            report.forgotten.append(row.backup_id)
+        return [row for row in ledger.backups() if row.backup_id not in present
+                and not any(self.storage.keys(f"{row.backup_id}/"))]  # parts left: not gone
+
+    @staticmethod
+    def forget(ledger: Ledger, row: BackupInfo, by: str, run_id: str | None = None) -> (
+            MigrationExecution):
+        """Forget the catalogue entry ``row`` of a backup gone from storage, with its
+        ``forget`` audit row (``by``: the command that found it gone); inside the caller's
+        transaction. Returns the audit row."""
+        record = MigrationExecution(
+            execution_id=new_id(),
+            migration_id=row.migration_id or "",
+            version="",
+            status=MigrationStatus.COMPLETED,
+            started_at=now(),
+            completed_at=now(),
+            operation=Operation.FORGET,
+            backup_id=row.backup_id,
+            backup_path=row.backup_path,
+            method=str(row.backup_type),
+            rollback_available=False,
+            run_id=run_id,
+            error_message=f"backup {row.backup_id} was deleted from storage outside mig;"
+                          f" {by} removed it from the catalogue",
+        )
+        ledger.backup_forgotten(row.backup_id, record)
+        return record
 
     def _needed_for_rollback(self) -> set[str]:
         """Pre-migration backups of applied migrations that only a restore can undo."""

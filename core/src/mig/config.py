@@ -19,6 +19,7 @@ DATABASE_ENV = "MIG_DATABASE"
 NO_BACKUP = "none"
 AUTO_ROLLBACK = "auto"
 OUT_OF_ORDER_CHOICES = ("allow", "error")
+VERSION_STYLE_CHOICES = ("sequence", "timestamp")
 _PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?")
 _FORMAT = re.compile(r"[a-z][a-z0-9_-]*")
 #: A target's name names its backups' sub-folder: no separators, no leading dot.
@@ -49,6 +50,8 @@ class Config:
     table_prefix: str = "mig_"
     lock_timeout: float = 30.0
     out_of_order: str = "allow"
+    #: How ``mig new`` numbers a migration: ``sequence`` (001, 002) or ``timestamp``.
+    version_style: str = "sequence"
     executor: str | None = None
     storage: str = "local"
     keep_days: int = 30
@@ -88,6 +91,7 @@ _MIG_KEYS: dict[str, tuple[type | tuple[type, ...], tuple[str, ...] | None]] = {
     "table_prefix": (str, None),
     "lock_timeout": ((int, float), None),
     "out_of_order": (str, OUT_OF_ORDER_CHOICES),
+    "version_style": (str, VERSION_STYLE_CHOICES),
     "executor": (str, None),
     "storage": (str, None),
     "backup_key_file": (str, None),
@@ -273,7 +277,9 @@ def default_toml(database: str) -> dict[str, Any]:
             "database": database,
             "migrations_dir": "migrations",
             "backups_dir": "backups",
-            "backup": "full",
+            # Incremental where the dialect has it: a run writes one base and the pages each
+            # migration changes, not a whole copy per migration.
+            "backup": "incremental" if database.startswith("sqlite:") else "full",
             "rollback": "auto",
             "table_prefix": "mig_",
             "lock_timeout": 30,

@@ -10,12 +10,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from . import repair as _repair
 from . import status as _status
 from .backups import Backups, RestoreNotice
 from .config import Config, from_table, load_config
 from .database import Database
-from .errors import ConfigError, RollbackRefused, UnknownTargetError
-from .ledger import Ledger
+from .errors import ConfigError, MigError, RollbackRefused, UnknownTargetError
+from .ledger import Ledger, new_id
 from .loader import Catalog
 from .models import (
     BackupInfo,
@@ -36,10 +37,11 @@ from .planner import (
 )
 from .plugins import Plugins
 from .protocols import Context, Dialect, Executor
+from .repair import RepairPlan
 from .runner import Apply, Progress, Runner, Undo, apply_steps, record_schema, undo_steps
 from .status import Status
 
-__all__ = ["MigrationEngine", "Progress", "RollbackStep", "Status"]
+__all__ = ["MigrationEngine", "Progress", "RepairPlan", "RollbackStep", "Status"]
 
 #: ``confirm`` of a rollback: True, or a function that sees the plan and says yes or no.
 Confirm = bool | Callable[[list[RollbackStep]], bool]
@@ -158,7 +160,7 @@ class MigrationEngine:
 
     @contextmanager
     def _locked(self) -> Iterator[Ledger]:
-        with self.db.lock(self.config.lock_timeout):
+        with self.db.lock(self.config.lock_timeout), self.backups().held():
             yield self.db.writer()
 
     # -- reading ------------------------------------------------------------------------------
@@ -257,8 +259,22 @@ class MigrationEngine:
             todo = self._plan(ledger.in_effect(), target, only, not allow_drift, True)
             steps = apply_steps(todo, self.split, self.dialect, backup_type, atomic)
             done = self._run(steps, atomic, progress)
+            self._retain()
         self.plugins.run_finished(self.context(), done)
         return done
+
+    def _retain(self) -> None:
+        """After a run that took backups, apply the retention rules (``[mig.retention]``), as
+        ``mig backup prune`` does: disk use stays bounded without anyone typing it. A prune
+        that fails leaves the run as it is; its error is in the tally for the summary."""
+        backups = self.backups()
+        if not backups.tally.count:
+            return
+        try:
+            backups.prune(self.config.keep_days, self.config.keep_count)
+            backups.tally.pruned = backups.last_prune
+        except MigError as exc:
+            backups.tally.prune_error = str(exc)
 
     def _run(self, steps: list[Apply] | list[Undo], atomic: bool,
              progress: Progress | None) -> list[MigrationExecution]:
@@ -384,6 +400,75 @@ class MigrationEngine:
             raise RollbackRefused(_refusal(notices))
         steps = undo_steps(plan, self.plugins.rollback_methods(), self.dialect)
         return self._run(steps, False, progress)
+
+    # -- adopting and repairing --------------------------------------------------------------
+
+    def baseline_plan(self, version: str) -> list[Migration]:
+        """The migrations :meth:`baseline` would record: every one up to ``version`` in plan
+        order (with its dependencies). Raises :class:`HistoryConflict` when the database
+        already has mig history for any of them."""
+        todo = plan_up(self.migrations(), set(), self.resolve_target(version))
+        _repair.check_baseline(todo, self.db.reader())
+        return todo
+
+    def baseline(self, version: str, *, note: str | None = None) -> list[MigrationExecution]:
+        """Adopt an existing database: record every migration up to ``version`` (plan
+        order) as applied without running it, in one transaction under the lock, each with a
+        ``baseline`` apply row (and ``note``) in the audit trail. The live schema is recorded
+        as the one ``mig check`` compares with. Refused (exit 2) when the database already
+        has mig history for any of them."""
+        with self.db.lock(self.config.lock_timeout):
+            todo = self.baseline_plan(version)
+            if not todo:
+                return []
+            run_id = new_id()
+            with self.db.transaction() as ledger:
+                done = [ledger.adopted(m, run_id, how="baseline",
+                                       note=note or _repair.baseline_note(version))
+                        for m in todo]
+            record_schema(self.db, done[-1])
+        return done
+
+    def repair_plan(self, resolve: str | None = None,
+                    resolution: str | None = None) -> RepairPlan:
+        """What :meth:`repair` would do: accept edited files of applied migrations, forget
+        catalogue entries of backups gone from storage and, with ``resolve`` (an execution id
+        from :attr:`Status.attention`) and ``resolution`` (``"applied"`` or
+        ``"rolled-back"``), clear that migration's "needs attention"."""
+        ledger = self.db.reader()
+        if ledger is None:
+            if resolve is not None:
+                raise UnknownTargetError(f"no execution has the id {resolve!r}")
+            return RepairPlan()
+        plan = RepairPlan(drift=_repair.drift(self.migrations(), ledger.in_effect()))
+        if self.config.storage in self.plugins.storage_targets():
+            plan.gone = self.backups().gone()
+        attention = ledger.attention()
+        if resolve is not None:
+            plan.resolve = _repair.resolution(attention, resolve, resolution or "",
+                                              lambda ex: self._current_file(ex, ledger))
+        plan.attention = [e for e in attention
+                          if plan.resolve is None or e is not plan.resolve.execution]
+        return plan
+
+    def _current_file(self, ex: MigrationExecution, ledger: Ledger) -> Migration:
+        found = self.catalog.by_id().get(ex.migration_id)
+        return found or self.migration_for(ex, ledger)
+
+    def repair(self, resolve: str | None = None,
+               resolution: str | None = None) -> list[MigrationExecution]:
+        """Do :meth:`repair_plan`, in one transaction under the lock. Returns the rows
+        written (``repair`` and ``forget`` audit rows, and an apply row when a migration is
+        resolved as applied)."""
+        with self.db.lock(self.config.lock_timeout):
+            plan = self.repair_plan(resolve, resolution)
+            if plan.empty:
+                return []
+            with self.db.transaction() as ledger:
+                rows = _repair.apply_plan(ledger, plan, self.backups().forget, new_id())
+            if plan.resolve is not None:  # the operator's inspection: the schema now
+                record_schema(self.db, rows[-1])
+        return rows
 
     # -- integrity ----------------------------------------------------------------------------
 

@@ -39,6 +39,13 @@ class UnknownTargetError(MigError):
     exit_code = 2
 
 
+class HistoryConflict(MigError):
+    """The request contradicts what the ledger records (``baseline`` over migrations mig
+    already ran, ``repair --resolve`` of an execution that needs no attention)."""
+
+    exit_code = 2
+
+
 class DatabaseError(MigError):
     """The database cannot be reached or opened."""
 

@@ -333,6 +333,9 @@ class Ledger:
             m = ex.migration_id
             if m in settled or ex.operation is Operation.RESTORE:
                 continue
+            if ex.operation is Operation.REPAIR and (ex.method or "").startswith(RESOLVED):
+                settled.add(m)  # an operator inspected it (`mig repair --resolve`)
+                continue
             if ex.operation is Operation.APPLY and ex.status in (
                 MigrationStatus.COMPLETED, MigrationStatus.ROLLED_BACK
             ):
@@ -344,13 +347,16 @@ class Ledger:
         return list(found.values())
 
     def failed(self) -> list[MigrationExecution]:
-        """The newest apply execution of each migration when it failed or never finished."""
+        """The newest apply execution of each migration when it failed or never finished
+        (and no ``repair --resolve`` has settled it since)."""
         latest: dict[str, MigrationExecution] = {}
-        for ex in self._select("WHERE operation = ?", (Operation.APPLY.value,), "ORDER BY seq"):
-            latest[ex.migration_id] = ex
+        for ex in self._select("WHERE operation IN (?, ?)",
+                               (Operation.APPLY.value, Operation.REPAIR.value), "ORDER BY seq"):
+            if ex.operation is Operation.APPLY or (ex.method or "").startswith(RESOLVED):
+                latest[ex.migration_id] = ex
         return [
-            ex for ex in latest.values()
-            if ex.status in (MigrationStatus.FAILED, MigrationStatus.RUNNING)
+            ex for ex in latest.values() if ex.operation is Operation.APPLY
+            and ex.status in (MigrationStatus.FAILED, MigrationStatus.RUNNING)
         ]
 
     def get_execution(self, execution_id: str) -> MigrationExecution:
@@ -624,9 +630,66 @@ class Ledger:
         self._execute("DELETE FROM {backup_info} WHERE backup_id = ?", (backup_id,))
         if record is None:
             return
+        self._carry_schema(record)
+        self._insert(record)
+
+    def _carry_schema(self, record: MigrationExecution) -> None:
+        """An audit row that changes no schema carries the schema record of the row before
+        it, so ``check`` still compares with the last recorded schema."""
         newest = self._select(tail="ORDER BY seq DESC LIMIT 1")
         record.schema_hash = newest[0].schema_hash if newest else None
+
+    def checksum_accepted(self, ex: MigrationExecution, migration: Migration,
+                          record: MigrationExecution) -> None:
+        """The file of ``migration``, applied by the in-effect execution ``ex``, was edited
+        since and the operator accepted it (``mig repair``): ``ex`` takes the file's checksum
+        and the stored metadata the file's text; ``record`` (a ``repair`` row) keeps the old
+        checksum for the audit trail."""
+        record.checksum, record.checksum_version = ex.checksum, ex.checksum_version
+        record.status, record.completed_at = MigrationStatus.COMPLETED, now()
+        self._execute(
+            "UPDATE {migration_executions} SET checksum = ?, checksum_version = ?"
+            " WHERE execution_id = ?",
+            (migration.checksum, migration.checksum_version, ex.execution_id),
+        )
+        ex.checksum, ex.checksum_version = migration.checksum, migration.checksum_version
+        self._save_metadata(migration)
+        self._carry_schema(record)
         self._insert(record)
+
+    def attention_resolved(self, ex: MigrationExecution, migration: Migration,
+                           record: MigrationExecution, applied: bool) -> (
+            MigrationExecution | None):
+        """The operator inspected the migration that ``ex`` (from :meth:`attention`) left
+        needing attention and says all its changes are in place (``applied``) or none are.
+        ``ex`` left ``RUNNING`` becomes ``FAILED`` (its process is gone: the caller holds the
+        lock); applied: an apply row (method ``repair``) is put in effect unless one is;
+        not applied: the execution in effect, if any, becomes ``ROLLED_BACK`` by ``record``.
+        ``record`` (a ``repair`` row whose method starts with ``resolve``) clears the
+        attention. Returns the new apply row, if any."""
+        effect = self._loaded()
+        record.status, record.completed_at = MigrationStatus.COMPLETED, now()
+        if ex.status is MigrationStatus.RUNNING:
+            ex.status = MigrationStatus.FAILED
+            ex.error_message = ex.error_message or "its process died while it ran"
+            ex.completed_at = record.started_at
+            self._finish(ex)
+        current = next((e for e in effect.by_id.values()
+                        if e.migration_id == ex.migration_id), None)
+        self._carry_schema(record)
+        self._insert(record)
+        adopted = None
+        if applied and current is None:
+            adopted = apply_record(migration, record.run_id or "")
+            adopted.method = "repair"
+            adopted.error_message = f"resolved as applied by repair {record.execution_id}"
+            adopted.completed_at = adopted.started_at
+            self.applied(adopted, migration)
+        elif not applied and current is not None:
+            self._set_status(current, MigrationStatus.ROLLED_BACK, record.execution_id)
+            effect.remove(current)
+            self._write_version()
+        return adopted
 
     def schema_recorded(self, ex: MigrationExecution, snapshot: dict[str, Any],
                         fingerprint: str) -> None:
@@ -641,6 +704,20 @@ class Ledger:
         self._execute("UPDATE {migration_executions} SET schema_hash = ? WHERE execution_id = ?",
                       (fingerprint, ex.execution_id))
         ex.schema_hash = fingerprint
+
+
+#: The method of a ``repair`` row that resolves a migration needing attention starts so.
+RESOLVED = "resolve"
+
+
+def repair_record(migration_id: str, version: str, method: str, note: str,
+                  run_id: str) -> MigrationExecution:
+    """A RUNNING ``repair`` audit row (completed by its transition)."""
+    return MigrationExecution(
+        execution_id=new_id(), migration_id=migration_id, version=version,
+        status=MigrationStatus.RUNNING, started_at=now(), operation=Operation.REPAIR,
+        method=method, error_message=note, rollback_available=False, run_id=run_id,
+    )
 
 
 def new_id() -> str:

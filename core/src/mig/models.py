@@ -49,6 +49,9 @@ class Operation(str, enum.Enum):
     RESTORE = "restore"
     #: a catalogue entry removed because its backup was deleted outside mig (audit only)
     FORGET = "forget"
+    #: ``mig repair`` accepted an edited file or resolved a migration that needed attention
+    #: (audit only: what changed is said by the transition, see docs/ledger.md)
+    REPAIR = "repair"
 
     def __str__(self) -> str:
         return self.value

@@ -102,12 +102,16 @@ class Dialect(Protocol):
         always gives the same snapshot."""
         ...
 
-    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+    def table_stats(self, exclude_prefix: str = "mig_",
+                    reuse: Mapping[str, list[Any]] | None = None) -> dict[str, list[Any]] | None:
         """A cheap fingerprint of each user table's contents (row count and highest rowid on
         SQLite, write counters on a server), recorded with every backup so that a restore can
         say which tables were written since. Values are only compared for equality; a table
-        whose values differ was (probably) written. None when the dialect cannot tell
-        cheaply, the default."""
+        whose values differ was (probably) written. A dialect whose figures cost a scan may
+        take those of the tables in ``reuse`` from it as they are (the figures of an earlier
+        backup of the same run: a table written since then is then named as written, which
+        errs on the side of warning). None when the dialect cannot tell cheaply, the
+        default."""
         return None
 
     def backup_handler(self, backup_type: str) -> BackupHandler | None:

@@ -220,7 +220,8 @@ class Runner:
                 self.progress(index, len(steps), step.migration, None)
             record = step.record(self.run_id)
             if step.backup is not None:  # before any transaction of the run is open
-                info = self.backups().create(step.backup, migration_id=step.migration.id)
+                info = self.backups().create(step.backup, migration_id=step.migration.id,
+                                             run_id=self.run_id)
                 record.backup_id, record.backup_path = info.backup_id, info.backup_path
             if index == 0:
                 policy.start()

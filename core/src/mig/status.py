@@ -29,10 +29,16 @@ class Status:
     #: Objects changed outside mig since the last recorded schema (see :func:`schema_changes`).
     schema_changes: list[str] = field(default_factory=list)
 
+    @property
+    def baselined(self) -> list[MigrationExecution]:
+        """Applied migrations recorded by ``mig baseline``: mig never ran them."""
+        return [e for e in self.applied if e.method == "baseline"]
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "current_version": self.current_version,
             "applied": [e.migration_id for e in self.applied],
+            "baselined": [e.migration_id for e in self.baselined],
             "pending": [m.id for m in self.pending],
             "failed": [e.migration_id for e in self.failed],
             "drift": [m.id for m in self.drift],

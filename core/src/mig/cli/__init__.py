@@ -184,4 +184,4 @@ def main() -> None:
 __all__ = ["app", "main", "engine", "handle_errors", "options", "print_json", "ProgressLine"]
 
 
-from . import backup, migrate, project  # noqa: E402,F401  (register the commands)
+from . import admin, backup, migrate, project  # noqa: E402,F401  (register the commands)

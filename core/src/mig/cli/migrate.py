@@ -30,6 +30,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
     )
     sections = [
         ("pending", [m.id for m in st.pending]),
+        ("baselined (recorded as applied by `mig baseline`; mig did not run them)",
+         [e.migration_id for e in st.baselined]),
         ("out of order (older than the newest applied)", [m.id for m in st.out_of_order]),
         ("failed", [f"{e.migration_id}: {e.error_message}" for e in st.failed]),
         ("DRIFT (edited after being applied)", [m.id for m in st.drift]),
@@ -98,6 +100,9 @@ def up(
         target, atomic=atomic, backup=backup, allow_drift=allow_drift, only=only,
         progress=ProgressLine("applied"),
     )
+    tally = eng.backups().tally
+    if tally.count or tally.prune_error:  # where the time and the disk went
+        typer.echo(tally.line(), err=True)
     _finish(executions, "applied", eng.get_current_version())
 
 

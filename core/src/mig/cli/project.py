@@ -45,19 +45,27 @@ def new(
     author: str = typer.Option("", "--author", "-a"),
     description: str = typer.Option("", "--description"),
     depends: list[str] = typer.Option([], "--depends", help="Migration id it depends on."),
+    after_heads: bool = typer.Option(
+        False, "--after-heads",
+        help="Depend on the current heads (migrations nothing depends on yet).",
+    ),
 ) -> None:
-    """Create the next numbered migration from a template."""
+    """Create the next migration from a template (numbered by version_style)."""
     from ..config import load_config
-    from ..scaffold import create_migration_file
+    from ..scaffold import create_migration_file, heads
 
     config = load_config(options.config, database=options.database)
-    if depends:
-        known = {m.id for m in engine().migrations()}
+    if depends or after_heads:
+        migrations = engine().migrations() if config.migrations_dir.is_dir() else []
+        known = {m.id for m in migrations}
         unknown = [d for d in depends if d not in known]
         if unknown:
             raise fail(f"--depends {unknown[0]!r} is not a migration in {config.migrations_dir}", 2)
+        if after_heads:
+            depends = [*depends, *(h for h in heads(migrations) if h not in depends)]
     path = create_migration_file(
-        config.migrations_dir, name, migration_type, author, description, depends
+        config.migrations_dir, name, migration_type, author, description, depends,
+        version_style=config.version_style,
     )
     typer.echo(str(path))
 

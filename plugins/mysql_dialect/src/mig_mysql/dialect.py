@@ -258,7 +258,9 @@ class MySQLDialect(Dialect):
                 f"cannot read the schema of {self.display_url()}: {self.describe(exc)}"
             ) from exc
 
-    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+    def table_stats(
+        self, exclude_prefix: str = "mig_", reuse: Mapping[str, list[Any]] | None = None
+    ) -> dict[str, list[Any]] | None:
         """Each user table's ``UPDATE_TIME`` from ``information_schema.TABLES`` (InnoDB keeps
         it in memory: NULL after a server restart, when a change cannot be told)."""
         rows = self.query(

@@ -315,7 +315,9 @@ class PostgresDialect(Dialect):
                 f"cannot read the schema of {self.display_url()}: {self.scrub(_one_line(exc))}"
             ) from exc
 
-    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+    def table_stats(
+        self, exclude_prefix: str = "mig_", reuse: Mapping[str, list[Any]] | None = None
+    ) -> dict[str, list[Any]] | None:
         """Each user table's write counters from ``pg_stat_user_tables`` (inserted, updated,
         deleted tuples): free to read. The statistics collector reports them within about a
         second of a commit; a table recreated since (by a restore) counts as written."""

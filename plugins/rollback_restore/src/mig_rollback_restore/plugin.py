@@ -32,6 +32,9 @@ class RestoreRollback(RollbackMethod):
     def refuse_reason(
         self, ctx: Context, migration: Migration, execution: MigrationExecution
     ) -> str | None:
+        if not execution.backup_id and execution.method in ("baseline", "repair"):
+            return (f"it was recorded by `mig {execution.method}`, not run by mig, so no backup"
+                    " was taken before it (roll it back with --method down)")
         if not execution.backup_id:
             return "no backup was taken before it (backup = \"none\" or @backup_required: false)"
         try:

@@ -7,6 +7,7 @@ import sqlite3
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Protocol
 from urllib.parse import quote
@@ -55,19 +56,67 @@ def parse_url(url: str, base_dir: Path) -> Path | None:
     return Path(os.path.realpath(Path(base_dir) / path))
 
 
-def busy_timeout(options: Mapping[str, Any]) -> float:
-    """The ``busy_timeout`` of a ``[mig.options.sqlite]`` table, which must hold nothing else."""
-    unknown = sorted(set(options) - {"busy_timeout"})
+#: ``[mig.options.sqlite]`` keys with their allowed values (None: a number of seconds).
+JOURNAL_MODES = ("delete", "truncate", "persist", "memory", "wal", "off")
+SYNCHRONOUS = ("off", "normal", "full", "extra")
+_KNOWN = ("busy_timeout", "foreign_keys", "journal_mode", "synchronous")
+
+
+@dataclass(frozen=True)
+class SQLiteOptions:
+    """A validated ``[mig.options.sqlite]`` table, applied on every connection."""
+
+    #: Seconds a statement waits for another connection's write lock.
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    #: ``PRAGMA foreign_keys``: on by default; off for applications whose migrations need it.
+    foreign_keys: bool = True
+    #: ``PRAGMA journal_mode`` to set (persistent in the file for ``wal``); None leaves it.
+    journal_mode: str | None = None
+    #: ``PRAGMA synchronous`` to set on each connection; None keeps SQLite's default.
+    synchronous: str | None = None
+
+    def pragmas(self, readonly: bool) -> list[str]:
+        """The statements that apply these options to a new connection (a read-only one
+        changes no journal mode: that is a write to the file)."""
+        out = [f"PRAGMA foreign_keys = {'ON' if self.foreign_keys else 'OFF'}"]
+        if self.journal_mode is not None and not readonly:
+            out.append(f"PRAGMA journal_mode = {self.journal_mode.upper()}")
+        if self.synchronous is not None:
+            out.append(f"PRAGMA synchronous = {self.synchronous.upper()}")
+        return out
+
+
+def sqlite_options(options: Mapping[str, Any]) -> SQLiteOptions:
+    """Validate a ``[mig.options.sqlite]`` table (``ConfigError`` naming the bad key)."""
+    unknown = sorted(set(options) - set(_KNOWN))
     if unknown:
         raise ConfigError(
-            f"unknown key {unknown[0]!r} in [mig.options.sqlite] (known: busy_timeout)"
+            f"unknown key {unknown[0]!r} in [mig.options.sqlite] (known: {', '.join(_KNOWN)})"
         )
-    value = options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+    timeout = options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout < 0:
         raise ConfigError(
-            f"sqlite.busy_timeout must be a non-negative number of seconds, not {value!r}"
+            f"sqlite.busy_timeout must be a non-negative number of seconds, not {timeout!r}"
         )
-    return float(value)
+    fk = options.get("foreign_keys", True)
+    if isinstance(fk, str) and fk.lower() in ("on", "off"):
+        fk = fk.lower() == "on"
+    if not isinstance(fk, bool):
+        raise ConfigError(f"sqlite.foreign_keys must be true/false (or \"on\"/\"off\"), not {fk!r}")
+    return SQLiteOptions(
+        busy_timeout=float(timeout), foreign_keys=fk,
+        journal_mode=_choice(options, "journal_mode", JOURNAL_MODES),
+        synchronous=_choice(options, "synchronous", SYNCHRONOUS),
+    )
+
+
+def _choice(options: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str | None:
+    value = options.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise ConfigError(f"sqlite.{key} must be one of {', '.join(allowed)}, not {value!r}")
+    return value.lower()
 
 
 class _Connection(Protocol):
@@ -125,7 +174,8 @@ class SQLiteDialect(Dialect):
     def __init__(self, url: str, *, base_dir: Path, options: Mapping[str, Any]) -> None:
         self.url = url
         self.path = parse_url(url, base_dir)
-        self.busy_timeout = busy_timeout(options or {})
+        self.options = sqlite_options(options or {})
+        self.busy_timeout = self.options.busy_timeout
         self.connection: sqlite3.Connection | None = None
         self._conn: _Connection = _CLOSED
 
@@ -159,7 +209,8 @@ class SQLiteDialect(Dialect):
         try:
             # Opening is lazy: a file that is not a database only fails on first read.
             conn.execute("PRAGMA schema_version").fetchone()
-            conn.execute("PRAGMA foreign_keys = ON")
+            for pragma in self.options.pragmas(readonly):
+                conn.execute(pragma).fetchall()
         except sqlite3.Error as exc:
             conn.close()
             raise DatabaseError(f"cannot open sqlite database {where}: {exc}") from exc
@@ -257,9 +308,12 @@ class SQLiteDialect(Dialect):
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot read the schema of {self.url}: {exc}") from exc
 
-    def table_stats(self, exclude_prefix: str = "mig_") -> dict[str, list[Any]] | None:
+    def table_stats(
+        self, exclude_prefix: str = "mig_", reuse: Mapping[str, list[Any]] | None = None
+    ) -> dict[str, list[Any]] | None:
         """Row count and highest rowid of each user table (``WITHOUT ROWID`` tables: the row
-        count alone); one query per table, each an index or table scan SQLite does fast."""
+        count alone); one query per table, each an index or table scan, not repeated for the
+        tables in ``reuse``."""
         stats: dict[str, list[Any]] = {}
         prefix = exclude_prefix.lower()
         for (name,) in self.query(
@@ -267,6 +321,9 @@ class SQLiteDialect(Dialect):
             " AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name"
         ):
             if prefix and name.lower().startswith(prefix):
+                continue
+            if reuse is not None and name in reuse:
+                stats[name] = list(reuse[name])
                 continue
             quoted = '"' + name.replace('"', '""') + '"'
             try:

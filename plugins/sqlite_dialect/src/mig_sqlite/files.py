@@ -95,7 +95,10 @@ def open_copy(dialect: SQLiteDialect, tmp: Path, job: RestoreJob) -> SQLiteDiale
     """A connected dialect of ``dialect``'s class on the restored copy ``tmp``. A copy that
     SQLite cannot open means the backup holds no database: a failed restore (exit 1), told
     by the backup's id, not by the temporary file's name."""
-    restored = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options={})
+    # The live database's foreign-key setting (a restore must run as migrations do); its
+    # journal mode is set again on the next connection to the live file.
+    same = {"foreign_keys": dialect.options.foreign_keys}
+    restored = type(dialect)(f"sqlite:///{tmp}", base_dir=tmp.parent, options=same)
     try:
         restored.connect()
     except DatabaseError as exc:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from mig import hookimpl
 
 from . import integrity
-from .dialect import SQLiteDialect, busy_timeout
+from .dialect import SQLiteDialect, sqlite_options
 
 if TYPE_CHECKING:
     from mig.config import Config
@@ -21,7 +21,7 @@ MIG_API_VERSION = 1
 def mig_config_loaded(config: Config) -> None:
     """Refuse a bad ``[mig.options.sqlite]`` as soon as the configuration is read, before any
     command touches a database (``mig validate`` included)."""
-    busy_timeout(config.options.get(SQLiteDialect.name, {}))
+    sqlite_options(config.options.get(SQLiteDialect.name, {}))
 
 
 @hookimpl

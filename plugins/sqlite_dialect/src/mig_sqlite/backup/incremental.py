@@ -31,7 +31,7 @@ from mig.protocols import BackupHandler, BackupJob, Context, RestoreJob
 
 from ..files import open_copy
 from . import sqlite_dialect
-from .options import FORMAT, Options
+from .options import FORMAT, READABLE_FORMATS, Options
 from .pages import (
     HASHES,
     Delta,
@@ -47,6 +47,12 @@ from .pages import (
 #: Suffix of the temporary file a restore builds beside the database.
 RESTORE_SUFFIX = ".mig-restore"
 SIDECARS = ("-journal", "-wal", "-shm")
+#: A chain whose increments hold less than this share of its base's bytes goes on past
+#: ``max_chain`` (up to :data:`HARD_MAX_CHAIN`): replaying a few pages per link costs less
+#: than a new base, and a run of hundreds of small migrations would otherwise copy the whole
+#: database every ``max_chain`` migrations.
+SMALL_CHAIN = 0.1
+HARD_MAX_CHAIN = 1000
 #: Below this many changed bytes an increment is cheap to replay however much of the
 #: database it covers, so it never starts a new chain (small databases keep their chains).
 REBASE_FLOOR = 1 << 20
@@ -227,15 +233,18 @@ def _parent_index(ctx: Context, job: BackupJob, options: Options) -> tuple[
         return None, 0, "no earlier incremental backup"
     if parent.database_path != ctx.dialect.display_url():
         return None, 0, f"the previous incremental backup is of {parent.database_path}"
-    if parent.extra.get("format") != FORMAT or parent.extra.get("dialect") != "sqlite":
+    if (parent.extra.get("format") not in READABLE_FORMATS
+            or parent.extra.get("dialect") != "sqlite"):
         return None, 0, f"backup {parent.backup_id} was made by another version or dialect"
     try:
         # Only the ancestors' manifests are read (listing every backup would cost as much
         # again for each of the hundreds of backups a long history holds).
-        depth = len(ctx.backups.chain(Manifest(parent, {}, [], {})))
-        if depth > options.max_chain:
+        chain = [m.info for m in ctx.backups.chain(Manifest(parent, {}, [], {}))]
+        depth = len(chain)
+        small = sum(link.size_bytes for link in chain[1:]) < SMALL_CHAIN * chain[0].size_bytes
+        if depth > options.max_chain and not (small and depth < HARD_MAX_CHAIN):
             return None, 0, f"the chain reached max_chain = {options.max_chain} increments"
-        index = Index.read(job.fetch(parent, "index"), f"backup {parent.backup_id}")
+        index = chain_index(chain, job.fetch)
     except BackupError as exc:
         return None, 0, f"the previous chain cannot be built on: {exc}"
     if index.hash_name != options.hash:
@@ -249,6 +258,10 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         raise BackupError("an incremental backup cannot be taken inside an open transaction")
     parent, depth, reason = _parent_index(ctx, job, options)
     digest_size = HASHES[options.hash][0]
+    if parent is not None and job.parent is not None:
+        seed = int(job.parent.extra.get("seed", 0))
+    else:  # a new chain hashes with a seed of its own (see pages.HASHES)
+        seed = int.from_bytes(os.urandom(8), "little") if options.hash == "xxh3" else 0
     data, index_path = job.workdir / "data", job.workdir / "index"
     what = f"the database {db}"
     with snapshot(db, _timeout(ctx), job.workdir) as snap:
@@ -258,7 +271,7 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         changed: list[int] | None = None
         if parent is not None:
             digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
-                                 options.threads, what=what)
+                                 options.threads, what=what, seed=seed)
             changed = changed_pages(parent, digests, digest_size)
             if (len(changed) > options.rebase_ratio * snap.page_count
                     and len(changed) * snap.page_size > REBASE_FLOOR):
@@ -269,10 +282,12 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
             # The kernel copies the image (copy_file_range, as cp does) while it is hashed.
             with _Background(_copy_image, snap, data):
                 digests = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
-                                     options.threads, what=what)
+                                     options.threads, what=what, seed=seed)
         if changed is not None:
             write_delta(snap.fd, data, snap.page_size, snap.page_count, changed, what)
-    Index(options.hash, snap.page_size, snap.page_count, digests).write(index_path)
+    index = Index(options.hash, snap.page_size, snap.page_count, digests)
+    index.write(index_path, changed)
+    _remember(job.info.backup_id, index)
     job.extra.update({
         "format": FORMAT,
         "dialect": "sqlite",
@@ -282,11 +297,43 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         "page_count": snap.page_count,
         "pages_stored": snap.page_count if changed is None else len(changed),
         "hash": f"{options.hash}/{digest_size * 8}",
+        "seed": seed,
         "read": "backup-api" if snap.copy is not None else "file",
     })
     if changed is None:
         job.info.parent_id = None
         job.extra["new_chain"] = reason
+
+
+#: The whole page index of the newest backup this process made (its id and index): the next
+#: increment of a run builds on it without reading its chain back.
+LAST_INDEX: list[tuple[str, Index]] = []
+
+
+def _remember(backup_id: str, index: Index) -> None:
+    LAST_INDEX[:] = [(backup_id, index)]
+
+
+def chain_index(chain: list[BackupInfo], fetch: Any) -> Index:
+    """The whole page index of the last backup of ``chain`` (base first): the base's index
+    with each increment's digests put in, or a whole index an increment of format 1 kept."""
+    last = fetch(chain[-1], "index")  # still there and whole, or this raises
+    if LAST_INDEX and LAST_INDEX[0][0] == chain[-1].backup_id:
+        return LAST_INDEX[0][1]
+    if not Index.is_sparse(last):
+        return Index.read(last, f"backup {chain[-1].backup_id}")
+    start = 0
+    for i in range(len(chain) - 1, -1, -1):  # the newest link that holds a whole index
+        if not Index.is_sparse(fetch(chain[i], "index")):
+            start = i
+            break
+    what = f"backup {chain[start].backup_id}"
+    index = Index.read(fetch(chain[start], "index"), what)
+    for link in chain[start + 1:]:
+        what = f"backup {link.backup_id}"
+        pages = Delta.open(fetch(link, "data"), what).pages
+        index = index.updated(Index.read(fetch(link, "index"), what, pages), pages, what)
+    return index
 
 
 def _copy_image(snap: Snapshot, data: Path) -> None:
@@ -308,7 +355,7 @@ def _check_chain(chain: list[BackupInfo]) -> tuple[int, int]:
     base = chain[0]
     for i, link in enumerate(chain):
         extra = link.extra
-        if extra.get("format") != FORMAT or extra.get("dialect") != "sqlite":
+        if extra.get("format") not in READABLE_FORMATS or extra.get("dialect") != "sqlite":
             raise BackupError(f"backup {link.backup_id} is not an incremental SQLite backup of"
                               " a format this plugin reads")
         kind = "base" if i == 0 else "increment"
@@ -378,12 +425,12 @@ def _verify_written(
     checked). Costs a hash of the changed pages only."""
     target = job.chain[-1]
     what = f"backup {target.backup_id}"
-    index = Index.read(job.fetch(target, "index"), what)
+    index = chain_index(job.chain, job.fetch)
     if (index.page_size, index.page_count) != (page_size, page_count):
         raise BackupError(f"{what}: its page index does not match its manifest")
     size = index.digest_size
     pages_ = sorted(p for p in written if p <= page_count)
-    got = digests_of(fd, page_size, pages_, index.hash_name)
+    got = digests_of(fd, page_size, pages_, index.hash_name, int(target.extra.get("seed", 0)))
     for i, page in enumerate(pages_):
         if got[i * size:(i + 1) * size] != index.digests[(page - 1) * size:page * size]:
             raise BackupError(f"restoring {what}: page {page} was not rebuilt as it was backed"

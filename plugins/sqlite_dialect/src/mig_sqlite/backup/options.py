@@ -11,8 +11,10 @@ from mig import ConfigError
 
 from .pages import HASHES
 
-#: Version of the parts' layout, kept in every manifest's ``extra``.
-FORMAT = 1
+#: Version of the parts' layout, kept in every manifest's ``extra``: 2 keeps a sparse page
+#: index in increments (see :mod:`.pages`); format 1 chains are still read.
+FORMAT = 2
+READABLE_FORMATS = (1, 2)
 CHECKS = ("quick_check", "integrity_check", "pages")
 
 
@@ -20,8 +22,8 @@ CHECKS = ("quick_check", "integrity_check", "pages")
 class Options:
     #: The most increments on one base; the next backup starts a new chain.
     max_chain: int = 50
-    #: Page hash: ``sha256`` or ``blake2b`` (both kept to 128 bits).
-    hash: str = "sha256"
+    #: Page hash: ``xxh3`` (XXH3-128), ``sha256`` or ``blake2b`` (both kept to 128 bits).
+    hash: str = "xxh3"
     #: Threads that hash pages (hashlib releases the GIL, so each can use a core).
     threads: int = min(4, os.cpu_count() or 1)
     #: When more than this share of the pages changed, a new base is cheaper to keep.

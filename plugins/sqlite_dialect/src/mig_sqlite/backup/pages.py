@@ -3,18 +3,26 @@
 Nothing here knows a database: a database is an array of ``page_count`` pages of
 ``page_size`` bytes read from a file descriptor.
 
-``index`` part::
+``index`` part of a base (and of increments written by format 1)::
 
     header  "<8s12sHHIQ"  magic b"MIGPIDX1", hash name (NUL padded), digest size, 0,
                           page size, page count
     body    page_count digests, page 1 first
 
+``index`` part of an increment (format 2): the same header with magic b"MIGPIDXS" and, as
+body, only the digests of the pages its delta stores, in the delta's order. The whole index
+of an increment is its parent's, cut or grown to the new page count, with those digests put
+in (:meth:`Index.updated`), so an increment costs its changed pages, not a digest per page of
+the database.
+
 ``data`` part of an increment::
 
-    header  "<8sIIQQ"     magic b"MIGPDLT1", page size, 0, page count after the change,
-                          number of pages stored
+    header  "<8sIIQQ"     magic b"MIGPDLT1", page size, flags, page count after the
+                          change, number of pages stored
     body    that many little-endian uint32 page numbers (1-based, ascending), then the
-            pages themselves in the same order
+            pages themselves in the same order; with flag 1 the pages are one zlib stream
+            (small deltas only, up to :data:`COMPRESS_MAX` bytes of pages: a migration's
+            pages are mostly free space and compress several times)
 
 The ``data`` part of a base is the page image itself, byte for byte (a usable database file).
 """
@@ -26,6 +34,7 @@ import os
 import struct
 import sys
 import threading
+import zlib
 from array import array
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -35,32 +44,51 @@ from pathlib import Path
 from mig import BackupError
 
 INDEX_MAGIC = b"MIGPIDX1"
+SPARSE_MAGIC = b"MIGPIDXS"
 DELTA_MAGIC = b"MIGPDLT1"
 INDEX_HEADER = struct.Struct("<8s12sHHIQ")
 DELTA_HEADER = struct.Struct("<8sIIQQ")
 
 
 
-def _sha256_pages(buf: memoryview, page_size: int) -> bytes:
+def _sha256_pages(buf: memoryview, page_size: int, seed: int) -> bytes:
     sha = hashlib.sha256
     return b"".join([sha(buf[o:o + page_size]).digest()[:16]
                      for o in range(0, len(buf), page_size)])
 
 
-def _blake2b_pages(buf: memoryview, page_size: int) -> bytes:
+def _blake2b_pages(buf: memoryview, page_size: int, seed: int) -> bytes:
     blake = hashlib.blake2b
     return b"".join([blake(buf[o:o + page_size], digest_size=16).digest()
                      for o in range(0, len(buf), page_size)])
 
 
+def _xxh3_pages(buf: memoryview, page_size: int, seed: int) -> bytes:
+    import xxhash
+
+    xxh3 = xxhash.xxh3_128_digest
+    return b"".join([xxh3(buf[o:o + page_size], seed) for o in range(0, len(buf), page_size)])
+
+
 #: Hash name -> (digest size, function of a buffer of whole pages returning their digests).
-#: SHA-256 is hardware-accelerated on current x86 and ARM CPUs and faster than BLAKE2b there;
-#: 128 bits of either leave no practical chance of two different pages sharing a digest.
-HASHES: dict[str, tuple[int, Callable[[memoryview, int], bytes]]] = {
+#: The page hashes only find the pages that changed: what a backup stores is checked by the
+#: SHA-256 of its parts (in the signed manifest), so the default is XXH3-128, several times
+#: faster than SHA-256 (measured: 20 MiB of pages in 13 ms against 85 ms) with the same
+#: negligible chance of two different pages sharing a digest by accident. XXH3 is not a
+#: cryptographic hash, so each chain hashes with a random seed of its own (kept in the
+#: manifests, which only the owner can read): page contents crafted to collide would have to
+#: be made without knowing it. ``sha256`` (or ``blake2b``) leaves no such doubt, and the seed
+#: unused.
+HASHES: dict[str, tuple[int, Callable[[memoryview, int, int], bytes]]] = {
+    "xxh3": (16, _xxh3_pages),
     "sha256": (16, _sha256_pages),
     "blake2b": (16, _blake2b_pages),
 }
 
+#: Deltas of at most this many bytes of pages are compressed (flag 1).
+COMPRESS_MAX = 4 << 20
+#: Below this many bytes one thread hashes (starting workers costs more than they save).
+THREADED_HASH = 64 << 20
 #: Bytes one worker reads and hashes at a time.
 CHUNK = 4 << 20
 #: Bytes per copy_file_range call: one call for a whole large file was slower (measured).
@@ -80,30 +108,60 @@ class Index:
     def digest_size(self) -> int:
         return HASHES[self.hash_name][0]
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path, pages: list[int] | None = None) -> None:
+        """Write the whole index, or (``pages``, an increment's stored pages) only their
+        digests: a sparse index."""
+        size = self.digest_size
+        body = self.digests if pages is None else b"".join(
+            self.digests[(page - 1) * size:page * size] for page in pages
+        )
         header = INDEX_HEADER.pack(
-            INDEX_MAGIC, self.hash_name.encode(), self.digest_size, 0, self.page_size,
-            self.page_count,
+            INDEX_MAGIC if pages is None else SPARSE_MAGIC, self.hash_name.encode(), size, 0,
+            self.page_size, self.page_count,
         )
         with path.open("wb") as fh:
             fh.write(header)
-            fh.write(self.digests)
+            fh.write(body)
 
     @classmethod
-    def read(cls, path: Path, what: str) -> Index:
+    def read(cls, path: Path, what: str, pages: list[int] | None = None) -> Index:
+        """A whole index; a sparse one is returned as read (its ``digests`` those of
+        ``pages``, the stored pages of its delta, which must be given for it)."""
         data = path.read_bytes()
         try:
             magic, name, size, _, page_size, page_count = INDEX_HEADER.unpack_from(data)
         except struct.error:
             raise BackupError(f"{what}: the page index is truncated") from None
         hash_name = name.rstrip(b"\0").decode("ascii", "replace")
-        if magic != INDEX_MAGIC or hash_name not in HASHES or HASHES[hash_name][0] != size:
+        sparse = magic == SPARSE_MAGIC
+        if (magic not in (INDEX_MAGIC, SPARSE_MAGIC) or hash_name not in HASHES
+                or HASHES[hash_name][0] != size):
             raise BackupError(f"{what}: not a page index of this format")
+        if sparse and pages is None:
+            raise BackupError(f"{what}: a sparse page index needs its delta")
         digests = data[INDEX_HEADER.size:]
-        if len(digests) != page_count * size:
+        expected = len(pages) if sparse and pages is not None else page_count
+        if len(digests) != expected * size:
             raise BackupError(f"{what}: the page index holds {len(digests) // size} pages,"
-                              f" its header says {page_count}")
+                              f" its header says {expected}")
         return cls(hash_name, page_size, page_count, digests)
+
+    @staticmethod
+    def is_sparse(path: Path) -> bool:
+        with path.open("rb") as fh:
+            return fh.read(len(SPARSE_MAGIC)) == SPARSE_MAGIC
+
+    def updated(self, sparse: Index, pages: list[int], what: str) -> Index:
+        """The whole index of an increment: this (its parent's) cut or grown to the
+        increment's page count, with the digests of its stored ``pages`` put in."""
+        size = self.digest_size
+        if (sparse.hash_name, sparse.page_size) != (self.hash_name, self.page_size):
+            raise BackupError(f"{what}: its page index does not fit its parent's")
+        digests = bytearray(self.digests[:sparse.page_count * size])
+        digests.extend(bytes(sparse.page_count * size - len(digests)))
+        for i, page in enumerate(pages):
+            digests[(page - 1) * size:page * size] = sparse.digests[i * size:(i + 1) * size]
+        return Index(self.hash_name, self.page_size, sparse.page_count, bytes(digests))
 
 
 def _ranges(page_count: int, page_size: int) -> list[tuple[int, int]]:
@@ -129,6 +187,7 @@ def hash_pages(
     threads: int,
     *,
     what: str = "the database",
+    seed: int = 0,
 ) -> bytes:
     """The digests of pages 1..page_count of ``fd``. hashlib releases the GIL on buffers of a
     page or more, so ``threads`` workers use that many cores."""
@@ -143,10 +202,10 @@ def hash_pages(
             whole = buffers.buf = memoryview(bytearray(max(1, CHUNK // page_size) * page_size))
         buf = whole[:(end - first) * page_size]
         _read_exact(fd, buf, first * page_size, what)
-        out[first * size:end * size] = digest(buf, page_size)
+        out[first * size:end * size] = digest(buf, page_size, seed)
 
     spans = _ranges(page_count, page_size)
-    if threads <= 1 or len(spans) <= 1:
+    if threads <= 1 or len(spans) <= 1 or page_count * page_size < THREADED_HASH:
         for span in spans:
             work(span)
     else:
@@ -156,7 +215,8 @@ def hash_pages(
     return bytes(out)
 
 
-def digests_of(fd: int, page_size: int, pages: list[int], hash_name: str) -> bytes:
+def digests_of(fd: int, page_size: int, pages: list[int], hash_name: str,
+               seed: int = 0) -> bytes:
     """The digests of the given pages (1-based, ascending) of ``fd``, in that order."""
     digest = HASHES[hash_name][1]
     out = []
@@ -166,7 +226,7 @@ def digests_of(fd: int, page_size: int, pages: list[int], hash_name: str) -> byt
             n = min(count, max_run)
             buf = memoryview(bytearray(n * page_size))
             _read_exact(fd, buf, (first - 1) * page_size, "the restored database")
-            out.append(digest(buf, page_size))
+            out.append(digest(buf, page_size, seed))
             first += n
             count -= n
     return b"".join(out)
@@ -215,9 +275,19 @@ def write_delta(
     fd: int, path: Path, page_size: int, page_count: int, pages: list[int], what: str
 ) -> int:
     """Write the delta of ``pages`` (1-based, ascending) read from ``fd``; returns its size."""
+    compress = len(pages) * page_size <= COMPRESS_MAX
     with path.open("wb") as out:
-        out.write(DELTA_HEADER.pack(DELTA_MAGIC, page_size, 0, page_count, len(pages)))
+        out.write(DELTA_HEADER.pack(DELTA_MAGIC, page_size, int(compress), page_count,
+                                    len(pages)))
         out.write(_uint32_le(pages))
+        if compress:
+            raw = bytearray()
+            for first, count in runs(pages):
+                buf = memoryview(bytearray(count * page_size))
+                _read_exact(fd, buf, (first - 1) * page_size, what)
+                raw += buf
+            out.write(zlib.compress(raw, 1))
+            return out.tell()
         max_run = max(1, CHUNK // page_size)
         for first, count in runs(pages):
             while count:
@@ -239,16 +309,17 @@ class Delta:
     page_count: int
     pages: list[int]
     body_offset: int
+    compressed: bool = False
 
     @classmethod
     def open(cls, path: Path, what: str) -> Delta:
         with path.open("rb") as fh:
             head = fh.read(DELTA_HEADER.size)
             try:
-                magic, page_size, _, page_count, n = DELTA_HEADER.unpack(head)
+                magic, page_size, flags, page_count, n = DELTA_HEADER.unpack(head)
             except struct.error:
                 raise BackupError(f"{what}: the page delta is truncated") from None
-            if magic != DELTA_MAGIC:
+            if magic != DELTA_MAGIC or flags not in (0, 1):
                 raise BackupError(f"{what}: not a page delta of this format")
             raw = fh.read(4 * n)
         numbers = array("I")
@@ -261,6 +332,8 @@ class Delta:
         body = DELTA_HEADER.size + 4 * n
         expected = body + n * page_size
         actual = path.stat().st_size
+        if flags:  # the pages are compressed: their length is checked when inflated
+            expected = max(actual, body)
         if len(pages) != n or actual != expected:
             raise BackupError(f"{what}: the page delta has {actual} bytes, its header says"
                               f" {expected}")
@@ -268,10 +341,26 @@ class Delta:
             pages and (pages[0] < 1 or pages[-1] > page_count)
         ):
             raise BackupError(f"{what}: the page delta's page numbers are out of order or range")
-        return cls(path, page_size, page_count, pages, body)
+        return cls(path, page_size, page_count, pages, body, bool(flags))
 
     def apply(self, fd: int) -> None:
         """Write the delta's pages into the page image open as ``fd``."""
+        if self.compressed:
+            with self.path.open("rb") as src:
+                src.seek(self.body_offset)
+                try:
+                    raw = zlib.decompress(src.read())
+                except zlib.error as exc:
+                    raise BackupError(f"{self.path}: the compressed pages are damaged: {exc}")\
+                        from None
+            if len(raw) != len(self.pages) * self.page_size:
+                raise BackupError(f"{self.path}: the compressed pages do not fill the delta")
+            position = 0
+            for first, count in runs(self.pages):
+                length = count * self.page_size
+                os.pwrite(fd, raw[position:position + length], (first - 1) * self.page_size)
+                position += length
+            return
         max_run = max(1, CHUNK // self.page_size)
         with self.path.open("rb", buffering=0) as src:
             position = self.body_offset
