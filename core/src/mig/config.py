@@ -24,6 +24,20 @@ OUT_OF_ORDER_CHOICES = ("allow", "error")
 VERSION_STYLE_CHOICES = ("sequence", "timestamp")
 _PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?")
 _FORMAT = re.compile(r"[a-z][a-z0-9_-]*")
+#: A target's name names its backups' sub-folder: no separators, no leading dot.
+TARGET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """One ``[mig.targets.<name>]`` table: a database URL (a glob of SQLite files such as
+    ``sqlite:///tenants/*.db`` makes one target per file) or a ``file`` listing URLs (one a
+    line, ``URL`` or ``NAME URL``), and labels that ``--targets`` selects on."""
+
+    name: str
+    url: str | None = None
+    file: Path | None = None
+    labels: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -53,6 +67,10 @@ class Config:
     #: Files of earlier keys whose signatures still verify (see :mod:`mig.signing`).
     backup_old_key_files: list[Path] = field(default_factory=list)
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The databases of a fleet (``mig --targets ...``), by name.
+    targets: dict[str, TargetSpec] = field(default_factory=dict)
+    #: The fleet target this configuration is for (set by :mod:`mig.fleet`), else None.
+    target_name: str | None = None
     #: Folder that relative paths and sqlite URLs in the config file are relative to.
     base_dir: Path = field(default_factory=Path.cwd)
     #: Folder a URL from ``--database``/``MIG_DATABASE`` is relative to.
@@ -193,6 +211,9 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
                 raise ConfigError(f"{source}: [mig.options] must hold one table per plugin")
             config.options = value
             continue
+        if key == "targets":
+            config.targets = _targets(value, base_dir, source)
+            continue
         if key not in _MIG_KEYS:
             hint = did_you_mean(key, [*_MIG_KEYS, *_TABLES, "options"])
             raise ConfigError(f"{source}: unknown key {key!r} in [mig]{hint}")
@@ -252,6 +273,36 @@ def _check_table(name: str, value: Any, config: Config, source: str) -> None:
         if want is list and not all(isinstance(x, str) for x in item):
             raise ConfigError(f"{source}: {name}.{key} must be a list of plugin names")
         setattr(config, key, item)
+
+
+def _targets(value: Any, base_dir: Path, source: str) -> dict[str, TargetSpec]:
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ConfigError(f"{source}: [mig.targets] must hold one table per target")
+    found: dict[str, TargetSpec] = {}
+    for name, table in value.items():
+        where = f"{source}: [mig.targets.{name}]"
+        if not TARGET_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: a target name is letters, digits, '_', '.' and '-'")
+        unknown = sorted(set(table) - {"url", "file", "labels"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: url, file, labels)")
+        url, file, labels = table.get("url"), table.get("file"), table.get("labels", {})
+        if (url is None) == (file is None):
+            raise ConfigError(f"{where}: give exactly one of url and file")
+        if url is not None and (not isinstance(url, str) or not url):
+            raise ConfigError(f"{where}: url must be a database URL, not {url!r}")
+        if file is not None and (not isinstance(file, str) or not file):
+            raise ConfigError(f"{where}: file must be a file name, not {file!r}")
+        if isinstance(labels, list) and all(isinstance(x, str) for x in labels):
+            labels = dict.fromkeys(labels, "")  # bare labels: labels = ["tenant", "eu"]
+        if not isinstance(labels, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in labels.items()
+        ):
+            raise ConfigError(f"{where}: labels must be a table of strings, e.g."
+                              ' labels = { role = "tenant" }, or a list of names')
+        path = (base_dir / file).resolve() if file is not None else None
+        found[name] = TargetSpec(name, url, path, dict(labels))
+    return found
 
 
 def default_toml(database: str) -> dict[str, Any]:

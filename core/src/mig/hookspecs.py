@@ -205,9 +205,15 @@ def mig_load_migrations(directory: Path, format: str) -> list[Migration] | None:
 
 @hookspec
 def mig_register_fleet_runners() -> list[Any]:
-    """Return runners that run one job per target of a fleet (``mig --targets ...``):
-    threads or processes on this machine, or a distributed engine. Each has a unique
-    ``name`` picked by ``--runner``. Collected from every plugin. Since API 1.
+    """Return runner classes that run one job per target of a fleet (``mig --targets ...``):
+    threads or processes on this machine, or a distributed engine. Each subclasses
+    :class:`mig.fleet.FleetRunner` and has a unique ``name`` picked by ``--runner``
+    (``threads``, the core's, is the default); it is made with its options (the config's
+    ``[mig.options.fleet_<name>]`` table, ``cluster`` from ``--cluster``) and its ``run``
+    yields a :class:`mig.fleet.TargetResult` per job, each job run by
+    :func:`mig.fleet.run_job` wherever the runner likes. Collected from every plugin;
+    duplicate names, and classes that do not subclass ``FleetRunner``, are refused.
+    Since API 1.
     """
 
 

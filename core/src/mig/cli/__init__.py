@@ -111,6 +111,10 @@ class _Commands(_Group):
         return sorted([*self.commands, *self._plugins()])
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if ctx.params.get("targets"):  # mig --targets SELECTOR CMD: CMD on every target
+            from .fleet import fleet_command
+
+            return fleet_command(cmd_name)
         return self.commands.get(cmd_name) or self._plugins().get(cmd_name)
 
     def _summaries(self, ctx: Any) -> list[tuple[str, str]]:
@@ -175,6 +179,7 @@ class Options:
     database: str | None = None
     verbose: bool = False
     no_color: bool = False
+    fleet: dict[str, Any] | None = None  # --targets and its companions (see cli/fleet.py)
 
 
 options = Options()
@@ -206,9 +211,18 @@ def _global(
     version: bool = typer.Option(
         False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."
     ),
+    targets: str | None = typer.Option(None, "--targets", help="Run the command on every"
+                                       " target this selects ('role=tenant', 'all', a URL glob)."),
+    concurrency: int | None = typer.Option(None, "--concurrency", "-j", min=1,
+                                           help="Targets at once (with --targets)."),
+    fail_fast: bool = typer.Option(False, "--fail-fast", help="Start no target after a failure."),
+    runner: str | None = typer.Option(None, "--runner", help="Fleet runner (default: threads)."),
+    cluster: str | None = typer.Option(None, "--cluster", help="The runner's cluster address."),
 ) -> None:
     options.config, options.database, options.verbose = config, database, verbose
     options.no_color = no_color
+    options.fleet = dict(targets=targets, concurrency=concurrency, fail_fast=fail_fast,
+                         runner=runner, cluster=cluster)
 
 
 def project_config() -> Config:

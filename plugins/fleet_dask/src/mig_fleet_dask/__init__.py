@@ -1,0 +1,1 @@
+"""mig-fleet-dask: the ``dask`` fleet runner (``mig --targets ... --runner dask``)."""

@@ -1,0 +1,1 @@
+"""mig-metrics: Prometheus metrics of every ``mig up``, ``down`` and ``rollback``."""

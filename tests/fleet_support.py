@@ -1,0 +1,64 @@
+"""Fleets of SQLite tenant databases for the fleet, Dask and metrics tests (real files)."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+CONFIG = """\
+[mig]
+migrations_dir = "migrations"
+backups_dir = "backups"
+backup = "{backup}"
+lock_timeout = {lock_timeout}
+
+[mig.targets.tenants]
+url = "sqlite:///tenants/*.db"
+labels = {{ role = "tenant" }}
+{extra}"""
+
+
+def make_fleet(root: Path, targets: int, migrations: int, *, backup: str = "none",
+               lock_timeout: float = 10, extra: str = "", slow: int = 0) -> list[Path]:
+    """``root/mig.toml`` with a ``tenants`` glob, ``targets`` empty database files and
+    ``migrations`` migrations each creating one table (``slow`` rows of busy work each, to
+    keep a run going long enough to interrupt it). Returns the database files."""
+    (root / "tenants").mkdir(parents=True, exist_ok=True)
+    (root / "migrations").mkdir(exist_ok=True)
+    (root / "mig.toml").write_text(
+        CONFIG.format(backup=backup, lock_timeout=lock_timeout, extra=extra), encoding="utf-8")
+    for i in range(1, migrations + 1):
+        work = (f"\nCREATE TABLE w{i:03d} AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL"
+                f" SELECT x + 1 FROM c WHERE x < {slow}) SELECT sum(x) AS s FROM c;"
+                if slow else "")
+        (root / "migrations" / f"{i:03d}_t{i:03d}.sql").write_text(
+            f"-- @name: table {i}\n-- UP\nCREATE TABLE t{i:03d} (id INTEGER PRIMARY KEY);"
+            f"{work}\n-- DOWN\nDROP TABLE t{i:03d};{f' DROP TABLE w{i:03d};' if slow else ''}\n",
+            encoding="utf-8")
+    files = []
+    for n in range(targets):
+        path = root / "tenants" / f"tenant{n:03d}.db"
+        sqlite3.connect(path).close()
+        files.append(path)
+    return files
+
+
+def _column(db: Path, sql: str) -> Counter[str]:
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name ="
+                            " 'mig_migration_executions'").fetchone():
+            return Counter()  # mig never wrote to it
+        return Counter(r[0] for r in conn.execute(sql).fetchall())
+
+
+def applies(db: Path) -> Counter[str]:
+    """How many times each migration was applied successfully, from the ledger's rows."""
+    return _column(db, "SELECT migration_id FROM mig_migration_executions"
+                       " WHERE operation = 'apply' AND status = 'COMPLETED'")
+
+
+def statuses(db: Path) -> Counter[str]:
+    """Executions by status (COMPLETED, FAILED, RUNNING, ...)."""
+    return _column(db, "SELECT status FROM mig_migration_executions")
