@@ -10,8 +10,8 @@ while the engine's record is there.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -139,6 +139,10 @@ class _RoundTrip:
         self.schema: Snapshot = {}
         #: Migrations to apply without a round trip, in one run, before the next round trip.
         self.pending: list[Migration] = []
+        #: Those of ``pending`` whose DOWN gave back the schema of before UP: their UP runs
+        #: again in the same run as the next round trip's UP (to the schema of after their
+        #: first UP, which ``schema`` holds), which saves a run and its commits each.
+        self.again: set[str] = set()
 
     @property
     def engine(self) -> MigrationEngine:
@@ -175,7 +179,8 @@ class _RoundTrip:
             self.report.add(m.id, Kind.EMPTY_DOWN, "reversible but DOWN is empty")
             self.pending.append(m)
             return
-        self._flush()
+        if len(self.again) < len(self.pending):
+            self._flush()  # the schema before the round trip is needed
         self.report.tested.append(m.id)
         self._round_trip(m)
 
@@ -183,27 +188,28 @@ class _RoundTrip:
         """Apply the migrations waiting to be applied without a round trip."""
         if not self.pending:
             return
-        todo, self.pending = self.pending, []
-        failed = _failure(self.engine.up(todo[-1].id))
-        if failed is not None:
-            self.report.add(failed.migration_id, Kind.FAILED,
-                            f"UP failed: {failed.error_message}")
-            raise _Stop
+        self._up(self.pending[-1])
         self.schema = self._recorded()
+
+    def _up(self, m: Migration) -> None:
+        """Apply the pending migrations and ``m`` in one run; an UP that fails ends the plan."""
+        again, self.pending, self.again = self.again, [], set()
+        failed = _failure(self.engine.up(m.id))
+        if failed is not None:
+            which = "UP failed after DOWN" if failed.migration_id in again else "UP failed"
+            self.report.add(failed.migration_id, Kind.FAILED, f"{which}: {failed.error_message}")
+            raise _Stop
 
     def _round_trip(self, m: Migration) -> None:
         before = self.schema
         rows_before = self._seeded_rows(before)
-        failed = _failure(self.engine.up(m.id))
-        if failed is not None:
-            self.report.add(m.id, Kind.FAILED, f"UP failed: {failed.error_message}")
-            raise _Stop
+        self._up(m)
         applied = self._recorded()
         rows_applied = self.data.rows(self.engine.dialect, applied) if self.data else None
         failed = _failure(self.engine.down(steps=1, method="down"))
         if failed is not None:
             self.report.add(m.id, Kind.FAILED, f"DOWN failed: {failed.error_message}")
-            if self._snapshot() != applied:  # DOWN half done (no transactional DDL)
+            if self._recorded() != applied:  # DOWN half done (no transactional DDL)
                 self._rebuild(m)
             else:
                 self.schema = applied
@@ -216,6 +222,11 @@ class _RoundTrip:
             for line in self.data.losses(before, applied, after,
                                          rows_before, rows_applied, rows_after):
                 self.report.add(m.id, Kind.DATA, line)
+        self.schema = applied
+        if after == before and self.data is None:
+            self.pending.append(m)
+            self.again.add(m.id)
+            return
         failed = _failure(self.engine.up(m.id))
         if failed is not None:
             self.report.add(m.id, Kind.FAILED, f"UP failed after DOWN: {failed.error_message}")
@@ -227,8 +238,6 @@ class _RoundTrip:
                 for line in changes(applied, again):
                     self.report.add(m.id, Kind.REAPPLY, f"UP after DOWN differs: {line}")
             self._rebuild(m)
-            return
-        self.schema = applied
 
     def _seeded_rows(self, schema: Snapshot) -> dict[str, Any] | None:
         if self.data is None:
@@ -259,15 +268,8 @@ class _RoundTrip:
 
     def _snapshot(self) -> Snapshot:
         engine = self.engine
-        with _connected(engine):
-            return engine.dialect.schema_snapshot(exclude_prefix=engine.config.table_prefix)
-
-
-@contextmanager
-def _connected(engine: MigrationEngine) -> Iterator[None]:
-    """The engine's connection open (an empty scratch SQLite file may not exist yet)."""
-    engine.db.writer()
-    yield
+        engine.db.writer()  # connected (an empty scratch SQLite file may not exist yet)
+        return engine.dialect.schema_snapshot(exclude_prefix=engine.config.table_prefix)
 
 
 def _failure(executions: list[MigrationExecution]) -> MigrationExecution | None:
