@@ -53,6 +53,10 @@ def _verb(touched: bool) -> str:
     return "restores" if touched else "changes"
 
 
+def _as(touched: bool) -> str:
+    return "as" if touched else "to"
+
+
 def _tail(touched: bool) -> str:
     return "" if touched else ", which UP did not change"
 
@@ -102,17 +106,18 @@ def _columns(table: str, old: list[Any], mid: list[Any], new: list[Any]) -> Iter
 
 
 def _column_line(column: str, key: str, a: Any, b: Any, touched: bool) -> str:
-    verb, tail = _verb(touched), _tail(touched)
+    head, tail = f"DOWN {_verb(touched)} {column} {_as(touched)}", _tail(touched)
     if key == "nullable":
         now, was = ("NULL-able", "NOT NULL") if b else ("NOT NULL", "NULL-able")
-        return f"DOWN {verb} {column} as {now} (was {was}){tail}"
+        return f"{head} {now} (was {was}){tail}"
     if key == "default":
-        if b is None:
-            return f"DOWN {verb} {column} without its default (was {a}){tail}"
-        return f"DOWN {verb} {column} with default {b} (was {'none' if a is None else a}){tail}"
+        if b is None and touched:
+            return f"DOWN restores {column} without its default (was {a})"
+        return f"{head} {'no default' if b is None else f'default {b}'}" \
+               f" (was {'no default' if a is None else a}){tail}"
     if key == "type":
-        return f"DOWN {verb} {column} as type {b} (was {a}){tail}"
-    return f"DOWN {verb} {column} with {key.replace('_', ' ')} {_show(b)} (was {_show(a)}){tail}"
+        return f"{head} type {b} (was {a}){tail}"
+    return f"{head} {key.replace('_', ' ')} {_show(b)} (was {_show(a)}){tail}"
 
 
 def _constraints(table: str, noun: str, old: list[Any], mid: list[Any],
@@ -134,7 +139,7 @@ def _object(noun: str, name: str, old: Mapping[str, Any] | Any, new: Mapping[str
             touched: bool) -> Iterator[str]:
     verb, tail = _verb(touched), _tail(touched)
     if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
-        yield f"DOWN {verb} {noun} {name} as {_show(new)} (was {_show(old)}){tail}"
+        yield f"DOWN {verb} {noun} {name} {_as(touched)} {_show(new)} (was {_show(old)}){tail}"
         return
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -143,7 +148,7 @@ def _object(noun: str, name: str, old: Mapping[str, Any] | Any, new: Mapping[str
         if key == "definition":
             yield f"DOWN {verb} {noun} {name} with another definition{tail}"
         elif key == "unique" and isinstance(a, bool) and isinstance(b, bool):
-            yield f"DOWN {verb} {noun} {name} as {'UNIQUE' if b else 'not unique'}" \
+            yield f"DOWN {verb} {noun} {name} {_as(touched)} {'UNIQUE' if b else 'not unique'}" \
                   f" (was {'UNIQUE' if a else 'not unique'}){tail}"
         else:
             yield (f"DOWN {verb} {noun} {name} with {key.replace('_', ' ')} {_show(b)}"
