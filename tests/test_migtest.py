@@ -10,12 +10,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from migtest_planted import CORRECT, SKIPPED, expected, matches, write_planted
-
 from mig.config import load_config
 from mig.testing import Project
 from mig_migtest import Kind, run_roundtrip
 from mig_migtest.compare import down_mismatches
+from migtest_planted import CORRECT, SKIPPED, expected, matches, write_planted
 
 
 def _files(root: Path) -> dict[str, str]:

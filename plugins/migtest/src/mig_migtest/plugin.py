@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import typer
-
 from mig import hookimpl
 
 MIG_API_VERSION = 1
