@@ -14,6 +14,7 @@ from mig.config import load_config
 from mig.testing import Project
 from mig_migtest import Kind, run_roundtrip
 from mig_migtest.compare import down_mismatches
+from mig_migtest.data import DataCheck
 from migtest_planted import CORRECT, SKIPPED, expected, matches, write_planted
 
 
@@ -201,3 +202,39 @@ def test_lines_for_columns_and_defaults() -> None:
         "DOWN drops column t.b that UP did not create",
     ]
     assert str(Kind.SCHEMA) == "schema"
+
+
+def test_lost_rows_and_values_from_rows_alone() -> None:
+    check = DataCheck()
+    users = _table(_col("id"), _col("email"), _col("note"))
+    before = {"tables": {"users": users, "tags": _table(_col("id"), _col("label")),
+                         "logs": _table(_col("msg"), pk=[])}}
+    applied = {"tables": {"users": _table(_col("id"), _col("email")),  # UP drops note
+                          "labels": before["tables"]["tags"],  # UP renames tags
+                          "logs": before["tables"]["logs"]}}
+    rows_before = {"users": (["id", "email", "note"], [(1, "a", "x"), (2, "b", "y")]),
+                   "tags": (["id", "label"], [(1, "red"), (2, "blue")]),
+                   "logs": (["msg"], [("m",), ("m",)])}
+    rows_applied = {"users": (["id", "email"], [(1, "a"), (2, "b")]),
+                    "labels": (["id", "label"], [(1, "red"), (2, "blue")]),
+                    "logs": (["msg"], [("m",), ("m",)])}
+    # A DOWN that puts everything back: the dropped column's values do not count.
+    rows_after = {"users": (["id", "email", "note"], [(1, "a", None), (2, "b", None)]),
+                  "tags": (["id", "label"], [(2, "blue"), (1, "red")]),
+                  "logs": (["msg"], [("m",), ("m",)])}
+    assert check.losses(before, applied, before, rows_before, rows_applied, rows_after) == []
+    # One that loses a tag, one user's email and one of two equal log rows.
+    rows_after = {"users": (["id", "email", "note"], [(1, "a", None), (2, None, None)]),
+                  "tags": (["id", "label"], [(1, "red")]),
+                  "logs": (["msg"], [("m",)])}
+    assert check.losses(before, applied, before, rows_before, rows_applied, rows_after) == [
+        "DOWN loses 1 of 2 row(s) of logs",
+        "DOWN loses 1 of 2 row(s) of tags",
+        "DOWN loses the values of users.email in 1 of 2 row(s)",
+    ]
+    # Rows UP deleted itself, and a table UP dropped (its rows go with it).
+    gone = {"tables": {"users": users}}
+    rows_applied = {"users": (["id", "email", "note"], [(1, "a", "x")])}
+    rows_after = {"users": (["id", "email", "note"], [(1, "a", "x")])}
+    assert check.losses(before, gone, before, rows_before, rows_applied, rows_after) == [
+        "UP deletes 1 of 2 row(s) of users and DOWN does not bring them back"]
