@@ -18,8 +18,6 @@ class Kind(str, enum.Enum):
     FAILED = "failed"
     #: ``@reversible: true`` with nothing to run in DOWN.
     EMPTY_DOWN = "empty_down"
-    #: UP run again after DOWN gave another schema than the first time.
-    REAPPLY = "reapply"
 
     def __str__(self) -> str:
         return self.value
@@ -46,7 +44,7 @@ class Finding:
 class Report:
     """The outcome of :func:`mig_migtest.run_roundtrip`. ``ok`` when nothing was found."""
 
-    #: The scratch database's URL, password masked.
+    #: The (first) scratch database's URL, password masked.
     scratch: str = ""
     #: Migrations that went through the whole round trip (with or without findings).
     tested: list[str] = field(default_factory=list)

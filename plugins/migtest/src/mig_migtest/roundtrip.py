@@ -1,11 +1,13 @@
 """The round trip: every migration's UP, DOWN and UP again on a scratch database.
 
 The configured database is never opened: its dialect only makes the scratch database
-(:meth:`mig.protocols.Dialect.scratch`), and a :class:`mig.MigrationEngine` on the scratch URL
-(backups off) does every UP and DOWN, so they run exactly as ``mig up`` and ``mig down``
-would, through the same executor and hooks. The schema after each run is the one the engine
-records in its ledger (``schema_record``), so the round trip takes no snapshot of its own
-while the engine's record is there.
+(:meth:`mig.protocols.Dialect.scratch`). A :class:`mig.MigrationEngine` on the scratch URL
+(backups off) gives the parts every UP and DOWN runs with, so that they run as ``mig up`` and
+``mig down --method down`` run them: the engine's statement splitting for the dialect, its
+executor (the configured one, if any), and a transaction per section where the migration and
+the dialect allow it. What the scratch database does not get is a ledger history: nobody reads
+it, and the schema record each engine run writes would cost more than the round trip (two
+snapshots per migration, the least a round trip needs).
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from urllib.parse import unquote, urlsplit
 
 from mig.config import NO_BACKUP, Config
 from mig.engine import MigrationEngine
-from mig.errors import ConfigError, UnknownTargetError
-from mig.models import Migration, MigrationExecution, MigrationStatus
+from mig.errors import ConfigError, MigError, UnknownTargetError
+from mig.models import Migration
 from mig.plugins import Plugins
-from mig.schema import Snapshot, changes
+from mig.schema import Snapshot
 from mig.urls import mask_url
 
 from .compare import down_mismatches
@@ -60,9 +62,10 @@ def run_roundtrip(
     plugins = plugins or Plugins(disable=config.disable)
     plugins.load()
     scratch = _Scratch(config, plugins, scratch_url)
-    report = Report(scratch=mask_url(scratch_url or "") or f"(a scratch {scratch.kind} database)")
+    report = Report()
     with scratch:
         engine = scratch.open()
+        report.scratch = mask_url(engine.config.database or "")
         plan = engine.plan(target)
         first = 0
         if start is not None:
@@ -93,7 +96,6 @@ class _Scratch:
         self.config = config
         self.plugins = plugins
         self.owner: Dialect = plugins.dialect(replace(config, database=source))
-        self.kind = self.owner.name
         self.name = _database_name(scratch_url) if scratch_url else None
         self._stack: ExitStack | None = None
         self.engine: MigrationEngine | None = None
@@ -136,13 +138,9 @@ class _RoundTrip:
         self.report = report
         self.data = data
         self.progress = progress
-        self.schema: Snapshot = {}
-        #: Migrations to apply without a round trip, in one run, before the next round trip.
-        self.pending: list[Migration] = []
-        #: Those of ``pending`` whose DOWN gave back the schema of before UP: their UP runs
-        #: again in the same run as the next round trip's UP (to the schema of after their
-        #: first UP, which ``schema`` holds), which saves a run and its commits each.
-        self.again: set[str] = set()
+        self.plan: list[Migration] = []
+        #: The scratch database's schema now, or None when it must be read again.
+        self.schema: Snapshot | None = None
 
     @property
     def engine(self) -> MigrationEngine:
@@ -150,7 +148,7 @@ class _RoundTrip:
         return self.scratch.engine
 
     def run(self, plan: list[Migration], first: int) -> None:
-        self.schema = self._snapshot()
+        self.plan = plan
         for index, m in enumerate(plan):
             try:
                 self._one(m, index < first)
@@ -160,61 +158,43 @@ class _RoundTrip:
             finally:
                 if self.progress:
                     self.progress(m, self.report)
-        try:
-            self._flush()
-        except _Stop:
-            return
 
     def _one(self, m: Migration, before_start: bool) -> None:
         if before_start:
             self.report.skipped.append((m.id, "before --from"))
-            self.pending.append(m)
-            return
-        if not m.reversible:
+        elif not m.reversible:
             self.report.skipped.append((m.id, "irreversible: applied without a round trip"))
-            self.pending.append(m)
-            return
-        up, down = self.engine.split(m, "up"), self.engine.split(m, "down")
-        if up and not down:
+        elif self.engine.split(m, "up") and not self.engine.split(m, "down"):
             self.report.add(m.id, Kind.EMPTY_DOWN, "reversible but DOWN is empty")
-            self.pending.append(m)
+        else:
+            self.report.tested.append(m.id)
+            self._round_trip(m)
             return
-        if len(self.again) < len(self.pending):
-            self._flush()  # the schema before the round trip is needed
-        self.report.tested.append(m.id)
-        self._round_trip(m)
-
-    def _flush(self) -> None:
-        """Apply the migrations waiting to be applied without a round trip."""
-        if not self.pending:
-            return
-        self._up(self.pending[-1])
-        self.schema = self._recorded()
+        self._up(m)
+        self.schema = None
 
     def _up(self, m: Migration) -> None:
-        """Apply the pending migrations and ``m`` in one run; an UP that fails ends the plan."""
-        again, self.pending, self.again = self.again, [], set()
-        failed = _failure(self.engine.up(m.id))
-        if failed is not None:
-            which = "UP failed after DOWN" if failed.migration_id in again else "UP failed"
-            self.report.add(failed.migration_id, Kind.FAILED, f"{which}: {failed.error_message}")
+        """Apply ``m``; an UP that fails ends the plan."""
+        error = self._run(m, "up")
+        if error is not None:
+            self.report.add(m.id, Kind.FAILED, f"UP failed: {error}")
             raise _Stop
 
     def _round_trip(self, m: Migration) -> None:
-        before = self.schema
+        before = self.schema if self.schema is not None else self._snapshot()
         rows_before = self._seeded_rows(before)
         self._up(m)
-        applied = self._recorded()
+        applied = self._snapshot()
         rows_applied = self.data.rows(self.engine.dialect, applied) if self.data else None
-        failed = _failure(self.engine.down(steps=1, method="down"))
-        if failed is not None:
-            self.report.add(m.id, Kind.FAILED, f"DOWN failed: {failed.error_message}")
-            if self._recorded() != applied:  # DOWN half done (no transactional DDL)
+        error = self._run(m, "down")
+        if error is not None:
+            self.report.add(m.id, Kind.FAILED, f"DOWN failed: {error}")
+            if self._snapshot() != applied:  # DOWN half done (no transactional DDL)
                 self._rebuild(m)
             else:
                 self.schema = applied
             return
-        after = self._recorded()
+        after = self._snapshot()
         for line in down_mismatches(before, applied, after):
             self.report.add(m.id, Kind.SCHEMA, line)
         if self.data and rows_before is not None and rows_applied is not None:
@@ -222,26 +202,43 @@ class _RoundTrip:
             for line in self.data.losses(before, applied, after,
                                          rows_before, rows_applied, rows_after):
                 self.report.add(m.id, Kind.DATA, line)
-        self.schema = applied
-        if after == before and self.data is None:
-            self.pending.append(m)
-            self.again.add(m.id)
-            return
-        failed = _failure(self.engine.up(m.id))
-        if failed is not None:
-            self.report.add(m.id, Kind.FAILED, f"UP failed after DOWN: {failed.error_message}")
+        error = self._run(m, "up")
+        if error is not None:
+            self.report.add(m.id, Kind.FAILED, f"UP failed after DOWN: {error}")
             self._rebuild(m)
-            return
-        again = self._recorded()
-        if again != applied:
-            if after == before:  # else the DOWN lines above already say why
-                for line in changes(applied, again):
-                    self.report.add(m.id, Kind.REAPPLY, f"UP after DOWN differs: {line}")
+        elif after != before and self._snapshot() != applied:
+            # UP ran again on what a faulty DOWN left: go on from the plan's schema instead.
+            # (After a DOWN that gave back the schema of before, UP gives ``applied`` again.)
             self._rebuild(m)
+        else:
+            self.schema = applied
+
+    def _run(self, m: Migration, direction: str) -> str | None:
+        """Run one section of ``m`` as ``mig up`` / ``mig down`` would: its statements for
+        this dialect through the engine's executor, in a transaction where the migration and
+        the dialect allow it (rolled back when a statement fails). Returns the error, or None.
+
+        The scratch database keeps no history: nothing reads it, and recording each step
+        (and the schema after it) would cost more than the step itself."""
+        engine = self.engine
+        statements = engine.split(m, direction)
+        try:
+            if m.transactional and engine.dialect.transactional_ddl:
+                with engine.db.transaction():
+                    engine.executor.execute(engine.dialect, statements, m, direction)
+            else:
+                engine.db.writer()
+                engine.executor.execute(engine.dialect, statements, m, direction)
+        except Exception as exc:  # StatementFailed, or a driver error the executor let through
+            engine.db.abort()
+            text = str(exc).strip() or type(exc).__name__
+            return text.splitlines()[0] if isinstance(exc, MigError) else text
+        return None
 
     def _seeded_rows(self, schema: Snapshot) -> dict[str, Any] | None:
         if self.data is None:
             return None
+        self.engine.db.writer()
         self.report.notes.extend(self.data.seed(self.engine.dialect, schema))
         return self.data.rows(self.engine.dialect, schema)
 
@@ -249,29 +246,12 @@ class _RoundTrip:
         """Start again on a new scratch database with everything up to ``m`` applied, so
         that the next round trip starts from the schema the plan gives, not from what a
         faulty DOWN left."""
-        engine = self.scratch.open()
-        failed = _failure(engine.up(m.id))
-        if failed is not None:
-            self.report.add(failed.migration_id, Kind.FAILED,
-                            f"UP failed: {failed.error_message}")
-            raise _Stop
-        self.schema = self._recorded()
-
-    def _recorded(self) -> Snapshot:
-        """The schema after the engine's last run: the one it recorded in its ledger."""
-        ledger = self.engine.db.reader()
-        if ledger is not None:
-            _, snapshot = ledger.schema_record()
-            if snapshot is not None:
-                return snapshot
-        return self._snapshot()
+        self.scratch.open()
+        for earlier in self.plan[: self.plan.index(m) + 1]:
+            self._up(earlier)
+        self.schema = None
 
     def _snapshot(self) -> Snapshot:
         engine = self.engine
         engine.db.writer()  # connected (an empty scratch SQLite file may not exist yet)
         return engine.dialect.schema_snapshot(exclude_prefix=engine.config.table_prefix)
-
-
-def _failure(executions: list[MigrationExecution]) -> MigrationExecution | None:
-    failed = [e for e in executions if e.status is not MigrationStatus.COMPLETED]
-    return failed[0] if failed else None
