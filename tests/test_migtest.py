@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +240,19 @@ def test_lost_rows_and_values_from_rows_alone() -> None:
     rows_after = {"users": (["id", "email", "note"], [(1, "a", "x")])}
     assert check.losses(before, gone, before, rows_before, rows_applied, rows_after) == [
         "UP deletes 1 of 2 row(s) of users and DOWN does not bring them back"]
+
+
+def test_a_killed_run_removes_its_scratch_database(mig_project: Project,
+                                                   tmp_path: Path) -> None:
+    write_planted("sqlite", mig_project.migrations_dir)
+    scratch_parent = tmp_path / "tmp"
+    scratch_parent.mkdir()
+    proc = mig_project.popen("test", env={"TMPDIR": str(scratch_parent)})
+    deadline = time.monotonic() + 60
+    while not list(scratch_parent.glob("*/scratch.db")) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(scratch_parent.glob("*/scratch.db")), "mig test made no scratch database"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert list(scratch_parent.iterdir()) == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from typing import TYPE_CHECKING
 
@@ -46,8 +47,13 @@ def test(
 
     config = load_config(options.config, database=options.database)
     progress = _Progress() if not as_json and sys.stderr.isatty() else None
-    report = run_roundtrip(config, target=target, start=start, data=data,
-                           scratch_url=scratch_url, seed=seed, progress=progress)
+    # A plain `kill` ends the run as ^C does: through the code that drops the scratch database.
+    previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        report = run_roundtrip(config, target=target, start=start, data=data,
+                               scratch_url=scratch_url, seed=seed, progress=progress)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if progress:
         progress.clear()
     if as_json:
@@ -67,6 +73,10 @@ def test(
                    f" {len(report.skipped)} applied without a round trip: {verdict}")
     if not report.ok:
         raise typer.Exit(PROBLEMS)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 class _Progress:
