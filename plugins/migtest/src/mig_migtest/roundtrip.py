@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 from mig.config import NO_BACKUP, Config
 from mig.engine import MigrationEngine
 from mig.errors import ConfigError, MigError, UnknownTargetError
-from mig.models import Migration
+from mig.models import Migration, Statement
 from mig.plugins import Plugins
 from mig.schema import Snapshot
 from mig.urls import mask_url
@@ -141,6 +141,7 @@ class _RoundTrip:
         self.plan: list[Migration] = []
         #: The scratch database's schema now, or None when it must be read again.
         self.schema: Snapshot | None = None
+        self._statements: dict[tuple[str, str], list[Statement]] = {}
 
     @property
     def engine(self) -> MigrationEngine:
@@ -164,7 +165,7 @@ class _RoundTrip:
             self.report.skipped.append((m.id, "before --from"))
         elif not m.reversible:
             self.report.skipped.append((m.id, "irreversible: applied without a round trip"))
-        elif self.engine.split(m, "up") and not self.engine.split(m, "down"):
+        elif self._split(m, "up") and not self._split(m, "down"):
             self.report.add(m.id, Kind.EMPTY_DOWN, "reversible but DOWN is empty")
         else:
             self.report.tested.append(m.id)
@@ -195,8 +196,9 @@ class _RoundTrip:
                 self.schema = applied
             return
         after = self._snapshot()
-        for line in down_mismatches(before, applied, after):
-            self.report.add(m.id, Kind.SCHEMA, line)
+        if after != before:
+            for line in down_mismatches(before, applied, after):
+                self.report.add(m.id, Kind.SCHEMA, line)
         if self.data and rows_before is not None and rows_applied is not None:
             rows_after = self.data.rows(self.engine.dialect, after)
             for line in self.data.losses(before, applied, after,
@@ -221,7 +223,7 @@ class _RoundTrip:
         The scratch database keeps no history: nothing reads it, and recording each step
         (and the schema after it) would cost more than the step itself."""
         engine = self.engine
-        statements = engine.split(m, direction)
+        statements = self._split(m, direction)
         try:
             if m.transactional and engine.dialect.transactional_ddl:
                 with engine.db.transaction():
@@ -234,6 +236,13 @@ class _RoundTrip:
             text = str(exc).strip() or type(exc).__name__
             return text.splitlines()[0] if isinstance(exc, MigError) else text
         return None
+
+    def _split(self, m: Migration, direction: str) -> list[Statement]:
+        """The statements of one section (split once: a migration runs UP twice)."""
+        key = (m.id, direction)
+        if key not in self._statements:
+            self._statements[key] = self.engine.split(m, direction)
+        return self._statements[key]
 
     def _seeded_rows(self, schema: Snapshot) -> dict[str, Any] | None:
         if self.data is None:
