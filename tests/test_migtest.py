@@ -112,6 +112,9 @@ def test_usage_errors(mig_project: Project, tmp_path: Path) -> None:
     mig_project.write_migration("001_a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
     code, _, err = mig_project.run("test", "--from", "7")
     assert code == 2 and err.startswith("mig: error: no migration '7'")
+    mig_project.write_migration("002_b", "CREATE TABLE b (id INTEGER);", "DROP TABLE b;")
+    code, _, err = mig_project.run("test", "001", "--from", "2")
+    assert (code, err) == (2, "mig: error: --from 2: 002_b is not in the plan up to 001\n")
     mig_project.write_config("[mig]\nmigrations_dir = \"migrations\"\n")
     code, _, err = mig_project.run("test")
     assert code == 2 and "mig test makes a scratch database" in err
