@@ -20,6 +20,7 @@ NO_BACKUP = "none"
 AUTO_ROLLBACK = "auto"
 OUT_OF_ORDER_CHOICES = ("allow", "error")
 _PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z0-9_]*)?")
+_FORMAT = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Config:
     keep_days: int = 30
     keep_count: int = 10
     disable: list[str] = field(default_factory=list)
+    #: How the migrations folder is written: ``mig`` (mig's own files), ``auto`` (a plugin
+    #: recognises another tool's folder) or a format a plugin reads (``golang-migrate``, ...).
+    migrations_format: str = "mig"
     #: A file holding the key backup manifests are signed with (``MIG_BACKUP_KEY`` wins).
     backup_key_file: Path | None = None
     #: Files of earlier keys whose signatures still verify (see :mod:`mig.signing`).
@@ -70,6 +74,9 @@ _MIG_KEYS: dict[str, tuple[type | tuple[type, ...], tuple[str, ...] | None]] = {
     "storage": (str, None),
     "backup_key_file": (str, None),
     "backup_old_key_files": (list, None),
+    # Formats come from plugins (mig_load_migrations), so only the spelling is checked here;
+    # the loader refuses a name no installed plugin reads.
+    "migrations_format": (str, None),
 }
 _TABLES: dict[str, dict[str, type]] = {
     "retention": {"keep_days": int, "keep_count": int}, "plugins": {"disable": list},
@@ -175,6 +182,11 @@ def from_table(table: dict[str, Any], *, base_dir: Path, source: str = "config")
             raise ConfigError(
                 f"{source}: table_prefix = {value!r} must be letters, digits and underscores,"
                 " not starting with a digit"
+            )
+        elif key == "migrations_format" and not _FORMAT.fullmatch(value):
+            raise ConfigError(
+                f"{source}: migrations_format = {value!r} must be mig, auto or a format name"
+                " (lowercase letters, digits, - and _)"
             )
         setattr(config, key, value)
     return config

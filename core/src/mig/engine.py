@@ -83,7 +83,7 @@ class MigrationEngine:
         self.config = config
         self.plugins = plugins or Plugins(disable=config.disable)
         self._db: Database | None = None
-        self.catalog = Catalog(config.migrations_dir, self._loaded)
+        self.catalog = Catalog(config.migrations_dir, self._loaded, config.migrations_format)
         self._executor: Executor | None = None
         self._backups: Backups | None = None
         self._configured = False
@@ -168,10 +168,16 @@ class MigrationEngine:
         return self.catalog.all()
 
     def reload(self) -> None:
-        self.catalog = Catalog(self.config.migrations_dir, self._loaded)
+        self.catalog = Catalog(
+            self.config.migrations_dir, self._loaded, self.config.migrations_format
+        )
 
     def split(self, migration: Migration, direction: str = "up") -> list[Statement]:
-        """The statements of one section of ``migration`` for this database's dialect."""
+        """The statements of one section of ``migration`` for this database's dialect (those
+        its parser split already, when it did)."""
+        ready = migration.up_statements if direction == "up" else migration.down_statements
+        if ready is not None:
+            return list(ready)
         sql, line = ((migration.up_sql, migration.up_line) if direction == "up"
                      else (migration.down_sql, migration.down_line))
         name = self.dialect.name if self.config.database else "generic"

@@ -22,11 +22,33 @@ if TYPE_CHECKING:
     from .plugins import Plugins
 
 
-def load_migrations(directory: Path, plugins: Plugins) -> list[Migration]:
+MIG_FORMAT = "mig"
+AUTO_FORMAT = "auto"
+
+
+def load_migrations(
+    directory: Path, plugins: Plugins, format: str = MIG_FORMAT
+) -> list[Migration]:
     """Parse every migration file of ``directory`` (files no parser claims are ignored) and
-    return them in dependency order. Duplicate versions and bad files are errors."""
+    return them in dependency order. Duplicate versions and bad files are errors.
+
+    ``format`` other than ``mig`` first asks the plugins to read the folder as a whole
+    (:func:`mig.hookspecs.mig_load_migrations`); ``auto`` falls back to mig's own files when
+    no plugin recognises the folder, a format name no plugin reads is a configuration error."""
     if not directory.is_dir():
         raise ConfigError(f"migrations folder {directory} does not exist (run `mig init`)")
+    if format != MIG_FORMAT:
+        loaded: list[Migration] | None = plugins.hook.mig_load_migrations(
+            directory=directory, format=format
+        )
+        if loaded is not None:
+            _check_unique(loaded)
+            return plugins.resolve_order(loaded)
+        if format != AUTO_FORMAT:
+            raise ConfigError(
+                f"migrations_format = {format!r}: no installed plugin reads that format"
+                " (mig-formats reads golang-migrate, dbmate, goose, flyway and yoyo folders)"
+            )
     found: list[Migration] = []
     by_number: dict[int, Migration] = {}
     with os.scandir(directory) as entries:
@@ -54,6 +76,18 @@ def load_migrations(directory: Path, plugins: Plugins) -> list[Migration]:
     return plugins.resolve_order(found)
 
 
+def _check_unique(migrations: list[Migration]) -> None:
+    by_number: dict[int, Migration] = {}
+    by_id: dict[str, Migration] = {}
+    for m in migrations:
+        other = by_number.get(m.number) or by_id.get(m.id)
+        if other is not None:
+            raise DependencyError(
+                f"duplicate version {m.version}: {other.path.name} and {m.path.name}", m.path
+            )
+        by_number[m.number] = by_id[m.id] = m
+
+
 def drifted(m: Migration, ex: MigrationExecution) -> bool:
     """Whether ``m``'s file changed since ``ex`` applied it (by the checksum rule ``ex`` was
     recorded with)."""
@@ -76,15 +110,18 @@ class Catalog:
     and the migration an execution applied: its file while unchanged, else what the ledger
     stored when it was applied."""
 
-    def __init__(self, directory: Path, plugins: Callable[[], Plugins]) -> None:
+    def __init__(
+        self, directory: Path, plugins: Callable[[], Plugins], format: str = MIG_FORMAT
+    ) -> None:
         self.directory = directory
+        self.format = format
         self._plugins = plugins
         self._all: list[Migration] | None = None
         self._by_id: dict[str, Migration] | None = None
 
     def all(self) -> list[Migration]:
         if self._all is None:
-            self._all = load_migrations(self.directory, self._plugins())
+            self._all = load_migrations(self.directory, self._plugins(), self.format)
         return self._all
 
     def by_id(self) -> dict[str, Migration]:

@@ -90,6 +90,12 @@ class Migration:
     down_line: int = 0
     header_lines: Mapping[str, int] = field(default_factory=dict, hash=False, compare=False)
     metadata: Mapping[str, str] = field(default_factory=dict, hash=False, compare=False)
+    #: Statements a parser already split by its format's own rules (goose's
+    #: ``StatementBegin``/``End`` blocks); None lets the dialect's splitter split the section.
+    up_statements: tuple[Statement, ...] | None = field(default=None, hash=False, compare=False)
+    down_statements: tuple[Statement, ...] | None = field(
+        default=None, hash=False, compare=False
+    )
 
     @property
     def migration_id(self) -> str:

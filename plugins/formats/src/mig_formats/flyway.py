@@ -1,0 +1,158 @@
+"""Flyway: ``V{version}__{description}.sql`` versioned migrations, ``U{version}__...sql``
+undo migrations (the DOWN of the V file of the same version) and ``R__{description}.sql``
+repeatable migrations.
+
+Versions: parts separated by ``.`` or ``_`` compare as numbers (``1.10`` after ``1.9``). mig
+versions are integers, so when every version of the folder is a single number it is kept
+(``V7__x.sql`` is version 7); as soon as one has several parts each version becomes
+``a*10^12 + b*10^8 + c*10^4 + d`` (at most four parts, each part after the first below
+10000), which orders them as Flyway does. Ids are the file names without ``.sql``.
+
+Flyway scans its locations recursively, and so does mig here: scripts may sit in
+subfolders.
+
+Repeatables run after every versioned migration, in description order, as Flyway runs them;
+mig gives them versions from ``10^30`` up so they sort last. mig runs each once: an edited
+repeatable shows as drift (Flyway would re-run it). ``mig import --history`` leaves a
+repeatable pending when its checksum in ``flyway_schema_history`` is not the file's, so the
+next ``mig up`` applies the new text once.
+
+Transactions: Flyway runs each migration in a transaction unless its ``.sql.conf`` says
+``executeInTransaction=false`` or it holds a statement that cannot run in one (``CREATE
+INDEX CONCURRENTLY``, ...); mig's ``transactional`` follows the same rule.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from pathlib import Path
+
+from mig import DependencyError, Migration, MigrationFileError
+
+from .common import make_migration, needs_no_transaction, read_text
+
+NAME = "flyway"
+FILE = re.compile(r"([VU])(\d+(?:[._]\d+)*)__(.+)\.sql")
+REPEATABLE = re.compile(r"R__(.+)\.sql")
+REPEATABLE_BASE = 10**30
+_PART = 10**4
+_PARTS = 4
+
+
+def detect(directory: Path, names: list[str]) -> bool:
+    return any(
+        FILE.fullmatch(base) or REPEATABLE.fullmatch(base)
+        for base in (n.rsplit("/", 1)[-1] for n in _scripts(directory))
+    )
+
+
+def parts(version: str) -> tuple[int, ...]:
+    """A Flyway version as numbers, trailing zeros dropped (``1.0`` is ``1``)."""
+    numbers = [int(p) for p in re.split(r"[._]", version)]
+    while len(numbers) > 1 and numbers[-1] == 0:
+        numbers.pop()
+    return tuple(numbers)
+
+
+def encode(numbers: tuple[int, ...], dotted: bool, path: Path) -> int:
+    if not dotted:
+        return numbers[0]
+    if len(numbers) > _PARTS or any(n >= _PART for n in numbers[1:]):
+        raise MigrationFileError(
+            f"Flyway version {'.'.join(map(str, numbers))} has more than {_PARTS} parts or a"
+            f" part after the first above {_PART - 1}; mig cannot order it", path, 1
+        )
+    value = numbers[0]
+    for i in range(1, _PARTS):
+        value = value * _PART + (numbers[i] if i < len(numbers) else 0)
+    return value
+
+
+def checksum(text: str) -> int:
+    """Flyway's checksum of a script: CRC-32 of its lines without their line breaks (UTF-8,
+    a leading BOM dropped), as a signed 32-bit integer."""
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    lines = re.split(r"\r\n|\n|\r", text)
+    if lines and lines[-1] == "":
+        lines.pop()  # Java's readLine yields no empty line after the last line break
+    crc = 0
+    for line in lines:
+        crc = zlib.crc32(line.encode("utf-8"), crc)
+    return crc - 2**32 if crc >= 2**31 else crc
+
+
+def _in_transaction(directory: Path, name: str, sql: str) -> bool:
+    conf = directory / (name + ".conf")
+    if conf.is_file():
+        for line in conf.read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "executeInTransaction" and value.strip().lower() == "false":
+                return False
+    return not needs_no_transaction(sql)
+
+
+def _scripts(directory: Path) -> list[str]:
+    """Every file under ``directory`` (Flyway scans its locations recursively), as paths
+    relative to it; hidden files and folders are skipped."""
+    found = []
+    for path in directory.rglob("*"):
+        rel = path.relative_to(directory)
+        if path.is_file() and not any(part.startswith(".") for part in rel.parts):
+            found.append(rel.as_posix())
+    return sorted(found)
+
+
+def load(directory: Path, names: list[str]) -> list[Migration]:
+    versioned: dict[tuple[int, ...], tuple[str, str, str]] = {}
+    undo: dict[tuple[int, ...], str] = {}
+    repeatable: list[tuple[str, str]] = []
+    for n in _scripts(directory):
+        match = FILE.fullmatch(n.rsplit("/", 1)[-1])
+        if match is not None:
+            kind, version, description = match.groups()
+            key = parts(version)
+            table = versioned if kind == "V" else undo
+            other = table.get(key)
+            if other is not None:
+                first = other[0] if isinstance(other, tuple) else other
+                raise DependencyError(
+                    f"duplicate version {version}: {first} and {n}", directory / n
+                )
+            if kind == "V":
+                versioned[key] = (n, version, description)
+            else:
+                undo[key] = n
+            continue
+        match = REPEATABLE.fullmatch(n.rsplit("/", 1)[-1])
+        if match is not None:
+            repeatable.append((match.group(1), n))
+    for key, n in undo.items():
+        if key not in versioned:
+            raise DependencyError(f"undo migration {n} has no versioned migration", directory / n)
+    dotted = any(len(k) > 1 for k in versioned)
+    out = []
+    for key, (n, _version, description) in versioned.items():
+        path = directory / n
+        up = read_text(path)
+        down = read_text(directory / undo[key]) if key in undo else ""
+        out.append(make_migration(
+            id=path.stem, version=encode(key, dotted, path),
+            name=description.replace("_", " "), path=path, up=up, down=down, fmt=NAME,
+            down_line=1 if key in undo else 0,
+            transactional=_in_transaction(directory, n, up)
+            and (key not in undo or _in_transaction(directory, undo[key], down)),
+            metadata={"flyway_version": ".".join(map(str, key)), "flyway_type": "versioned",
+                      "undo_file": undo.get(key, "")},
+        ))
+    for i, (description, n) in enumerate(sorted(repeatable)):
+        path = directory / n
+        up = read_text(path)
+        out.append(make_migration(
+            id=path.stem, version=REPEATABLE_BASE + i, name=description.replace("_", " "),
+            path=path, up=up, down="", fmt=NAME, reversible=False,
+            transactional=_in_transaction(directory, n, up),
+            metadata={"flyway_type": "repeatable", "flyway_description": description},
+        ))
+    return out

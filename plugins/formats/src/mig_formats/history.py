@@ -1,0 +1,198 @@
+"""Reading another tool's history table: which of the folder's migrations it applied.
+
+Each reader returns the applied migrations' ids with a note for the audit row, or raises
+:class:`ImportRefused` when the tool's own state is not clean (golang-migrate ``dirty``,
+a failed Flyway row) or names a version the folder does not have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mig import MigError, Migration
+from mig.protocols import Dialect
+
+from . import flyway
+
+
+class ImportRefused(MigError):
+    """The old tool's history is not in a state mig can adopt (exit 1)."""
+
+    exit_code = 1
+
+
+class NoHistory(Exception):
+    """The database has no history table of that tool."""
+
+
+Applied = dict[str, str]  # migration id -> note for the audit row
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "t", "true", "y", "yes")
+    return bool(value)
+
+
+def _table(dialect: Dialect, name: str) -> str:
+    for found in dialect.table_names():
+        if found.lower() == name.lower():
+            return found
+    raise NoHistory(name)
+
+
+def _unknown(tool: str, table: str, versions: Sequence[object]) -> ImportRefused:
+    shown = ", ".join(str(v) for v in versions[:5])
+    return ImportRefused(
+        f"{tool}'s {table} records version(s) {shown} that the migrations folder does not have;"
+        " restore the missing files before importing"
+    )
+
+
+def golang_migrate(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "schema_migrations"
+) -> Applied:
+    table = _table(dialect, name)
+    try:
+        rows = dialect.query(f"SELECT version, dirty FROM {table}")
+    except Exception as exc:
+        raise ImportRefused(
+            f"{table} has no dirty column: it is not golang-migrate's ({exc})"
+        ) from None
+    if not rows:
+        return {}
+    if len(rows) > 1:
+        raise ImportRefused(f"golang-migrate's {table} holds {len(rows)} rows instead of one")
+    version, dirty = int(rows[0][0]), _truthy(rows[0][1])
+    if dirty:
+        raise ImportRefused(
+            f"golang-migrate's {table} is dirty at version {version}: that migration failed"
+            " part-way. Repair the database, run `migrate force <version>`, then import again"
+        )
+    if version >= 0 and not any(m.number == version for m in migrations):
+        raise _unknown("golang-migrate", table, [version])
+    note = f"golang-migrate {table} version {version}"
+    return {m.id: note for m in migrations if m.number <= version}
+
+
+def dbmate(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "schema_migrations"
+) -> Applied:
+    table = _table(dialect, name)
+    rows = dialect.query(f"SELECT * FROM {table}")
+    if rows and len(rows[0]) > 1:
+        raise ImportRefused(f"{table} has more than a version column: it is not dbmate's")
+    by_number = {m.number: m for m in migrations}
+    versions = [str(r[0]).strip() for r in rows]
+    missing = [v for v in versions if not v.isdigit() or int(v) not in by_number]
+    if missing:
+        raise _unknown("dbmate", table, missing)
+    return {by_number[int(v)].id: f"dbmate {table} version {v}" for v in versions}
+
+
+def goose(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "goose_db_version"
+) -> Applied:
+    table = _table(dialect, name)
+    rows = dialect.query(f"SELECT id, version_id, is_applied FROM {table} ORDER BY id")
+    latest: dict[int, bool] = {}
+    for _, version, applied in rows:
+        latest[int(version)] = _truthy(applied)
+    by_number = {m.number: m for m in migrations}
+    applied_versions = [v for v, on in latest.items() if on and v != 0]
+    missing = [v for v in applied_versions if v not in by_number]
+    if missing:
+        raise _unknown("goose", table, missing)
+    return {by_number[v].id: f"goose {table} version_id {v}" for v in applied_versions}
+
+
+def flyway_history(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "flyway_schema_history"
+) -> Applied:
+    table = _table(dialect, name)
+    rows = dialect.query(
+        f"SELECT installed_rank, version, description, type, script, checksum, success"
+        f" FROM {table} ORDER BY installed_rank"
+    )
+    failed = [r for r in rows if not _truthy(r[6])]
+    if failed:
+        r = failed[0]
+        raise ImportRefused(
+            f"Flyway's {table} records a failed migration ({r[4]}, version {r[1]}):"
+            " repair the database and run `flyway repair`, then import again"
+        )
+    versioned = {
+        flyway.parts(m.metadata["flyway_version"]): m
+        for m in migrations if m.metadata.get("flyway_type") == "versioned"
+    }
+    repeatable = {
+        m.metadata["flyway_description"].replace("_", " "): m
+        for m in migrations if m.metadata.get("flyway_type") == "repeatable"
+    }
+    state: dict[tuple[int, ...], str | None] = {}
+    baseline: tuple[int, ...] | None = None
+    sums: dict[str, int | None] = {}
+    for _, version, description, kind, script, checksum, _ok in rows:
+        kind = str(kind).upper()
+        if version is None:
+            if kind == "SQL":
+                sums[str(description)] = None if checksum is None else int(checksum)
+            continue
+        key = flyway.parts(str(version))
+        if kind == "BASELINE":
+            baseline = key
+        elif kind in ("UNDO_SQL", "DELETE"):
+            state[key] = None
+        elif kind in ("SQL", "JDBC", "SPRING_JDBC", "SCRIPT"):
+            state[key] = f"Flyway {table} {script} (checksum {checksum})"
+    out: Applied = {}
+    if baseline is not None:
+        for key, m in versioned.items():
+            if key <= baseline:
+                out[m.id] = f"Flyway {table} baseline {'.'.join(map(str, baseline))}"
+    missing = [".".join(map(str, k)) for k, note in state.items()
+               if note is not None and k not in versioned]
+    if missing:
+        raise _unknown("Flyway", table, missing)
+    for key, note in state.items():
+        if note is not None:
+            out[versioned[key].id] = note
+        elif key in versioned:
+            out.pop(versioned[key].id, None)
+    for description, checksum in sums.items():
+        script = repeatable.get(description)
+        # A repeatable whose text changed since Flyway ran it stays pending: mig applies the
+        # new text, as Flyway's next migrate would.
+        if script is not None and checksum == flyway.checksum(script.up_sql):
+            out[script.id] = f"Flyway {table} repeatable {description} (checksum {checksum})"
+    return out
+
+
+def yoyo(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "_yoyo_migration"
+) -> Applied:
+    table = _table(dialect, name)
+    try:
+        rows = dialect.query(f"SELECT migration_id FROM {table}")
+    except Exception:  # yoyo before 6 named the column id
+        rows = dialect.query(f"SELECT id FROM {table}")
+    ids = {m.id for m in migrations}
+    applied = [str(r[0]) for r in rows]
+    missing = [i for i in applied if i not in ids]
+    if missing:
+        raise _unknown("yoyo", table, missing)
+    return {i: f"yoyo {table} {i}" for i in applied}
+
+
+READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
+    "golang-migrate": golang_migrate,
+    "dbmate": dbmate,
+    "goose": goose,
+    "flyway": flyway_history,
+    "yoyo": yoyo,
+}
+TABLES = {
+    "golang-migrate": "schema_migrations", "dbmate": "schema_migrations",
+    "goose": "goose_db_version", "flyway": "flyway_schema_history", "yoyo": "_yoyo_migration",
+}

@@ -1,0 +1,6 @@
+-- @name: Note bodies become required, as on PostgreSQL
+-- @reversible: false
+-- @expect-lint: sqlite-unsupported-alter
+
+-- UP
+ALTER TABLE notes ALTER COLUMN body SET NOT NULL;
