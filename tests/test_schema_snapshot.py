@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 from mig.schema import (
@@ -228,3 +230,35 @@ def test_strip_parens() -> None:
     assert strip_parens("(a) + (b)") == "(a) + (b)"
     assert strip_parens("(a = ')')") == "a = ')'"
     assert strip_parens("x") == "x"
+
+
+def test_sqlite_snapshots_follow_every_change_in_one_process(tmp_path: Path) -> None:
+    """SQLite table descriptions are kept per process by CREATE text: a table altered,
+    renamed, or dropped and made again differently is described afresh each time, the same
+    as a process that saw it first."""
+    from mig_sqlite import schema as sqlite_schema
+
+    conn = sqlite3.connect(tmp_path / "s.db")
+    conn.execute("CREATE TABLE p (id INTEGER PRIMARY KEY)")
+    conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT, p INTEGER REFERENCES p)")
+    conn.execute("CREATE INDEX t_a ON t(a)")
+    steps = [
+        "ALTER TABLE t ADD COLUMN b INTEGER NOT NULL DEFAULT 3",
+        "ALTER TABLE t RENAME COLUMN a TO aa",
+        "DROP TABLE t",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT UNIQUE, p INTEGER REFERENCES p)",
+        "CREATE TABLE q (k TEXT PRIMARY KEY)",
+        "DROP TABLE p",
+        "CREATE TABLE p (k TEXT PRIMARY KEY, CHECK (length(k) > 1))",
+    ]
+    seen = [sqlite_schema.snapshot(conn)]
+    for sql in steps:
+        conn.execute(sql)
+        seen.append(sqlite_schema.snapshot(conn))
+        cached = seen[-1]
+        sqlite_schema._DESCRIBED.clear()  # noqa: SLF001 (as a process that never saw them)
+        sqlite_schema._PARSED.clear()  # noqa: SLF001
+        assert sqlite_schema.snapshot(conn) == cached, sql
+    assert all(a != b for a, b in zip(seen, seen[1:], strict=False))
+    # the implied reference follows the parent's new primary key
+    assert seen[-1]["tables"]["t"]["foreign_keys"][0]["referenced_columns"] == ["k"]

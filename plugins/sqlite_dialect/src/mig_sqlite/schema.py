@@ -20,6 +20,11 @@ parentheses:
   constraint (``sqlite_autoindex_*``) are not listed: the table lists those constraints.
 - triggers: timing and event from the statement head.
 
+A table's description depends on its ``CREATE TABLE`` text alone (SQLite rewrites that text
+on every ``ALTER``), so descriptions are kept per process by name and text: a snapshot queries
+the pragmas only for the tables it has not seen in that form (``mig test`` takes two
+snapshots per migration; with hundreds of tables the pragmas dominated them).
+
 Column types are the declared types as written (SQLite has no other), whitespace collapsed.
 Not recorded: collations, ``AUTOINCREMENT``, ``WITHOUT ROWID``/``STRICT``, and the expressions
 of generated columns (their kind is: ``"generated": "virtual"`` or ``"stored"``).
@@ -27,6 +32,7 @@ of generated columns (their kind is: ``"generated": "virtual"`` or ``"stored"``)
 
 from __future__ import annotations
 
+import copy
 import sqlite3
 from collections.abc import Iterator
 from typing import Any
@@ -34,6 +40,12 @@ from typing import Any
 from mig.schema import Snapshot, normalise_sql, quoted_end
 
 _GENERATED = {2: "virtual", 3: "stored"}
+#: (table name, CREATE TABLE text) -> the table's description; cleared when it grows past
+#: :data:`_KEEP` entries.
+_DESCRIBED: dict[tuple[str, str], dict[str, Any]] = {}
+_KEEP = 20_000
+#: (table, CREATE INDEX text) -> the index's description, likewise.
+_PARSED: dict[tuple[str, str], dict[str, Any]] = {}
 
 
 def snapshot(conn: sqlite3.Connection, exclude_prefix: str = "mig_") -> Snapshot:
@@ -52,12 +64,20 @@ def snapshot(conn: sqlite3.Connection, exclude_prefix: str = "mig_") -> Snapshot
     views: dict[str, Any] = {}
     triggers: dict[str, Any] = {}
     create_table: dict[str, str] = {}
+    fresh: dict[str, dict[str, Any]] = {}
     for kind, name, table, sql in master:
         if excluded(table):
             continue
         if kind == "table":
             create_table[name] = sql or ""
-            tables[name] = {
+            known = _DESCRIBED.get((name, sql or ""))
+            if known is not None:  # shared, but for the keys _implied_references sets
+                tables[name] = {**known, "foreign_keys": [
+                    {**fk, "referenced_columns": list(fk["referenced_columns"])}
+                    for fk in known["foreign_keys"]
+                ]}
+                continue
+            tables[name] = fresh[name] = {
                 "columns": [],
                 "primary_key": [],
                 "foreign_keys": [],
@@ -65,15 +85,37 @@ def snapshot(conn: sqlite3.Connection, exclude_prefix: str = "mig_") -> Snapshot
                 "checks": sorted(set(check_constraints(sql or ""))),
             }
         elif kind == "index" and sql:
-            indexes[name] = _index(table, sql)
+            parsed = _PARSED.get((table, sql))
+            if parsed is None:
+                if len(_PARSED) > _KEEP:
+                    _PARSED.clear()
+                parsed = _PARSED[(table, sql)] = _index(table, sql)
+            indexes[name] = dict(parsed)
         elif kind == "view":
             views[name] = {"definition": normalise_sql(sql or "")}
         elif kind == "trigger":
             triggers[name] = _trigger(table, sql or "")
-    _columns(conn, tables)
-    _foreign_keys(conn, tables)
-    _unique(conn, tables)
+    if fresh:
+        _columns(conn, fresh)
+        _foreign_keys(conn, fresh)
+        _unique(conn, fresh)
+        if len(_DESCRIBED) + len(fresh) > _KEEP:
+            _DESCRIBED.clear()
+        for name, description in fresh.items():
+            _DESCRIBED[(name, create_table[name])] = copy.deepcopy(description)
+    _implied_references(tables)
     return {"tables": tables, "indexes": indexes, "views": views, "triggers": triggers}
+
+
+def _implied_references(tables: dict[str, dict[str, Any]]) -> None:
+    """``REFERENCES parent`` without columns means the parent's primary key (kept as None
+    in the per-table descriptions, since the parent may change on its own)."""
+    for description in tables.values():
+        for fk in description["foreign_keys"]:
+            if None in fk["referenced_columns"]:
+                parent = tables.get(fk["references"]) or {}
+                fk["referenced_columns"] = list(parent.get("primary_key") or [])
+        description["foreign_keys"].sort(key=_fk_order)
 
 
 _USER_TABLES = (
@@ -82,11 +124,19 @@ _USER_TABLES = (
 )
 
 
+def _only(tables: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
+    """The condition (and its parameters) that limits a pragma query to ``tables``."""
+    names = list(tables)
+    if len(names) > 500:  # past SQLite's parameter limits: filter in Python instead
+        return "", []
+    return f" AND m.name IN ({', '.join('?' * len(names))})", names
+
+
 def _columns(conn: sqlite3.Connection, tables: dict[str, dict[str, Any]]) -> None:
     rows = conn.execute(
         'SELECT m.name, c.name, c.type, c."notnull", c.dflt_value, c.pk, c.hidden'
-        + _USER_TABLES.format("pragma_table_xinfo(m.name) AS c")
-        + " ORDER BY m.name, c.cid"
+        + _USER_TABLES.format("pragma_table_xinfo(m.name) AS c") + _only(tables)[0]
+        + " ORDER BY m.name, c.cid", _only(tables)[1]
     ).fetchall()
     keys: dict[str, list[tuple[int, str]]] = {}
     for table, name, type_, notnull, default, pk, hidden in rows:
@@ -117,8 +167,8 @@ def _default(value: str | None) -> str | None:
 def _foreign_keys(conn: sqlite3.Connection, tables: dict[str, dict[str, Any]]) -> None:
     rows = conn.execute(
         'SELECT m.name, f.id, f."table", f."from", f."to", f.on_update, f.on_delete'
-        + _USER_TABLES.format("pragma_foreign_key_list(m.name) AS f")
-        + " ORDER BY m.name, f.id, f.seq"
+        + _USER_TABLES.format("pragma_foreign_key_list(m.name) AS f") + _only(tables)[0]
+        + " ORDER BY m.name, f.id, f.seq", _only(tables)[1]
     ).fetchall()
     found: dict[tuple[str, int], dict[str, Any]] = {}
     for table, fk_id, parent, child_col, parent_col, on_update, on_delete in rows:
@@ -137,13 +187,7 @@ def _foreign_keys(conn: sqlite3.Connection, tables: dict[str, dict[str, Any]]) -
         fk["columns"].append(child_col)
         fk["referenced_columns"].append(parent_col)
     for (table, _), fk in found.items():
-        if None in fk["referenced_columns"]:
-            # "REFERENCES parent" without columns means the parent's primary key.
-            parent = tables.get(fk["references"]) or {}
-            fk["referenced_columns"] = list(parent.get("primary_key") or [])
         tables[table]["foreign_keys"].append(fk)
-    for description in tables.values():
-        description["foreign_keys"].sort(key=_fk_order)
 
 
 def _fk_order(fk: dict[str, Any]) -> tuple[Any, ...]:
@@ -159,7 +203,8 @@ def _unique(conn: sqlite3.Connection, tables: dict[str, dict[str, Any]]) -> None
     rows = conn.execute(
         "SELECT m.name, il.name, ii.name"
         + _USER_TABLES.format("pragma_index_list(m.name) AS il, pragma_index_info(il.name) AS ii")
-        + " AND il.origin = 'u' ORDER BY m.name, il.name, ii.seqno"
+        + _only(tables)[0] + " AND il.origin = 'u' ORDER BY m.name, il.name, ii.seqno",
+        _only(tables)[1],
     ).fetchall()
     found: dict[tuple[str, str], list[str]] = {}
     for table, index, column in rows:
