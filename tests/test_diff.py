@@ -149,3 +149,26 @@ def test_rebuild_keeps_rows_and_foreign_keys(project: Project, tmp_path: Path) -
     assert code == 4, err
     assert "table users: column age dropped" in out.splitlines()
     assert "table users: column email type changed (TEXT -> VARCHAR(200))" in out.splitlines()
+
+
+def test_hand_changes_become_a_migration_that_mig_test_passes(project: Project) -> None:
+    """The user's whole way out of a hand-altered database: `mig diff` finds a column, an
+    index and a table with a unique and a check constraint; `mig diff --new` writes them as a
+    migration; `mig test` proves its DOWN undoes its UP; `mig baseline` records it on the
+    database it came from; and `mig diff` then finds nothing."""
+    pytest.importorskip("mig_migtest")
+    _hand(project,
+          "ALTER TABLE users ADD COLUMN nickname TEXT",
+          "CREATE INDEX idx_users_nickname ON users(nickname)",
+          "CREATE TABLE audit (id INTEGER PRIMARY KEY, what TEXT NOT NULL UNIQUE,"
+          " CHECK (length(what) > 0))")
+    code, out, _ = project.run("diff")
+    assert code == 4
+    assert "nickname" in out and "idx_users_nickname" in out and "audit" in out
+    path = Path(project.ok("diff", "--new", "hand changes").strip())
+    assert path.parent.name == "migrations" and path.name.startswith("002_")
+    code, out, err = project.run("test")
+    assert code == 0, out + err
+    project.ok("baseline", path.name.split("_", 1)[0])
+    assert project.run("diff") == (0, "", "")
+    assert project.applied() == ["001_base", path.stem]
