@@ -717,7 +717,8 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
             m = ex.migration_id
             dependents = {d for d in pre.applied if d != m and m in {
                 self.order[v - 1] for v in self.specs[d].deps}}
-            if pre.schema == self.reference(pre.applied | {m}):
+            needs = {self.order[v - 1] for v in self.specs[m].deps}
+            if needs <= pre.applied and pre.schema == self.reference(pre.applied | {m}):
                 how, expect = "applied", pre.applied | {m}
             elif pre.schema == self.reference(pre.applied - {m}) and not dependents:
                 how, expect = "rolled-back", pre.applied - {m}

@@ -123,6 +123,11 @@ class MigrationEngine:
             self._db = Database(self._loaded().dialect(self.config), self.config.table_prefix)
         return self._db
 
+    def checked_plugins(self) -> Plugins:
+        """The plugins, loaded, once they have checked the configuration (names of the
+        backup type and rollback method, each plugin's own options)."""
+        return self._loaded()
+
     def _loaded(self) -> Plugins:
         """The plugins, loaded, once they have checked the configuration."""
         if not self._configured:

@@ -91,7 +91,7 @@ def validate(
     config = project_config()
     eng = MigrationEngine(config=config)
     errors: list[MigError] = []
-    migrations = load_migrations(config.migrations_dir, eng.plugins.load(),
+    migrations = load_migrations(config.migrations_dir, eng.checked_plugins(),
                                  config.migrations_format, errors)
     for m in migrations:
         for direction in ("up", "down"):
