@@ -203,16 +203,16 @@ def _set_changes(noun: str, old: list[Any], new: list[Any]) -> Iterator[str]:
     canon_old = {_canonical(item): item for item in old}
     canon_new = {_canonical(item): item for item in new}
     for key in sorted(set(canon_old) - set(canon_new)):
-        yield f"{noun} {_item(canon_old[key])} dropped"
+        yield f"{noun} {describe_item(canon_old[key])} dropped"
     for key in sorted(set(canon_new) - set(canon_old)):
-        yield f"{noun} {_item(canon_new[key])} added"
+        yield f"{noun} {describe_item(canon_new[key])} added"
 
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _item(value: Any) -> str:
+def describe_item(value: Any) -> str:
     """A member of a set-like list as a line shows it: a foreign key as
     ``(a) -> t(b)`` plus its non-default actions, a column list as ``(a, b)``, text in
     parentheses."""

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mig.schema import KINDS, Snapshot
+from mig.schema import KINDS, Snapshot, describe_item
 
 _NOUNS = {"indexes": "index"}
 #: Table description keys that hold sets of constraints, and how a line names one.
@@ -162,19 +162,9 @@ def _key(value: Any) -> str:
 def _describe(table: str, value: Any) -> str:
     """A constraint as a line names it: ``users(id) -> orgs(id) on delete cascade``,
     ``users(a, b)``, ``on users (x > 0)``."""
-    if isinstance(value, Mapping) and "references" in value:
-        text = (f"{table}({', '.join(value.get('columns') or [])}) -> {value['references']}"
-                f"({', '.join(value.get('referenced_columns') or [])})")
-        for action in ("on_delete", "on_update"):
-            rule = value.get(action)
-            if rule and rule != "no action":
-                text += f" {action.replace('_', ' ')} {rule}"
-        return text
-    if isinstance(value, list):
-        return f"{table}({', '.join(str(v) for v in value)})"
-    if isinstance(value, str):
-        return f"on {table} ({value})"
-    return f"on {table} {_key(value)}"
+    if isinstance(value, list) or (isinstance(value, Mapping) and "references" in value):
+        return f"{table}{describe_item(value)}"
+    return f"on {table} {describe_item(value)}"
 
 
 def _show(value: Any) -> str:
