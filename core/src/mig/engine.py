@@ -28,6 +28,7 @@ from .models import (
     Statement,
 )
 from .planner import (
+    AUTO,
     PlanOrder,
     RollbackPlanner,
     RollbackStep,
@@ -299,6 +300,16 @@ class MigrationEngine:
             raise offline.ScriptRefused(
                 f"a script cannot roll back by {method}: `mig down --sql` writes DOWN SQL only"
             )
+        if (method or self.config.rollback) == AUTO:  # irreversible ones would be restored
+            keep = self.resolve_target(target) if target is not None else None
+            selected = select_newest(self.applied_executions(), PlanOrder(self.migrations()),
+                                     keep, steps, everything)
+            for ex in selected:
+                if not self.migration_for(ex).reversible:
+                    raise offline.ScriptRefused(
+                        f"{ex.migration_id} is irreversible: rollback = auto would restore the"
+                        " backup taken before it, which a script cannot do (`mig down --sql`"
+                        " writes DOWN SQL only); run `mig down` instead")
         with offline.session(self) as run:
             plan = self.rollback_plan(target=target, steps=steps, everything=everything,
                                       method=method, cascade=cascade)
