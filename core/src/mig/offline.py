@@ -146,6 +146,11 @@ class _ScriptDatabase(Database):
         assert self._ledger is not None
         return self._ledger
 
+    def abort(self) -> None:
+        # A step failed: the run loop records the failure, then the session refuses to write
+        # a script; the ledger keeps its primed contents (nothing real was rolled back).
+        self.dialect.rollback()
+
     @contextmanager
     def lock(self, timeout: float) -> Iterator[None]:
         yield
