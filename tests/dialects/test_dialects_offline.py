@@ -179,3 +179,32 @@ def test_down_sql_refuses_a_restore(dialect: DialectTarget, tmp_path: Path) -> N
     code, out, err = project.run("down", "--sql", "--method", "restore", "--steps", "1")
     assert code == 2 and out == "" and "DOWN SQL only" in err
     assert dialect.contents(bookkeeping=True) == before
+
+
+@pytest.mark.server
+def test_postgres_schema_of_the_url(tmp_path: Path) -> None:
+    """With ``?schema=`` the script makes the schema when missing and works inside it, as
+    mig's own connections do (the client knows nothing of mig's URL)."""
+    target = new_target("postgres", tmp_path)
+    try:
+        project = target.project(tmp_path / "p")
+        config = project.config_path.read_text()
+        project.config_path.write_text(config.replace(target.url, target.url + "?schema=app"))
+        write_migrations(project, "postgres")
+        script = project.ok("up", "--sql", "001_t")
+        assert 'CREATE SCHEMA IF NOT EXISTS "app";\nSET search_path TO "app";' in script
+        assert target.query("SELECT 1 FROM pg_namespace WHERE nspname = 'app'") == []
+        run_script(project, script, "up")
+        st = json.loads(project.ok("status", "--json"))
+        assert st["applied"] == ["001_t"] and st["current_version"] == "001"
+        schemas = {s for (s,) in target.query(
+            "SELECT table_schema FROM information_schema.tables"
+            " WHERE table_name IN ('t', 'mig_migration_executions')")}
+        assert schemas == {"app"}
+        # Now the schema is there: the next script only sets the search path.
+        script = project.ok("up", "--sql")
+        assert "CREATE SCHEMA" not in script and 'SET search_path TO "app";' in script
+        run_script(project, script, "up")
+        assert json.loads(project.ok("status", "--json"))["pending"] == []
+    finally:
+        target.drop()
