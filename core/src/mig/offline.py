@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .config import NO_BACKUP
 from .database import Database
-from .errors import MigError, MigrationFailed
+from .errors import DatabaseError, MigError, MigrationFailed
 from .ledger import Ledger, now
 from .models import MigrationStatus
 from .plugins import Plugins
@@ -221,12 +221,23 @@ class Session:
 @contextmanager
 def session(engine: MigrationEngine) -> Iterator[Session]:
     """A scripted run on the engine's database, read-only: connected read-only when the
-    database exists, else reads answered by an empty scratch database of its kind (a
-    SQLite file or PostgreSQL schema that ``mig up`` would create)."""
+    database exists or a read-only connection can be had (a PostgreSQL schema not made yet
+    reads as empty), else reads answered by an empty scratch database of its kind (a SQLite
+    file that the client will create)."""
     real = engine.dialect
     if real.exists():
         engine.db.reader()  # connects read-only
         yield _session(engine, real, real)
+        return
+    try:
+        real.connect(readonly=True)
+    except DatabaseError:
+        pass
+    else:
+        try:
+            yield _session(engine, real, real)
+        finally:
+            real.close()
         return
     with real.scratch() as url:
         config = replace(engine.config, database=url, backup=NO_BACKUP)
