@@ -74,7 +74,7 @@ def write_migrations(project: Project, dialect: str) -> None:
     # percent sign (the servers' drivers mark parameters with %s).
     project.write_migration(
         "001_t", "CREATE TABLE t (id INTEGER PRIMARY KEY, note VARCHAR(100));\n"
-        "INSERT INTO t (id, note) VALUES (1, 'it''s a \\\\ backslash, 100%');",
+        "INSERT INTO t (id, note) VALUES (1, 'it''s a \\\\ backslash, 100%, café ✓');",
         "DROP TABLE t;")
     project.write_migration("002_index", NON_TRANSACTIONAL[dialect], "DROP INDEX idx_t_note"
                             + (" ON t;" if dialect == "mysql" else ";"),
