@@ -121,3 +121,20 @@ def test_python_api_and_an_older_ledger(mig_project: Project, tmp_path: Path) ->
     assert "DROP TABLE c;" in down and "DROP TABLE b;" in down
     apply(mig_project, down)
     assert mig_project.applied() == ["001_create_a"]
+
+
+def test_statement_ends_for_each_client(tmp_path: Path) -> None:
+    """How a statement ends in a script: after a trailing comment on a line of its own; on
+    MySQL a body holding ';' between DELIMITER lines, with a delimiter it does not hold."""
+    from mig_mysql.dialect import MySQLDialect
+    from mig_sqlite.dialect import SQLiteDialect
+
+    sqlite = SQLiteDialect("sqlite:///app.db", base_dir=tmp_path, options={})
+    assert sqlite.script_statement("SELECT 1 -- one\n") == "SELECT 1 -- one\n;\n"
+    assert sqlite.script_statement("SELECT 1") == "SELECT 1;\n"
+    assert sqlite.sql_literal("it's \\") == "'it''s \\'"
+    assert [sqlite.sql_literal(v) for v in (None, True, 3, 0.5)] == ["NULL", "1", "3", "0.5"]
+    mysql = MySQLDialect("mysql://root@127.0.0.1/x", base_dir=tmp_path, options={})
+    assert mysql.script_statement("SELECT 1 # one") == "SELECT 1 # one\n;\n"
+    body = "CREATE PROCEDURE p() BEGIN SELECT '//'; SELECT 2; END"
+    assert mysql.script_statement(body) == f"DELIMITER $$\n{body}$$\nDELIMITER ;\n"
