@@ -13,7 +13,7 @@ from typing import Any
 from . import repair as _repair
 from . import status as _status
 from .backups import Backups, RestoreNotice
-from .config import Config, from_table, load_config
+from .config import NO_BACKUP, Config, from_table, load_config
 from .database import Database
 from .errors import ConfigError, MigError, RollbackRefused, UnknownTargetError
 from .ledger import Ledger, new_id
@@ -28,6 +28,7 @@ from .models import (
     Statement,
 )
 from .planner import (
+    AUTO,
     PlanOrder,
     RollbackPlanner,
     RollbackStep,
@@ -273,6 +274,55 @@ class MigrationEngine:
             self._retain()
         self.plugins.run_finished(self.context(), done)
         return done
+
+    def up_sql(self, target: str | None = None, *, allow_drift: bool = False,
+               only: bool = False) -> str:
+        """The script ``up`` would execute (``mig up --sql``), bookkeeping included, for
+        the database's own client; nothing is written to the database and no backup taken.
+        See docs/guide.md, "Offline scripts"."""
+        from . import offline
+
+        with offline.session(self) as run:
+            todo = self._plan(run.ledger.in_effect(), target, only, not allow_drift, True)
+            steps = apply_steps(todo, self.split, self.dialect, NO_BACKUP, False)
+            return run.script("up", run.run(steps))
+
+    def down_sql(self, target: str | None = None, *, steps: int | None = None,
+                 everything: bool = False, method: str | None = None,
+                 cascade: bool = False) -> str:
+        """The script ``down`` would execute (``mig down --sql``), as :meth:`up_sql`. Only
+        DOWN SQL can be scripted: a rollback that would restore a backup is refused
+        (``ScriptRefused``, exit 2)."""
+        from . import offline
+
+        methods = self.plugins.load().rollback_methods()
+        if method is not None and method in methods and not methods[method].scriptable:
+            raise offline.ScriptRefused(
+                f"a script cannot roll back by {method}: `mig down --sql` writes DOWN SQL only"
+            )
+        if (method or self.config.rollback) == AUTO:  # irreversible ones would be restored
+            keep = self.resolve_target(target) if target is not None else None
+            selected = select_newest(self.applied_executions(), PlanOrder(self.migrations()),
+                                     keep, steps, everything)
+            for ex in selected:
+                if not self.migration_for(ex).reversible:
+                    raise offline.ScriptRefused(
+                        f"{ex.migration_id} is irreversible: rollback = auto would restore the"
+                        " backup taken before it, which a script cannot do (`mig down --sql`"
+                        " writes DOWN SQL only); run `mig down` instead")
+        with offline.session(self) as run:
+            plan = self.rollback_plan(target=target, steps=steps, everything=everything,
+                                      method=method, cascade=cascade)
+            for step in plan:
+                if not methods[step.method].scriptable:
+                    raise offline.ScriptRefused(
+                        f"{step.root.migration_id} would be rolled back by {step.method}"
+                        f" (restoring a backup), which a script cannot do: `mig down --sql`"
+                        f" writes DOWN SQL only; run `mig down` instead"
+                        + ("" if step.migration.reversible else
+                           f" ({step.migration.id} is irreversible)"))
+            undo = undo_steps(plan, methods, self.dialect)
+            return run.script("down", run.run(undo))
 
     def _retain(self) -> None:
         """After a run that took backups, apply the retention rules (``[mig.retention]``), as

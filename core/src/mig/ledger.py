@@ -13,7 +13,7 @@ import bisect
 import datetime as _dt
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,21 +226,23 @@ class Ledger:
     def ensure(self) -> None:
         """Create the tables and columns that are missing, each change in a transaction."""
         names = {n.lower() for n in self.dialect.table_names()}
+        created: set[str] = set()
         if not all(self.table(t).lower() in names for t in TABLES):
             self.dialect.begin()
             try:
-                self.create_tables()
+                created = self.create_tables()
                 self.dialect.commit()
             except BaseException:
                 self.dialect.rollback()
                 raise
-        self._add_columns()
+        self._add_columns(created)
 
-    def _add_columns(self) -> None:
-        """Add the columns a ledger written by an older mig lacks."""
+    def _add_columns(self, created: Container[str] = frozenset()) -> None:
+        """Add the columns a ledger written by an older mig lacks (a table in ``created``,
+        just made, has them all)."""
         for name, columns in ADDED_COLUMNS.items():
             for column in columns:
-                if not self._has_column(name, column):
+                if name not in created and not self._has_column(name, column):
                     kind = dict((c, t) for c, t, _ in TABLES[name])[column]
                     self.dialect.execute(f"ALTER TABLE {self.table(name)} ADD COLUMN {column}"
                                          f" {self.dialect.column_types[kind]}")
@@ -273,25 +275,31 @@ class Ledger:
                 self.dialect.execute("RELEASE SAVEPOINT mig_probe")
         return True
 
-    def create_tables(self) -> None:
-        """Create missing bookkeeping tables inside the caller's transaction."""
+    def create_tables(self) -> set[str]:
+        """Create missing bookkeeping tables inside the caller's transaction; returns the
+        names (in :data:`TABLES`) of those it created."""
         ex = self.table("migration_executions")
         existing = {n.lower() for n in self.dialect.table_names()}
-        new_executions = ex.lower() not in existing
+        created = set()
         for name, statement in zip(TABLES, self.ddl(), strict=True):
             # Only the missing ones: on MySQL any CREATE TABLE, even IF NOT EXISTS of a table
             # that is there, commits the caller's transaction (a restore's rows with it).
             if self.table(name).lower() not in existing:
                 self.dialect.execute(statement)
-        if new_executions:
+                created.add(name)
+        if "migration_executions" in created:
             # Only beside a table just made: MySQL 8 has no CREATE INDEX IF NOT EXISTS.
             self.dialect.execute(f"CREATE INDEX {ex}_migration ON {ex} (migration_id)")
-        if not self._query("SELECT 1 FROM {schema_version} WHERE id = 1"):
+        # A table just made is empty (and `mig up --sql` has only made it in its script).
+        if "schema_version" in created or not self._query(
+            "SELECT 1 FROM {schema_version} WHERE id = 1"
+        ):
             self._execute(
                 "INSERT INTO {schema_version} (id, current_version, last_migration_id,"
                 " updated_at) VALUES (1, '', NULL, ?)",
                 (now(),),
             )
+        return created
 
     # -- reading executions ---------------------------------------------------------------------
 
@@ -424,10 +432,32 @@ class Ledger:
 
     # -- transitions (each inside the caller's transaction) -------------------------------------
 
+    def prime(self) -> None:
+        """Read now what the transitions read later (the highest ``seq``, the stored
+        metadata's ids, the executions in effect), or note that there is nothing when the
+        tables are not there yet: from then on the transitions only write, so a run whose
+        writes are recorded instead of executed (``mig up --sql``) numbers, replaces and
+        versions its rows exactly as the run itself would."""
+        if self.exists():
+            self._seq, self._stored = self._max_seq(), self._stored_ids()
+            self._effect = None
+            self._loaded()
+        else:
+            self._seq, self._stored, self._effect = 0, set(), _InEffect(())
+
+    def _max_seq(self) -> int:
+        return int(self._query("SELECT COALESCE(MAX(seq), 0) FROM {migration_executions}")[0][0])
+
+    def _stored_ids(self) -> set[str]:
+        return {mid for (mid,) in self._query("SELECT migration_id FROM {migration_metadata}")}
+
+    def last_seq(self) -> int:
+        """The highest ``seq`` written (0 when none)."""
+        return self._seq if self._seq is not None else self._max_seq()
+
     def _next_seq(self) -> int:
         if self._seq is None:
-            rows = self._query("SELECT COALESCE(MAX(seq), 0) FROM {migration_executions}")
-            self._seq = int(rows[0][0])
+            self._seq = self._max_seq()
         self._seq += 1
         return self._seq
 
@@ -599,8 +629,7 @@ class Ledger:
 
     def _save_metadata(self, m: Migration) -> None:
         if self._stored is None:  # read once per lock: a row is replaced only if it is there
-            rows = self._query("SELECT migration_id FROM {migration_metadata}")
-            self._stored = {migration_id for (migration_id,) in rows}
+            self._stored = self._stored_ids()
         if m.id in self._stored:
             self._execute("DELETE FROM {migration_metadata} WHERE migration_id = ?", (m.id,))
         self._stored.add(m.id)

@@ -81,6 +81,36 @@ class Dialect(Protocol):
         """Roll back the open transaction; does nothing when none is open."""
         ...
 
+    # -- scripts: what ``mig up --sql`` writes for the database's own client -----------------
+
+    #: The statement that opens a transaction in a script.
+    begin_statement: ClassVar[str] = "BEGIN"
+
+    def sql_literal(self, value: Any) -> str:
+        """``value`` (None, bool, int, float or str) as a literal of this database's SQL, as
+        its own client reads it, quoted by the driver where the driver can (the connection
+        is open). The default: this dialect cannot write scripts."""
+        from .errors import ConfigError
+
+        raise ConfigError(f"the {self.name} dialect cannot write SQL scripts (--sql)")
+
+    def script_setup(self) -> list[str]:
+        """The statements a script starts with, so that the client's session is set up as
+        mig's own connection is (SQLite's pragmas, PostgreSQL's schema). Default: none."""
+        return []
+
+    def script_command(self, script: str) -> str | None:
+        """The shell command that runs the file ``script`` with the database's own client
+        and stops at the first error (for the script's header); None when there is none."""
+        return None
+
+    def script_statement(self, sql: str) -> str:
+        """One statement as the client reads it from a script, line end included. The
+        default ends it with ``;`` (on a line of its own after a trailing ``--`` comment)."""
+        sql = sql.rstrip()
+        last = sql.rpartition("\n")[2]
+        return f"{sql}\n;\n" if "--" in last else f"{sql};\n"
+
     def lock(self, timeout: float) -> AbstractContextManager[None]:
         """Hold the migration lock for this database; raise :class:`mig.LockTimeout` after
         ``timeout`` seconds. A lock left by a dead process must not block for ever."""
@@ -215,6 +245,9 @@ class RollbackMethod(Protocol):
     #: that whatever was written since is lost: the core then names the backup, its age, what
     #: it undoes and the tables written since, and asks before it runs.
     discards_data: ClassVar[bool] = False
+    #: True when :meth:`undo` does nothing but run SQL through ``ctx.executor`` on
+    #: ``ctx.dialect``, so that ``mig down --sql`` can write it into a script.
+    scriptable: ClassVar[bool] = False
 
     def refuse_reason(self, ctx: Context, migration: Migration, execution: MigrationExecution) -> (
         str | None

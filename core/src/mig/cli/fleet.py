@@ -22,6 +22,13 @@ backup_app = typer.Typer(help="Backups on every target.", no_args_is_help=True,
                          rich_markup_mode=None)
 fleet_app.add_typer(backup_app, name="backup")
 JSON = typer.Option(False, "--json", help="Machine-readable output.")
+SQL = typer.Option(False, "--sql", help="Not with --targets: refused.")
+
+
+def _no_script(sql: bool) -> None:
+    if sql:
+        raise fail("--sql writes the script of one database; run `mig --database URL up"
+                   " --sql` (or down) for each target instead of --targets", 2)
 
 
 def fleet_command(name: str) -> Any:
@@ -199,8 +206,10 @@ def up(
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Apply despite edited files."),
     only: bool = typer.Option(False, "--only", help="Only TARGET and its dependencies."),
     as_json: bool = JSON,
+    sql: bool = SQL,
 ) -> None:
     """Apply pending migrations on every target."""
+    _no_script(sql)
     if only and target is None:
         raise fail("--only needs a TARGET", 2)
     run("up", {"target": target, "backup": backup, "allow_drift": allow_drift, "only": only},
@@ -217,8 +226,10 @@ def down(
     cascade: bool = typer.Option(False, "--cascade", help="Roll back dependents first."),
     yes: bool = typer.Option(False, "--yes", "-y", help="Allow restores that lose writes."),
     as_json: bool = JSON,
+    sql: bool = SQL,
 ) -> None:
     """Roll back on every target (restores that lose writes need --yes)."""
+    _no_script(sql)
     if sum(x is not None and x is not False for x in (target, steps, everything or None)) > 1:
         raise fail("give at most one of TARGET, --steps and --all", 2)
     run("down", {"target": target, "steps": steps, "everything": everything, "method": method,

@@ -22,6 +22,8 @@ ONLY_HELP = "Only TARGET and its dependencies."
 METHOD_HELP = "down | restore | auto (default: the config's rollback)."
 JSON_RUN_HELP = "Print the executions (status, timings, errors) as JSON."
 HISTORY_LIMIT = 50
+SQL_HELP = ("Print the SQL script the run would execute, bookkeeping included, for the"
+            " database's own client; change nothing, take no backup.")
 
 
 @app.command()
@@ -99,6 +101,7 @@ def up(
     allow_drift: bool = typer.Option(False, "--allow-drift", help="Apply despite edited files."),
     only: bool = typer.Option(False, "--only", help=ONLY_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_RUN_HELP),
+    sql: bool = typer.Option(False, "--sql", help=SQL_HELP),
 ) -> None:
     """Apply pending migrations (all, or up to TARGET).
 
@@ -106,6 +109,11 @@ def up(
     dependencies. With --only: just TARGET and its dependencies."""
     eng = engine()
     only = _only(target, only)
+    if sql:
+        _script_only(dry_run=dry_run, atomic=atomic, as_json=as_json,
+                     backup=backup not in (None, "none"))
+        _print_script(eng.up_sql(target, allow_drift=allow_drift, only=only))
+        return
     if dry_run:
         todo = eng.plan(target, checked=True, allow_drift=allow_drift, only=only)
         for m in todo:
@@ -139,12 +147,18 @@ def down(
     ),
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     as_json: bool = typer.Option(False, "--json", help=JSON_RUN_HELP),
+    sql: bool = typer.Option(False, "--sql", help=SQL_HELP + " DOWN SQL only."),
 ) -> None:
     """Roll back the newest migration (or --steps N, --all, or down to TARGET)."""
     if sum(x is not None and x is not False for x in (target, steps, everything or None)) > 1:
         raise fail("give at most one of TARGET, --steps and --all", 2)
     eng = engine()
     eng.check_names(rollback=method)
+    if sql:
+        _script_only(dry_run=dry_run, as_json=as_json)
+        _print_script(eng.down_sql(target, steps=steps, everything=everything, method=method,
+                                   cascade=cascade))
+        return
     if dry_run:
         _dry_run(eng, eng.rollback_plan(
             target=target, steps=steps, everything=everything, method=method, cascade=cascade
@@ -226,6 +240,22 @@ def history(
             typer.echo(f"{'':<13} {label}: {r.error_message}")
     if more:
         typer.echo(f"(the newest {wanted} shown; --all or --limit N for more)")
+
+
+def _script_only(**conflicts: bool) -> None:
+    """Refuse options that make no sense with --sql (exit 2)."""
+    names = {"dry_run": "--dry-run", "atomic": "--atomic", "as_json": "--json",
+             "backup": "--backup (a script takes no backups)"}
+    given = [names[k] for k, v in conflicts.items() if v]
+    if given:
+        raise fail(f"--sql does not go with {given[0]}", 2)
+
+
+def _print_script(script: str) -> None:
+    """The script on stdout and nothing else there; a note on stderr."""
+    sys.stdout.write(script)
+    sys.stdout.flush()
+    typer.echo("mig: wrote the script to stdout; nothing was changed", err=True)
 
 
 def _utc(stamp: str) -> str:

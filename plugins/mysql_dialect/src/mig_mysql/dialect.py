@@ -228,6 +228,45 @@ class MySQLDialect(Dialect):
         if self.in_transaction:
             self._cur.execute("ROLLBACK")
 
+    # -- scripts (``mig up --sql``) ------------------------------------------------------------
+
+    begin_statement: ClassVar[str] = "START TRANSACTION"
+
+    def sql_literal(self, value: Any) -> str:
+        """PyMySQL's own escaping for this connection (backslashes escaped unless the
+        server's ``NO_BACKSLASH_ESCAPES`` mode is on)."""
+        if self.connection is None:
+            raise DatabaseError("the mysql database is not connected (call connect() first)")
+        return str(self.connection.escape(value))
+
+    def script_setup(self) -> list[str]:
+        """The character set of mig's own connections."""
+        return [f"SET NAMES {self.target.connect_kwargs()['charset']}"]
+
+    def script_command(self, script: str) -> str | None:
+        """The ``mariadb`` client (``mysql`` on MySQL), which stops at the first error, with
+        the URL's server, user and database (the password as the client finds it)."""
+        import shlex
+
+        t = self.target
+        args = ["mariadb", "--comments"]
+        for flag, value in (("--host", t.host), ("--port", t.port), ("--user", t.user)):
+            if value is not None:
+                args.append(f"{flag}={value}")
+        args.append(f"--database={t.database}")
+        return f"{shlex.join(args)} < {script}"
+
+    def script_statement(self, sql: str) -> str:
+        """One statement; one holding ``;`` (a trigger's or a routine's body) between
+        ``DELIMITER`` commands, so that the ``mariadb``/``mysql`` client sends it whole."""
+        sql = sql.rstrip()
+        last = sql.rpartition("\n")[2]
+        end = "\n" if "--" in last or "#" in last else ""  # a trailing comment
+        if ";" not in sql:
+            return f"{sql}{end};\n"
+        delimiter = next(d for d in ("//", "$$", ";;", "@@@@") if d not in sql)
+        return f"DELIMITER {delimiter}\n{sql}{end}{delimiter}\nDELIMITER ;\n"
+
     # -- the rest of the protocol -------------------------------------------------------------
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:

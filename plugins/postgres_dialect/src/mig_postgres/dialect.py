@@ -281,6 +281,38 @@ class PostgresDialect(Dialect):
             return self._conn.execute()  # raises: not connected
         return self.connection.info.transaction_status
 
+    # -- scripts (``mig up --sql``) ------------------------------------------------------------
+
+    def sql_literal(self, value: Any) -> str:
+        """psycopg's own quoting (``psycopg.sql.Literal``) for this connection."""
+        from psycopg import sql
+
+        if self.connection is None:
+            self._status()  # raises: not connected
+        return sql.Literal(value).as_string(self.connection).strip()
+
+    def script_command(self, script: str) -> str | None:
+        """``psql``, stopping at the first error, with the URL's server, user and database
+        (the password as psql finds it: PGPASSWORD or ~/.pgpass)."""
+        import shlex
+
+        t = self.target
+        args = ["psql", "-X", "-v", "ON_ERROR_STOP=1"]
+        for flag, value in (("-h", t.host), ("-p", t.port), ("-U", t.user)):
+            if value is not None:
+                args += [flag, str(value)]
+        args += ["-d", t.database, "-f", script]
+        return shlex.join(args)
+
+    def script_setup(self) -> list[str]:
+        """The configured schema, made when missing and put on the ``search_path``, as on
+        mig's own connections."""
+        schema = self.target.schema
+        if schema is None:
+            return []
+        made = [] if self.exists() else [f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}"]
+        return [*made, f"SET search_path TO {quote_ident(schema)}"]
+
     # -- the rest of the protocol -------------------------------------------------------------
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:

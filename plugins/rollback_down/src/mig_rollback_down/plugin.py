@@ -17,6 +17,8 @@ class DownRollback(RollbackMethod):
 
     name: ClassVar[str] = "down"
     transactional: ClassVar[bool] = True
+    #: It only runs the DOWN SQL, which ``mig down --sql`` writes into a script.
+    scriptable: ClassVar[bool] = True
 
     def refuse_reason(
         self, ctx: Context, migration: Migration, execution: MigrationExecution

@@ -274,6 +274,30 @@ class SQLiteDialect(Dialect):
         # sqlite3's rollback() does nothing when no transaction is open.
         self._conn.rollback()
 
+    # -- scripts (``mig up --sql``) ------------------------------------------------------------
+
+    def sql_literal(self, value: Any) -> str:
+        """SQLite's literals: NULL, numbers (a bool as 0 or 1, as sqlite3 binds it) and
+        ``'text'`` with each quote doubled (SQLite knows no backslash escapes)."""
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool | int):
+            return str(int(value))
+        if isinstance(value, float):
+            return repr(value)
+        if isinstance(value, str):
+            return "'" + value.replace("'", "''") + "'"
+        raise TypeError(f"no SQLite literal for {type(value).__name__}")
+
+    def script_command(self, script: str) -> str | None:
+        import shlex
+
+        return f"sqlite3 -bail {shlex.quote(str(self.path or ':memory:'))} < {script}"
+
+    def script_setup(self) -> list[str]:
+        """The pragmas mig sets on its own connections (``[mig.options.sqlite]``)."""
+        return self.options.pragmas(readonly=False)
+
     # -- the rest of the protocol -------------------------------------------------------------
 
     def lock(self, timeout: float) -> AbstractContextManager[None]:
