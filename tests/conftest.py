@@ -6,21 +6,21 @@ from typing import Any
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    import sys
-
-    model = sys.modules.get("ledger_model")  # only when tests/test_ledger_model.py ran
-    if model is None or not model.STEPS:
+    # Read from the reports, not from the model's module: under pytest-xdist the model ran
+    # in a worker process and only its report came back.
+    figures = [value for kind in ("passed", "failed") for report in
+               terminalreporter.stats.get(kind, []) if report.when == "call"
+               for name, value in getattr(report, "user_properties", ())
+               if name == "ledger_model"]
+    if not figures:
         return
     terminalreporter.section("ledger model")
-    for dialect in sorted(model.STEPS):
+    verbose = terminalreporter.config.getoption("verbose") > 0
+    for fig in sorted(figures, key=lambda f: f["dialect"]):
         terminalreporter.write_line(
-            f"{dialect}: {model.STEPS[dialect]} steps in {model.EXAMPLES.get(dialect, 0)}"
-            f" examples, {model.SECONDS.get(dialect, 0.0):.1f}s"
+            f"{fig['dialect']}: {fig['steps']} steps in {fig['examples']} examples,"
+            f" {fig['seconds']:.1f}s"
         )
-        if config_verbose(terminalreporter):
-            for what, n in sorted(model.OUTCOMES.get(dialect, {}).items()):
+        if verbose:
+            for what, n in sorted(fig["outcomes"].items()):
                 terminalreporter.write_line(f"    {n:5d}  {what}")
-
-
-def config_verbose(terminalreporter: Any) -> bool:
-    return terminalreporter.config.getoption("verbose") > 0

@@ -829,7 +829,7 @@ def machine_for(dialect: str) -> type[RuleBasedStateMachine]:
 SHRINK_SECONDS = int(os.environ.get("MIG_MODEL_SHRINK_SECONDS", "60"))
 
 
-def run_model(dialect: str, examples: int, steps: int) -> None:
+def run_model(dialect: str, examples: int, steps: int, request: pytest.FixtureRequest) -> None:
     from hypothesis.internal.conjecture import engine as conjecture  # no public setting
 
     started = time.perf_counter()
@@ -852,19 +852,26 @@ def run_model(dialect: str, examples: int, steps: int) -> None:
         if saved is not None:
             conjecture.MAX_SHRINKING_SECONDS = saved  # type: ignore[attr-defined]
         lm.SECONDS[dialect] = lm.SECONDS.get(dialect, 0.0) + time.perf_counter() - started
+        # The figures travel with the test's report (from an xdist worker too); conftest.py
+        # prints them at the end of the session.
+        request.node.user_properties.append(("ledger_model", {
+            "dialect": dialect, "steps": lm.STEPS.get(dialect, 0),
+            "examples": lm.EXAMPLES.get(dialect, 0), "seconds": lm.SECONDS[dialect],
+            "outcomes": lm.OUTCOMES.get(dialect, {}),
+        }))
 
 
-def test_the_ledger_never_lies_sqlite() -> None:
-    run_model("sqlite", EXAMPLES, STEPS)
+def test_the_ledger_never_lies_sqlite(request: pytest.FixtureRequest) -> None:
+    run_model("sqlite", EXAMPLES, STEPS, request)
 
 
 @pytest.mark.server
 @pytest.mark.parametrize("dialect", ["postgres", "mysql"])
-def test_the_ledger_never_lies_server(dialect: str) -> None:
+def test_the_ledger_never_lies_server(dialect: str, request: pytest.FixtureRequest) -> None:
     problem = server_problem(dialect)
     if problem is not None:
         server_unavailable(problem)
-    run_model(dialect, SERVER_EXAMPLES, SERVER_STEPS)
+    run_model(dialect, SERVER_EXAMPLES, SERVER_STEPS, request)
 
 
 def _gist(exc: BaseException) -> str:
