@@ -70,7 +70,7 @@ class LocalStorage(StorageTarget):
         target = self._path(prefix)
         files = sorted(folder.iterdir())
         for path in files:
-            self._path(f"{prefix}/{path.name}")  # a key it would refuse is refused here
+            _check_key(f"{prefix}/{path.name}")  # inside a new folder: no link to look for
         self._make_folders(target.parent)
         if target.exists() or target.is_symlink():
             raise BackupError(f"cannot store {prefix}: {target} already exists")
@@ -191,10 +191,7 @@ class LocalStorage(StorageTarget):
     def _path(self, key: str) -> Path:
         """The file of ``key``, after making sure no link under the root leads there and that
         it resolves inside the root."""
-        parts = key.split("/")
-        if not key or any(not p or p.startswith(".") or "\\" in p for p in parts):
-            raise BackupError(f"invalid backup storage key {key!r}")
-        path = self.root.joinpath(*parts)
+        path = self.root.joinpath(*_check_key(key))
         link = self._link_in(path)
         if link is not None:
             raise _link_refused(link)
@@ -213,6 +210,14 @@ class LocalStorage(StorageTarget):
             if node.is_symlink():
                 return node
         return None
+
+
+def _check_key(key: str) -> list[str]:
+    """The parts of a well-formed key: none empty, none hidden (a dot first), no backslash."""
+    parts = key.split("/")
+    if not key or any(not p or p.startswith(".") or "\\" in p for p in parts):
+        raise BackupError(f"invalid backup storage key {key!r}")
+    return parts
 
 
 def _link_refused(link: Path) -> BackupError:

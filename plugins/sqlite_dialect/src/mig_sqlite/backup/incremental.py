@@ -241,7 +241,8 @@ def _parent_index(ctx: Context, job: BackupJob, options: Options) -> tuple[
         return None, 0, f"backup {parent.backup_id} was made by another version or dialect"
     try:
         # Only the ancestors' manifests are read (listing every backup would cost as much
-        # again for each of the hundreds of backups a long history holds).
+        # again for each of the hundreds of backups a long history holds; while the lock
+        # is held they are in memory).
         chain = [m.info for m in ctx.backups.chain(Manifest(parent, {}, [], {}))]
         depth = len(chain)
         small = sum(link.size_bytes for link in chain[1:]) < SMALL_CHAIN * chain[0].size_bytes

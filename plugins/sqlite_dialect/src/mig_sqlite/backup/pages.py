@@ -188,7 +188,7 @@ def _read_exact(fd: int, buf: memoryview, offset: int, what: str) -> None:
 
 #: Bytes per block of the block digests kept in memory between the backups of one process:
 #: an increment hashes page by page only the blocks whose digest changed.
-BLOCK = 64 << 10
+BLOCK = 256 << 10
 
 
 @dataclass
