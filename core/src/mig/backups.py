@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import chunks
 from .errors import BackupError, DatabaseError, MigError, PluginError, UnknownTargetError
 from .ledger import Ledger, RestoreCause, new_id, now
 from .models import (
@@ -54,6 +55,16 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 STAGING = ".staging"
 _CHUNK = 1 << 20
+
+
+def _open_part(path: Path) -> int:
+    """A read-only descriptor of a part; a symlink is refused."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BackupError(f"refusing {path}: it is a symlink") from None
+        raise
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -489,19 +500,18 @@ class Backups:
             try:
                 local = self.storage.local_path(key)
                 if local is not None:
-                    digest, size = sha256_file(local)
+                    fd = _open_part(local)
+                    try:
+                        wrong = chunks.problem(fd, expected)
+                    finally:
+                        os.close(fd)
                 else:
                     with self.storage.open(key) as fh:
-                        digest, size = sha256_stream(fh)
+                        wrong = chunks.problem_in_stream(fh, expected)
             except FileNotFoundError:
                 raise BackupError(f"backup {bid} is damaged: part {part!r} is missing") from None
-            if size != expected.get("size"):
-                raise BackupError(
-                    f"backup {bid} is damaged: {part!r} has {size} bytes, the manifest says "
-                    f"{expected.get('size')} (truncated or altered)"
-                )
-            if digest != expected.get("sha256"):
-                raise BackupError(f"backup {bid} is damaged: {part!r} fails its SHA-256 check")
+            if wrong:
+                raise BackupError(f"backup {bid} is damaged: {part!r} {wrong}")
 
     def fetcher(self, workdir: Path, verified: set[str]) -> Any:
         """``fetch(info, part)`` for strategies: a local, verified copy of a part."""
@@ -521,9 +531,13 @@ class Backups:
                 raise BackupError(
                     f"backup {info.backup_id} is damaged: part {part!r} is missing"
                 ) from None
-            digest, _ = sha256_file(dest)
-            if digest != manifest.parts.get(part, {}).get("sha256"):
-                raise BackupError(f"backup {info.backup_id} is damaged: {part!r} fails its check")
+            fd = _open_part(dest)
+            try:
+                wrong = chunks.problem(fd, manifest.parts.get(part, {}))
+            finally:
+                os.close(fd)
+            if wrong:
+                raise BackupError(f"backup {info.backup_id} is damaged: {part!r} {wrong}")
             return dest
 
         return fetch
@@ -633,8 +647,7 @@ class Backups:
                 summary = {}
                 for part in parts:
                     os.chmod(part, 0o600)
-                    digest, size = sha256_file(part)
-                    summary[part.name] = {"sha256": digest, "size": size}
+                    summary[part.name] = chunks.summarize_file(part)
                     if put_folder is None:
                         self.storage.put(f"{info.backup_id}/{part.name}", part)
             else:
@@ -681,27 +694,25 @@ class Backups:
 
     def _put_parts(self, backup_id: str, parts: list[Path]) -> dict[str, dict[str, Any]]:
         """Store the parts and checksum them at the same time: each part is opened before the
-        target may move it, and hashed in a thread (hashlib and file reads release the GIL)
-        while the target writes and syncs, so a backup costs one hashing pass, not two."""
+        target may move it, and hashed in chunks on a thread pool (hashlib and file reads
+        release the GIL; see :mod:`mig.chunks`) while the target writes and syncs, so a
+        backup costs one hashing pass spread over the cores, not two passes in a row."""
         from concurrent.futures import ThreadPoolExecutor
 
-        handles = []
+        fds: list[int] = []
         try:
             for part in parts:
                 os.chmod(part, 0o600)
-                handles.append(part.open("rb"))
-            with ThreadPoolExecutor(max_workers=max(1, len(parts))) as pool:
-                hashing = [pool.submit(sha256_stream, fh) for fh in handles]
+                fds.append(_open_part(part))
+            with ThreadPoolExecutor(chunks.threads()) as pool:
+                hashing = [chunks.submit(fd, os.fstat(fd).st_size, pool) for fd in fds]
                 for part in parts:
                     self.storage.put(f"{backup_id}/{part.name}", part)
-                digests = [job.result() for job in hashing]
+                entries = [entry() for entry in hashing]
         finally:
-            for fh in handles:
-                fh.close()
-        return {
-            part.name: {"sha256": digest, "size": size}
-            for part, (digest, size) in zip(parts, digests, strict=True)
-        }
+            for fd in fds:
+                os.close(fd)
+        return {part.name: entry for part, entry in zip(parts, entries, strict=True)}
 
     def _delete(self, backup_id: str) -> None:
         self._held = None  # read again when next needed
