@@ -29,7 +29,9 @@ The ``data`` part of a base is the page image itself, byte for byte (a usable da
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import mmap
 import os
 import struct
 import sys
@@ -222,6 +224,20 @@ def hash_pages(
     out = bytearray(page_count * size)
     blocks = bytearray(-(-page_count // per_block) * size)
     buffers = threading.local()  # one reused read buffer per worker
+    if previous is not None and page_count * page_size < THREADED_HASH:
+        # An increment of a small database: hashed where the file lies in the page cache
+        # (no copy). The caller's read transaction keeps every SQLite writer from cutting
+        # the file meanwhile.
+        with contextlib.suppress(OSError, ValueError), \
+                mmap.mmap(fd, page_count * page_size, prot=mmap.PROT_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                if os.fstat(fd).st_size >= page_count * page_size:
+                    _blocks(view, 0, page_count, page_size, size, digest, seed, per_block,
+                            out, blocks, previous)
+                    return Hashed(bytes(out), bytes(blocks), page_count)
+            finally:
+                view.release()
 
     def work(span: tuple[int, int]) -> None:
         first, end = span
@@ -230,17 +246,8 @@ def hash_pages(
             whole = buffers.buf = memoryview(bytearray(_per_span(page_size) * page_size))
         buf = whole[:(end - first) * page_size]
         _read_exact(fd, buf, first * page_size, what)
-        for start in range(first, end, per_block):  # spans start on a block
-            stop = min(end, start + per_block)
-            b = start // per_block
-            piece = buf[(start - first) * page_size:(stop - first) * page_size]
-            block = digest(piece, len(piece), seed)
-            blocks[b * size:(b + 1) * size] = block
-            if (previous is not None and stop <= previous.page_count
-                    and previous.blocks[b * size:(b + 1) * size] == block):
-                out[start * size:stop * size] = previous.pages[start * size:stop * size]
-            else:
-                out[start * size:stop * size] = digest(piece, page_size, seed)
+        _blocks(buf, first, end, page_size, size, digest, seed, per_block, out, blocks,
+                previous)
 
     spans = _ranges(page_count, page_size)
     if threads <= 1 or len(spans) <= 1 or page_count * page_size < THREADED_HASH:
@@ -251,6 +258,26 @@ def hash_pages(
             for _ in pool.map(work, spans):
                 pass
     return Hashed(bytes(out), bytes(blocks), page_count)
+
+
+def _blocks(
+    buf: memoryview, first: int, end: int, page_size: int, size: int,
+    digest: Callable[[memoryview, int, int], bytes], seed: int, per_block: int,
+    out: bytearray, blocks: bytearray, previous: Hashed | None,
+) -> None:
+    """Hash pages ``[first, end)`` held in ``buf`` (from page ``first`` on) block by block
+    into ``blocks`` and ``out`` (see :func:`hash_pages`)."""
+    for start in range(first, end, per_block):  # spans start on a block
+        stop = min(end, start + per_block)
+        b = start // per_block
+        piece = buf[(start - first) * page_size:(stop - first) * page_size]
+        block = digest(piece, len(piece), seed)
+        blocks[b * size:(b + 1) * size] = block
+        if (previous is not None and stop <= previous.page_count
+                and previous.blocks[b * size:(b + 1) * size] == block):
+            out[start * size:stop * size] = previous.pages[start * size:stop * size]
+        else:
+            out[start * size:stop * size] = digest(piece, page_size, seed)
 
 
 def digests_of(fd: int, page_size: int, pages: list[int], hash_name: str,
