@@ -117,7 +117,7 @@ def problem_in_stream(stream: BinaryIO, expected: dict[str, Any]) -> str | None:
     chunk = expected.get("chunk_size") if isinstance(expected.get("chunks"), list) else None
     step = chunk if isinstance(chunk, int) and chunk > 0 else _READ
     whole, digests, size = hashlib.sha256(), [], 0
-    while data := stream.read(step):
+    while data := _read_full(stream, step):
         size += len(data)
         if chunk:
             digests.append(hashlib.sha256(data).digest())
@@ -136,3 +136,17 @@ def problem_in_stream(stream: BinaryIO, expected: dict[str, Any]) -> str | None:
             expected.get("sha256")):
         return "has a chunk list that fails its SHA-256 check"
     return None
+
+
+def _read_full(stream: BinaryIO, size: int) -> bytes:
+    """``size`` bytes of ``stream``, fewer only at its end (a stream may return less per
+    read, which would shift the chunks)."""
+    data = stream.read(size)
+    if len(data) in (0, size):
+        return data
+    pieces = [data]
+    got = len(data)
+    while got < size and (more := stream.read(size - got)):
+        pieces.append(more)
+        got += len(more)
+    return b"".join(pieces)
