@@ -29,9 +29,7 @@ The ``data`` part of a base is the page image itself, byte for byte (a usable da
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import mmap
 import os
 import struct
 import sys
@@ -224,20 +222,9 @@ def hash_pages(
     out = bytearray(page_count * size)
     blocks = bytearray(-(-page_count // per_block) * size)
     buffers = threading.local()  # one reused read buffer per worker
-    if previous is not None and page_count * page_size < THREADED_HASH:
-        # An increment of a small database: hashed where the file lies in the page cache
-        # (no copy). The caller's read transaction keeps every SQLite writer from cutting
-        # the file meanwhile.
-        with contextlib.suppress(OSError, ValueError), \
-                mmap.mmap(fd, page_count * page_size, prot=mmap.PROT_READ) as mapped:
-            view = memoryview(mapped)
-            try:
-                if os.fstat(fd).st_size >= page_count * page_size:
-                    _blocks(view, 0, page_count, page_size, size, digest, seed, per_block,
-                            out, blocks, previous)
-                    return Hashed(bytes(out), bytes(blocks), page_count)
-            finally:
-                view.release()
+    # Read with preadv, never through mmap: Python's mmap holds a duplicate of the
+    # descriptor and closes it with the mapping, and closing any descriptor of the file
+    # drops every POSIX lock this process holds on it, the read transaction's included.
 
     def work(span: tuple[int, int]) -> None:
         first, end = span
