@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import chunks
 from .errors import BackupError, DatabaseError, MigError, PluginError, UnknownTargetError
 from .ledger import Ledger, RestoreCause, new_id, now
 from .models import (
@@ -56,6 +57,16 @@ STAGING = ".staging"
 _CHUNK = 1 << 20
 
 
+def _open_part(path: Path) -> int:
+    """A read-only descriptor of a part; a symlink is refused."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise BackupError(f"refusing {path}: it is a symlink") from None
+        raise
+
+
 def sha256_file(path: Path) -> tuple[str, int]:
     """The SHA-256 and size of a file, read in 1 MiB chunks; a symlink is refused."""
     try:
@@ -77,7 +88,9 @@ def sha256_stream(stream: Any) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-#: Parts smaller than this in all are hashed before they are stored, not beside it.
+#: Parts smaller than this in all are hashed before they are stored, not beside it (a
+#: thread costs more to start than hashing a few pages: each pre-migration increment of a
+#: run is that small).
 _SMALL_PARTS = 4 << 20
 
 
@@ -194,6 +207,14 @@ class Store:
     manifests: list[Manifest]
     damaged: list[Damaged]
     orphans: dict[str, list[str]]
+    by_id: dict[str, Manifest] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.by_id = {m.info.backup_id: m for m in self.manifests}
+
+    def add(self, manifest: Manifest) -> None:
+        self.manifests.append(manifest)
+        self.by_id[manifest.info.backup_id] = manifest
 
 
 @dataclass
@@ -274,6 +295,8 @@ class Backups:
         self._holding = False
         #: What the current (or last) command's backups cost.
         self.tally = Tally()
+        #: Catalogue rows of backups taken while the lock is held, not written yet.
+        self._unrecorded: list[tuple[BackupInfo, str]] = []
         self._run_tables: tuple[str | None, dict[str, list[Any]] | None] = (None, None)
 
     # -- plumbing -----------------------------------------------------------------------------
@@ -336,8 +359,39 @@ class Backups:
         self.tally = Tally()
         try:
             yield
+        except BaseException:
+            with suppress(Exception):  # the block's own error is the one to tell
+                self.record_catalogue()
+            raise
+        else:
+            self.record_catalogue()
         finally:
             self._holding, self._held = False, None
+
+    def record_catalogue(self) -> None:
+        """Write the catalogue rows of the backups taken since the last call, in one
+        transaction. While the lock is held the rows wait for this (for the end of the
+        block, or for whatever reads the catalogue first): a backup is whole and durable
+        once its manifest is stored, and a commit of its own made every backup of a run cost
+        another SQLite commit and made the next increment carry the row's pages."""
+        if not self._unrecorded:
+            return
+        rows, self._unrecorded = self._unrecorded, []
+        began = time.perf_counter()
+        try:
+            with self.db.transaction() as tx:
+                for info, manifest in rows:
+                    tx.backup_recorded(info, manifest)
+        except BaseException as exc:
+            if isinstance(exc, MigError | KeyboardInterrupt | SystemExit):
+                raise
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            ids = ", ".join(info.backup_id for info, _ in rows)
+            raise DatabaseError(
+                f"backups {ids} are stored, but recording them in the database's catalogue"
+                f" failed: {reason}"
+            ) from exc
+        self.tally.seconds += time.perf_counter() - began
 
     def scan(self) -> Store:
         """Every backup in storage, read backup by backup: one that cannot be read is
@@ -423,10 +477,8 @@ class Backups:
         return chain
 
     def _manifest(self, backup_id: str) -> Manifest:
-        if self._held is not None:
-            for manifest in self._held.manifests:
-                if manifest.info.backup_id == backup_id:
-                    return manifest
+        if self._held is not None and backup_id in self._held.by_id:
+            return self._held.by_id[backup_id]
         return self._read_manifest(f"{backup_id}/{MANIFEST}")
 
     def verify(self, backup_id: str) -> list[Manifest]:
@@ -448,19 +500,18 @@ class Backups:
             try:
                 local = self.storage.local_path(key)
                 if local is not None:
-                    digest, size = sha256_file(local)
+                    fd = _open_part(local)
+                    try:
+                        wrong = chunks.problem(fd, expected)
+                    finally:
+                        os.close(fd)
                 else:
                     with self.storage.open(key) as fh:
-                        digest, size = sha256_stream(fh)
+                        wrong = chunks.problem_in_stream(fh, expected)
             except FileNotFoundError:
                 raise BackupError(f"backup {bid} is damaged: part {part!r} is missing") from None
-            if size != expected.get("size"):
-                raise BackupError(
-                    f"backup {bid} is damaged: {part!r} has {size} bytes, the manifest says "
-                    f"{expected.get('size')} (truncated or altered)"
-                )
-            if digest != expected.get("sha256"):
-                raise BackupError(f"backup {bid} is damaged: {part!r} fails its SHA-256 check")
+            if wrong:
+                raise BackupError(f"backup {bid} is damaged: {part!r} {wrong}")
 
     def fetcher(self, workdir: Path, verified: set[str]) -> Any:
         """``fetch(info, part)`` for strategies: a local, verified copy of a part."""
@@ -480,9 +531,13 @@ class Backups:
                 raise BackupError(
                     f"backup {info.backup_id} is damaged: part {part!r} is missing"
                 ) from None
-            digest, _ = sha256_file(dest)
-            if digest != manifest.parts.get(part, {}).get("sha256"):
-                raise BackupError(f"backup {info.backup_id} is damaged: {part!r} fails its check")
+            fd = _open_part(dest)
+            try:
+                wrong = chunks.problem(fd, manifest.parts.get(part, {}))
+            finally:
+                os.close(fd)
+            if wrong:
+                raise BackupError(f"backup {info.backup_id} is damaged: {part!r} {wrong}")
             return dest
 
         return fetch
@@ -513,14 +568,15 @@ class Backups:
         )
         parent = self._latest_of_chain(backup_type, run_id) if strategy.chained else None
         # Taken first: a write that lands between this and the copy reads as a change later,
-        # which errs on the side of warning. Within a run, the figures of the tables the
-        # run's first backup counted stand for later backups too (counting every table's
-        # rows before each migration cost more than the backup): a later restore then names
-        # a table an earlier migration of the run wrote as changed, again on the side of
-        # warning. Tables created during the run are counted afresh.
-        first = self._run_tables[1] if run_id and self._run_tables[0] == run_id else None
-        tables = ctx.dialect.table_stats(self.config.table_prefix, first)
-        if first is None:
+        # which errs on the side of warning. Within a run each table is counted once, by the
+        # first backup that sees it, and its figures stand for the run's later backups
+        # (counting every table's rows before each migration cost more than the backup, and
+        # counting each new table again made a run of N migrations N² queries): a later
+        # restore then names a table an earlier migration of the run wrote as changed, again
+        # on the side of warning.
+        counted = self._run_tables[1] if run_id and self._run_tables[0] == run_id else None
+        tables = ctx.dialect.table_stats(self.config.table_prefix, counted)
+        if run_id:
             self._run_tables = (run_id, tables)
         info.parent_id = parent.backup_id if parent else None
         applied = [e.execution_id for e in ledger.in_effect()]
@@ -538,10 +594,13 @@ class Backups:
             manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables,
                                    run_id)
         try:
-            with self.db.transaction() as tx:
-                tx.backup_recorded(info, manifest)
+            if self._holding and not self.db.dialect.in_transaction:
+                self._unrecorded.append((info, manifest))  # see record_catalogue
+            else:
+                with self.db.transaction() as tx:
+                    tx.backup_recorded(info, manifest)
             if self._held is not None:
-                self._held.manifests.append(Manifest.parse(manifest, info.backup_id))
+                self._held.add(Manifest.parse(manifest, info.backup_id))
             self.tally.count += 1
             self.tally.size += info.size_bytes
             self.tally.seconds += time.perf_counter() - began
@@ -579,8 +638,20 @@ class Backups:
     ) -> str:
         info.backup_path = self.storage.describe(f"{info.backup_id}/data")
         info.extra = extra
+        # A target that can store a whole folder at once (``put_folder``, optional) gets a
+        # small backup's parts and manifest that way: one rename and sync for the backup.
+        put_folder = getattr(self.storage, "put_folder", None)
+        small = sum(part.stat().st_size for part in parts) < _SMALL_PARTS
         try:
-            summary = self._put_parts(info.backup_id, parts)
+            if small:
+                summary = {}
+                for part in parts:
+                    os.chmod(part, 0o600)
+                    summary[part.name] = chunks.summarize_file(part)
+                    if put_folder is None:
+                        self.storage.put(f"{info.backup_id}/{part.name}", part)
+            else:
+                summary = self._put_parts(info.backup_id, parts)
             info.checksum = summary["data"]["sha256"]
             info.size_bytes = sum(p["size"] for p in summary.values())
             content: dict[str, Any] = {
@@ -602,11 +673,17 @@ class Backups:
                 "extra": extra,
             }
             self.keys.sign(content)
-            manifest = json.dumps(content, indent=2)
+            # Compact: a run's manifests grow with its tables and migrations, and their
+            # pretty-printing cost more than the rest of a small backup (``backup create
+            # --json`` prints them indented).
+            manifest = json.dumps(content, separators=(",", ":"))
             path = parts[0].parent / MANIFEST
             path.write_text(manifest, encoding="utf-8")
             os.chmod(path, 0o600)
-            self.storage.put(f"{info.backup_id}/{MANIFEST}", path)
+            if small and put_folder is not None:
+                put_folder(info.backup_id, path.parent)
+            else:
+                self.storage.put(f"{info.backup_id}/{MANIFEST}", path)
         except BaseException as exc:
             # A full disk, the target's own BackupError or ^C: no partial backup may stay.
             self._delete(info.backup_id)
@@ -617,37 +694,25 @@ class Backups:
 
     def _put_parts(self, backup_id: str, parts: list[Path]) -> dict[str, dict[str, Any]]:
         """Store the parts and checksum them at the same time: each part is opened before the
-        target may move it, and hashed in a thread (hashlib and file reads release the GIL)
-        while the target writes and syncs, so a backup costs one hashing pass, not two."""
+        target may move it, and hashed in chunks on a thread pool (hashlib and file reads
+        release the GIL; see :mod:`mig.chunks`) while the target writes and syncs, so a
+        backup costs one hashing pass spread over the cores, not two passes in a row."""
         from concurrent.futures import ThreadPoolExecutor
 
-        if sum(part.stat().st_size for part in parts) < _SMALL_PARTS:
-            # A thread costs more to start than hashing a few pages (each pre-migration
-            # increment of a run is that small).
-            summary = {}
-            for part in parts:
-                os.chmod(part, 0o600)
-                digest, size = sha256_file(part)
-                self.storage.put(f"{backup_id}/{part.name}", part)
-                summary[part.name] = {"sha256": digest, "size": size}
-            return summary
-        handles = []
+        fds: list[int] = []
         try:
             for part in parts:
                 os.chmod(part, 0o600)
-                handles.append(part.open("rb"))
-            with ThreadPoolExecutor(max_workers=max(1, len(parts))) as pool:
-                hashing = [pool.submit(sha256_stream, fh) for fh in handles]
+                fds.append(_open_part(part))
+            with ThreadPoolExecutor(chunks.threads()) as pool:
+                hashing = [chunks.submit(fd, os.fstat(fd).st_size, pool) for fd in fds]
                 for part in parts:
                     self.storage.put(f"{backup_id}/{part.name}", part)
-                digests = [job.result() for job in hashing]
+                entries = [entry() for entry in hashing]
         finally:
-            for fh in handles:
-                fh.close()
-        return {
-            part.name: {"sha256": digest, "size": size}
-            for part, (digest, size) in zip(parts, digests, strict=True)
-        }
+            for fd in fds:
+                os.close(fd)
+        return {part.name: entry for part, entry in zip(parts, entries, strict=True)}
 
     def _delete(self, backup_id: str) -> None:
         self._held = None  # read again when next needed
@@ -662,6 +727,7 @@ class Backups:
         """Verify, then restore a backup; the ledger's ``restored`` transition lands with it
         (see docs/ledger.md). The caller holds the lock."""
         cause = cause or RestoreCause()
+        self.record_catalogue()  # the restored database gets the whole catalogue
         chain = self.chain(self.get(backup_id))
         target = chain[-1]
         strategy = self.strategy(str(target.info.backup_type))
@@ -813,6 +879,7 @@ class Backups:
         The caller holds the migration lock. Returns the ids removed (the whole report is
         :attr:`last_prune`)."""
         started = time.time()
+        self.record_catalogue()
         report = PruneReport()
         store = self.scan()
         manifests = store.manifests
@@ -879,6 +946,7 @@ class Backups:
 
     def gone(self, store: Store | None = None) -> list[BackupInfo]:
         """Catalogue entries whose backup is gone from storage (deleted outside mig)."""
+        self.record_catalogue()
         ledger = self.db.reader()
         if ledger is None:
             return []
@@ -928,6 +996,7 @@ class Backups:
         """Damaged backups, broken chains, leftovers of killed runs, and catalogue rows
         without a manifest."""
         problems: list[Problem] = []
+        self.record_catalogue()
         try:
             store = self.scan()
         except BackupError as exc:

@@ -270,16 +270,16 @@ def test_most_pages_changed_starts_a_new_chain(project: Project) -> None:
 
 
 def test_max_chain_starts_a_new_base(project: Project) -> None:
-    """Past ``max_chain`` increments a new base is taken, once the increments hold a tenth of
-    the base's bytes (each here changes 1,500 of 20,000 rows, 7.5% of the pages)."""
-    configure(project, max_chain=2)
+    """Past ``max_chain`` increments a new base is taken, once the chain's increments hold,
+    all together, as many bytes as its base (each here rewrites every row's payload: more
+    than half, less than all of the base's bytes)."""
+    configure(project, max_chain=2, rebase_ratio=1.0)
     infos = []
-    for i in range(5):
-        start = 1 + i * 2000
-        execute(project.db_path,
-                f"UPDATE items SET payload = randomblob(100) WHERE id BETWEEN {start}"
-                f" AND {start + 1500}")
+    for _ in range(5):
+        execute(project.db_path, "UPDATE items SET payload = randomblob(100)")
         infos.append(backup(project))
+    base = infos[0].size_bytes
+    assert base / 2 < infos[1].size_bytes < base
     assert [i.extra["kind"] for i in infos] == ["base", "increment", "increment", "base",
                                                 "increment"]
     assert infos[3].parent_id is None
@@ -603,19 +603,18 @@ def test_check_pages_skips_sqlite_checks_only(project: Project) -> None:
 
 
 def test_prune_keeps_the_chain_a_kept_increment_needs(project: Project) -> None:
-    configure(project, max_chain=1)
+    configure(project, max_chain=1, rebase_ratio=1.0)
     infos = []
-    for i in range(4):  # each changes enough pages for max_chain to count (see above)
-        start = 1 + i * 4000
-        execute(project.db_path, f"UPDATE items SET payload = randomblob(100) WHERE id"
-                                 f" BETWEEN {start} AND {start + 3000}")
+    for _ in range(5):  # each rewrites more than half of the base's bytes (see above)
+        execute(project.db_path, "UPDATE items SET payload = randomblob(100)")
         infos.append(backup(project))
-    assert [i.extra["kind"] for i in infos] == ["base", "increment", "base", "increment"]
+    assert [i.extra["kind"] for i in infos] == ["base", "increment", "increment", "base",
+                                                "increment"]
     expected = user_rows(project.db_path)
     with project.engine() as engine:
-        assert engine.cleanup_old_backups(keep_days=0, keep_count=1) == 2
+        assert engine.cleanup_old_backups(keep_days=0, keep_count=1) == 3
         left = [b["backup_id"] for b in engine.get_backup_history()]
-    assert left == [infos[2].backup_id, infos[3].backup_id]
+    assert left == [infos[3].backup_id, infos[4].backup_id]
     execute(project.db_path, "DELETE FROM items")
-    restore(project, infos[3].backup_id)
+    restore(project, infos[4].backup_id)
     assert user_rows(project.db_path) == expected

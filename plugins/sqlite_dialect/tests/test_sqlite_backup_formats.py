@@ -33,8 +33,8 @@ def test_hashing_with_threads_matches_one_thread(
     fd = os.open(image, os.O_RDONLY)
     try:
         monkeypatch.setattr(pages, "CHUNK", 4096 * 64)
-        one = pages.hash_pages(fd, 4096, 700, "sha256", 1)
-        many = pages.hash_pages(fd, 4096, 700, "sha256", 4)
+        one = pages.hash_pages(fd, 4096, 700, "sha256", 1).pages
+        many = pages.hash_pages(fd, 4096, 700, "sha256", 4).pages
     finally:
         os.close(fd)
     assert one == many and len(one) == 700 * 16
@@ -43,6 +43,29 @@ def test_hashing_with_threads_matches_one_thread(
     changed[5 * 16] ^= 1
     assert pages.changed_pages(old, bytes(changed), 16) == [6, *range(691, 701)]
     assert list(pages.runs([1, 2, 3, 7, 9, 10])) == [(1, 3), (7, 1), (9, 2)]
+
+
+@pytest.mark.parametrize("hash_name", ["xxh3", "sha256"])
+def test_hashing_from_the_previous_block_digests_finds_every_changed_page(
+    tmp_path: Path, hash_name: str
+) -> None:
+    """An increment hashes page by page only the blocks whose digest changed: its page
+    digests must equal hashing every page again, whatever changed (a page in the middle, the
+    last page of a shorter file, pages added at the end)."""
+    image = tmp_path / "image"
+    image.write_bytes(os.urandom(4096 * 100))
+    fd = os.open(image, os.O_RDWR)
+    try:
+        before = pages.hash_pages(fd, 4096, 98, hash_name, 1, seed=7)
+        os.pwrite(fd, b"x", 4096 * 40 + 100)  # page 41
+        os.pwrite(fd, b"y", 4096 * 97 + 5)  # page 98, in the last (partial) block before
+        after = pages.hash_pages(fd, 4096, 100, hash_name, 1, seed=7, previous=before)
+        fresh = pages.hash_pages(fd, 4096, 100, hash_name, 1, seed=7)
+    finally:
+        os.close(fd)
+    assert after == fresh
+    old = pages.Index(hash_name, 4096, 98, before.pages)
+    assert pages.changed_pages(old, after.pages, 16) == [41, 98, 99, 100]
 
 
 def test_delta_with_pages_out_of_range_is_refused(tmp_path: Path) -> None:

@@ -229,6 +229,12 @@ class FullDiskStorage(LocalStorage):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
         super().put(key, source)
 
+    def put_folder(self, prefix: str, folder: Path) -> None:
+        target = self.root / prefix
+        target.mkdir(parents=True)
+        (target / "data").write_bytes((folder / "data").read_bytes()[:100])  # partial
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target / "data"))
+
 
 class FullDiskPlugin:
     @hookimpl

@@ -164,9 +164,16 @@ class Index:
         return Index(self.hash_name, self.page_size, sparse.page_count, bytes(digests))
 
 
+def _per_span(page_size: int) -> int:
+    """Pages read at a time: about :data:`CHUNK` bytes, whole blocks."""
+    per_block = max(1, BLOCK // page_size)
+    return max(1, CHUNK // page_size // per_block) * per_block
+
+
 def _ranges(page_count: int, page_size: int) -> list[tuple[int, int]]:
-    """Page ranges ``[first, end)`` of about :data:`CHUNK` bytes each (0-based)."""
-    per = max(1, CHUNK // page_size)
+    """Page ranges ``[first, end)`` of about :data:`CHUNK` bytes each (0-based), each
+    starting on a block."""
+    per = _per_span(page_size)
     return [(first, min(page_count, first + per)) for first in range(0, page_count, per)]
 
 
@@ -179,6 +186,21 @@ def _read_exact(fd: int, buf: memoryview, offset: int, what: str) -> None:
         done += got
 
 
+#: Bytes per block of the block digests kept in memory between the backups of one process:
+#: an increment hashes page by page only the blocks whose digest changed.
+BLOCK = 256 << 10
+
+
+@dataclass
+class Hashed:
+    """The digests of an image's pages, and of its blocks of :data:`BLOCK` bytes (the last
+    may be shorter), kept in memory for the next increment."""
+
+    pages: bytes
+    blocks: bytes
+    page_count: int
+
+
 def hash_pages(
     fd: int,
     page_size: int,
@@ -188,21 +210,31 @@ def hash_pages(
     *,
     what: str = "the database",
     seed: int = 0,
-) -> bytes:
-    """The digests of pages 1..page_count of ``fd``. hashlib releases the GIL on buffers of a
-    page or more, so ``threads`` workers use that many cores."""
+    previous: Hashed | None = None,
+) -> Hashed:
+    """The digests of pages 1..page_count of ``fd`` and of its blocks. With ``previous``
+    (the same file's digests at the parent backup, hashed with the same hash and seed), a
+    block whose digest is unchanged takes its pages' digests from there: one hash call per
+    block instead of one per page. hashlib releases the GIL on buffers of a page or more,
+    so ``threads`` workers use that many cores."""
     size, digest = HASHES[hash_name]
+    per_block = max(1, BLOCK // page_size)
     out = bytearray(page_count * size)
+    blocks = bytearray(-(-page_count // per_block) * size)
     buffers = threading.local()  # one reused read buffer per worker
+    # Read with preadv, never through mmap: Python's mmap holds a duplicate of the
+    # descriptor and closes it with the mapping, and closing any descriptor of the file
+    # drops every POSIX lock this process holds on it, the read transaction's included.
 
     def work(span: tuple[int, int]) -> None:
         first, end = span
         whole = getattr(buffers, "buf", None)
         if whole is None:
-            whole = buffers.buf = memoryview(bytearray(max(1, CHUNK // page_size) * page_size))
+            whole = buffers.buf = memoryview(bytearray(_per_span(page_size) * page_size))
         buf = whole[:(end - first) * page_size]
         _read_exact(fd, buf, first * page_size, what)
-        out[first * size:end * size] = digest(buf, page_size, seed)
+        _blocks(buf, first, end, page_size, size, digest, seed, per_block, out, blocks,
+                previous)
 
     spans = _ranges(page_count, page_size)
     if threads <= 1 or len(spans) <= 1 or page_count * page_size < THREADED_HASH:
@@ -212,7 +244,27 @@ def hash_pages(
         with ThreadPoolExecutor(min(threads, len(spans))) as pool:
             for _ in pool.map(work, spans):
                 pass
-    return bytes(out)
+    return Hashed(bytes(out), bytes(blocks), page_count)
+
+
+def _blocks(
+    buf: memoryview, first: int, end: int, page_size: int, size: int,
+    digest: Callable[[memoryview, int, int], bytes], seed: int, per_block: int,
+    out: bytearray, blocks: bytearray, previous: Hashed | None,
+) -> None:
+    """Hash pages ``[first, end)`` held in ``buf`` (from page ``first`` on) block by block
+    into ``blocks`` and ``out`` (see :func:`hash_pages`)."""
+    for start in range(first, end, per_block):  # spans start on a block
+        stop = min(end, start + per_block)
+        b = start // per_block
+        piece = buf[(start - first) * page_size:(stop - first) * page_size]
+        block = digest(piece, len(piece), seed)
+        blocks[b * size:(b + 1) * size] = block
+        if (previous is not None and stop <= previous.page_count
+                and previous.blocks[b * size:(b + 1) * size] == block):
+            out[start * size:stop * size] = previous.pages[start * size:stop * size]
+        else:
+            out[start * size:stop * size] = digest(piece, page_size, seed)
 
 
 def digests_of(fd: int, page_size: int, pages: list[int], hash_name: str,
@@ -237,14 +289,19 @@ def changed_pages(old: Index, new: bytes, digest_size: int) -> list[int]:
     not have). Compares blocks of digests first, so an unchanged region costs one memcmp."""
     changed: list[int] = []
     common = min(len(old.digests), len(new))
-    block = 4096 * digest_size
+    before, after = memoryview(old.digests), memoryview(new)
+    block, row = 4096 * digest_size, 16 * digest_size
     for start in range(0, common, block):
         end = min(common, start + block)
-        if old.digests[start:end] == new[start:end]:
+        if before[start:end] == after[start:end]:
             continue
-        for offset in range(start, end, digest_size):
-            if old.digests[offset:offset + digest_size] != new[offset:offset + digest_size]:
-                changed.append(offset // digest_size + 1)
+        for first in range(start, end, row):  # then 16 digests at a time, then one by one
+            last = min(end, first + row)
+            if before[first:last] == after[first:last]:
+                continue
+            for offset in range(first, last, digest_size):
+                if before[offset:offset + digest_size] != after[offset:offset + digest_size]:
+                    changed.append(offset // digest_size + 1)
     changed.extend(range(common // digest_size + 1, len(new) // digest_size + 1))
     return changed
 
