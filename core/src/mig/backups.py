@@ -227,6 +227,9 @@ class PruneReport:
     left: list[Leftover] = field(default_factory=list)
     forgotten: list[str] = field(default_factory=list)
     damaged: list[Damaged] = field(default_factory=list)
+    #: Backups of this database in storage that the catalogue lacked (their run was killed
+    #: before it wrote their rows), catalogued by the prune.
+    catalogued: list[str] = field(default_factory=list)
 
     @property
     def reclaimed_bytes(self) -> int:
@@ -906,6 +909,7 @@ class Backups:
         report.removed = removed
         self._reclaim_leftovers(store, started, report)
         self._forget_missing(store, report)
+        self._catalogue_uncatalogued(store, report)
         self.last_prune = report
         return removed
 
@@ -943,6 +947,26 @@ class Backups:
             with self.db.transaction() as tx:
                 self.forget(tx, row, "prune")
             report.forgotten.append(row.backup_id)
+
+    def uncatalogued(self, store: Store) -> list[Manifest]:
+        """Whole backups of this database in storage that the catalogue lacks: a run's rows
+        are written when it releases the lock (:meth:`record_catalogue`), so a run killed
+        before that leaves its backups stored, restorable, and not catalogued."""
+        ledger = self.db.reader()
+        if ledger is None:
+            return []
+        listed = {row.backup_id for row in ledger.backups()}
+        url = self.db.dialect.display_url()
+        return [m for m in store.manifests
+                if m.info.backup_id not in listed and m.info.database_path == url]
+
+    def _catalogue_uncatalogued(self, store: Store, report: PruneReport) -> None:
+        stray = self.uncatalogued(store)
+        if stray:
+            with self.db.transaction() as tx:
+                for m in stray:
+                    tx.backup_recorded(m.info, json.dumps(m.data, separators=(",", ":")))
+            report.catalogued = [m.info.backup_id for m in stray]
 
     def gone(self, store: Store | None = None) -> list[BackupInfo]:
         """Catalogue entries whose backup is gone from storage (deleted outside mig)."""
@@ -1026,6 +1050,11 @@ class Backups:
                         "backup", f"catalogue lists {row.backup_id} but its manifest is gone"
                         " (`mig backup prune` forgets it)", row.backup_id,
                     ))
+            for m in self.uncatalogued(store):
+                problems.append(Problem(
+                    "backup", f"backup {m.info.backup_id} is stored but not in the catalogue"
+                    " (its run was killed; `mig backup prune` catalogues it)", m.info.backup_id,
+                ))
         return problems
 
 

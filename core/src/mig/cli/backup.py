@@ -135,6 +135,8 @@ def prune(
             typer.echo(f"  {item.describe()}")
     for backup_id in report.forgotten:
         typer.echo(f"forgot {backup_id}: deleted outside mig (recorded in `mig history`)")
+    for backup_id in report.catalogued:
+        typer.echo(f"catalogued {backup_id}: stored by a run that was killed")
     for item in report.left:
         why = ("" if item.refused else ": in use by a running operation" if item.in_use
                else ": changed while pruning")
