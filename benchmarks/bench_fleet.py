@@ -31,6 +31,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -195,7 +196,8 @@ def start_cluster(run: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
              "--host", "127.0.0.1", "--no-dashboard"], stdout=log, stderr=log))
     from distributed import Client
 
-    with Client(address, timeout=60, set_as_default=False) as client:
+    with Client(address, timeout=60,  # type: ignore[no-untyped-call]
+                set_as_default=False) as client:
         client.wait_for_workers(2, timeout=60)
     return address, procs
 
@@ -231,10 +233,10 @@ def main() -> None:
     if not args.only_dask:
         runs["shell loop of `mig up`"] = lambda: time_loop(mig, fleet, T, args.loop_sample)
         for n in (int(x) for x in args.concurrency.split(",")):
-            runs[f"threads -j {n}"] = (lambda n=n: time_fleet(mig, fleet, T, ["-j", str(n)]))
+            runs[f"threads -j {n}"] = partial(time_fleet, mig, fleet, T, ["-j", str(n)])
             if args.processes:
-                runs[f"processes -j {n}"] = (lambda n=n: time_fleet(
-                    mig, fleet, T, ["--runner", "processes", "-j", str(n)]))
+                runs[f"processes -j {n}"] = partial(
+                    time_fleet, mig, fleet, T, ["--runner", "processes", "-j", str(n)])
     procs: list[subprocess.Popen[bytes]] = []
     try:
         if args.dask or args.only_dask:

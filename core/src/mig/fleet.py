@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from concurrent.futures import Future
 
     from .engine import MigrationEngine
+    from .loader import Catalog
     from .plugins import Plugins
 
 #: What a fleet can run on each target (``backup`` is ``mig backup create``).
@@ -162,6 +163,9 @@ class Job:
     config: Config
     action: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: The fleet command this job belongs to: its jobs in one process read the migrations
+    #: once (see :func:`_shared_catalog`); empty, the job reads them itself.
+    fleet: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +211,7 @@ _plugins_lock = threading.Lock()
 _plugins_cache: dict[tuple[str, ...], Plugins] = {}
 
 
-def _shared_plugins(config: Config) -> Plugins:
+def shared_plugins(config: Config) -> Plugins:
     """One loaded plugin manager per process and ``disable`` list: loading entry points once,
     not once per target."""
     from .plugins import Plugins
@@ -217,6 +221,29 @@ def _shared_plugins(config: Config) -> Plugins:
         if key not in _plugins_cache:
             _plugins_cache[key] = Plugins(disable=config.disable).load()
         return _plugins_cache[key]
+
+
+_catalogs: dict[tuple[Any, ...], Catalog] = {}
+_CATALOGS_KEPT = 4
+
+
+def _shared_catalog(job: Job, plugins: Callable[[], Plugins]) -> Catalog:
+    """The migrations of ``job``'s fleet command in this process, read once for all its
+    targets rather than once per target (as one ``mig up`` reads them once). Only the
+    latest few commands' catalogs are kept, so a long-lived worker reads the files again
+    for each new command."""
+    from .loader import Catalog
+
+    key = (job.fleet, job.config.migrations_dir, job.config.migrations_format,
+           tuple(job.config.disable))
+    with _plugins_lock:
+        catalog = _catalogs.get(key)
+        if catalog is None:
+            catalog = Catalog(job.config.migrations_dir, plugins, job.config.migrations_format)
+            _catalogs[key] = catalog
+            while len(_catalogs) > _CATALOGS_KEPT:
+                del _catalogs[next(iter(_catalogs))]
+        return catalog
 
 
 def _version(eng: MigrationEngine) -> str | None:
@@ -242,7 +269,9 @@ def run_job(job: Job, emit: Emit | None = None, worker: str | None = None) -> Ta
         if execution is None and migration is not None:
             send(Event(name, "step", done, total, migration.id, worker))
 
-    eng = MigrationEngine(config=job.config, plugins=_shared_plugins(job.config))
+    eng = MigrationEngine(config=job.config, plugins=shared_plugins(job.config))
+    if job.fleet:
+        eng.catalog = _shared_catalog(job, eng.checked_plugins)
     try:
         result.url = eng.dialect.display_url()
         result.version_before = _version(eng)
@@ -395,7 +424,13 @@ def jobs_for(config: Config, targets: Iterable[Target], action: str,
              params: Mapping[str, Any] | None = None) -> list[Job]:
     if action not in ACTIONS:
         raise ValueError(f"unknown fleet action {action!r}")
-    return [Job(t, target_config(config, t), action, dict(params or {})) for t in targets]
+    """One job per target; they share a fleet id, so that each process running some of
+    them reads the migrations once."""
+    import uuid
+
+    fleet = uuid.uuid4().hex
+    return [Job(t, target_config(config, t), action, dict(params or {}), fleet)
+            for t in targets]
 
 
 def run_fleet(runner: FleetRunner, jobs: Sequence[Job], *, concurrency: int | None = None,
