@@ -76,7 +76,7 @@ class Fleet:
             self.root, self.migrations,
             lambda i: [f"CREATE TABLE t{i} (id INTEGER PRIMARY KEY, v TEXT)",
                        f"CREATE INDEX t{i}_v ON t{i} (v)",
-                       f"INSERT INTO t{i} (v) VALUES ('a'), ('b'), ('c')"],
+                       f"INSERT INTO t{i} (id, v) VALUES (1, 'a'), (2, 'b'), (3, 'c')"],
             lambda i: [f"DROP TABLE t{i}"],
         )
         self.count = count
@@ -221,7 +221,7 @@ def main() -> None:
     parser.add_argument("--mig", default=None)
     args = parser.parse_args()
     mig = find_mig(args.mig)
-    run = fresh_run_dir("fleet")
+    run = fresh_run_dir("fleetpg" if args.postgres else "fleet")
     fleet = (PostgresFleet if args.postgres else Fleet)(run, args.migrations)
     T = args.targets
     sample = min(args.loop_sample, T)
