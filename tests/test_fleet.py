@@ -199,10 +199,15 @@ def test_runners_come_from_plugins(tmp_path: Path, register_plugin: Any) -> None
 class _ParseCounter:
     def __init__(self) -> None:
         self.parsed: list[str] = []
+        self.split: list[str] = []
 
     @hookimpl(tryfirst=True)
     def mig_parse_migration(self, path: Path, text: str) -> None:
         self.parsed.append(path.name)
+
+    @hookimpl(tryfirst=True)
+    def mig_parse_split(self, sql: str, dialect: str, first_line: int, path: Path) -> None:
+        self.split.append(path.name)
 
 
 def test_a_fleet_command_reads_the_migrations_once(tmp_path: Path, register_plugin: Any) -> None:
@@ -214,6 +219,7 @@ def test_a_fleet_command_reads_the_migrations_once(tmp_path: Path, register_plug
                         concurrency=3)
     assert [r.status for r in results] == ["ok"] * 5
     assert sorted(counter.parsed) == ["001_t001.sql", "002_t002.sql", "003_t003.sql"]
+    assert sorted(counter.split) == sorted(counter.parsed)  # each UP section split once
     # The next command reads the folder again: a migration added since runs everywhere.
     (tmp_path / "migrations" / "004_t004.sql").write_text(
         "-- @name: table 4\n-- UP\nCREATE TABLE t004 (id INTEGER PRIMARY KEY);\n"

@@ -16,7 +16,7 @@ from .errors import (
     MigrationFileError,
     UnknownTargetError,
 )
-from .models import Migration, MigrationExecution
+from .models import Migration, MigrationExecution, Statement
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -145,6 +145,9 @@ class Catalog:
         self._all: list[Migration] | None = None
         self._by_id: dict[str, Migration] | None = None
         self._lock = threading.Lock()
+        #: Sections already split, by (SQL, dialect, first line, file): the engine splits
+        #: each once per catalog (a fleet's targets share theirs).
+        self.splits: dict[tuple[str, str, int, Path], tuple[Statement, ...]] = {}
 
     def all(self) -> list[Migration]:
         with self._lock:
