@@ -190,7 +190,8 @@ def test_runners_come_from_plugins(tmp_path: Path, register_plugin: Any) -> None
     assert [e.kind for e in events if e.target == "tenants/tenant000"] == [
         "start", "step", "step"]
     assert all(sum(applies(db).values()) == 2 for db in dbs)
-    with pytest.raises(ConfigError, match="--runner 'nope' is not one of processes, recorder, threads"):
+    with pytest.raises(ConfigError,
+                       match="--runner 'nope' is not one of processes, recorder, threads"):
         make_runner(config, plugins, "nope")
     with pytest.raises(PluginError, match="does not subclass mig.fleet.FleetRunner"):
         make_runner(config, register_plugin(_BadRunnerPlugin()), None)
