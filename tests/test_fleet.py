@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from fleet_support import applies, make_fleet, statuses
+from mig import fleet as fleet_module
 from mig import hookimpl
 from mig.config import load_config
 from mig.errors import ConfigError, PluginError
@@ -189,10 +190,58 @@ def test_runners_come_from_plugins(tmp_path: Path, register_plugin: Any) -> None
     assert [e.kind for e in events if e.target == "tenants/tenant000"] == [
         "start", "step", "step"]
     assert all(sum(applies(db).values()) == 2 for db in dbs)
-    with pytest.raises(ConfigError, match="--runner 'nope' is not one of recorder, threads"):
+    with pytest.raises(ConfigError,
+                       match="--runner 'nope' is not one of processes, recorder, threads"):
         make_runner(config, plugins, "nope")
     with pytest.raises(PluginError, match="does not subclass mig.fleet.FleetRunner"):
         make_runner(config, register_plugin(_BadRunnerPlugin()), None)
+
+
+class _ParseCounter:
+    def __init__(self) -> None:
+        self.parsed: list[str] = []
+        self.split: list[str] = []
+
+    @hookimpl(tryfirst=True)
+    def mig_parse_migration(self, path: Path, text: str) -> None:
+        self.parsed.append(path.name)
+
+    @hookimpl(tryfirst=True)
+    def mig_parse_split(self, sql: str, dialect: str, first_line: int, path: Path) -> None:
+        self.split.append(path.name)
+
+
+def test_a_fleet_command_reads_the_migrations_once(tmp_path: Path, register_plugin: Any) -> None:
+    dbs = make_fleet(tmp_path, 5, 3)
+    config = load_config(tmp_path / "mig.toml")
+    counter = _ParseCounter()
+    register_plugin(counter, fleet_module.shared_plugins(config))
+    results = run_fleet(ThreadRunner({}), jobs_for(config, select(config, "all"), "up"),
+                        concurrency=3)
+    assert [r.status for r in results] == ["ok"] * 5
+    assert sorted(counter.parsed) == ["001_t001.sql", "002_t002.sql", "003_t003.sql"]
+    assert sorted(counter.split) == sorted(counter.parsed)  # each UP section split once
+    # The next command reads the folder again: a migration added since runs everywhere.
+    (tmp_path / "migrations" / "004_t004.sql").write_text(
+        "-- @name: table 4\n-- UP\nCREATE TABLE t004 (id INTEGER PRIMARY KEY);\n"
+        "-- DOWN\nDROP TABLE t004;\n", encoding="utf-8")
+    results = run_fleet(ThreadRunner({}), jobs_for(config, select(config, "all"), "up"),
+                        concurrency=3)
+    assert [len(r.executions) for r in results] == [1] * 5
+    assert counter.parsed.count("004_t004.sql") == 1 and len(counter.parsed) == 7
+    assert all(sum(applies(db).values()) == 4 for db in dbs)
+
+
+def test_a_bad_migration_file_fails_every_target_with_its_error(tmp_path: Path) -> None:
+    dbs = make_fleet(tmp_path, 3, 2)
+    (tmp_path / "migrations" / "003_bad.sql").write_text(
+        "-- @name: bad\nCREATE TABLE bad (id INTEGER);\n", encoding="utf-8")
+    code, out, _ = mig(tmp_path, "--targets", "all", "-j", "2", "up", "--json")
+    assert code == 1
+    targets = json.loads(out)["targets"]
+    assert [t["status"] for t in targets] == ["failed"] * 3
+    assert all("003_bad.sql:2: missing -- UP marker" in t["error"] for t in targets)
+    assert all(not applies(db) for db in dbs)
 
 
 @pytest.mark.server

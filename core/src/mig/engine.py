@@ -195,7 +195,12 @@ class MigrationEngine:
         sql, line = ((migration.up_sql, migration.up_line) if direction == "up"
                      else (migration.down_sql, migration.down_line))
         name = self.dialect.name if self.config.database else "generic"
-        return self.plugins.split(sql, name, line, migration.path)
+        key = (sql, name, line, migration.path)
+        done = self.catalog.splits.get(key)
+        if done is None:
+            done = self.catalog.splits[key] = tuple(
+                self.plugins.split(sql, name, line, migration.path))
+        return list(done)
 
     def validate(self) -> list[Migration]:
         """Parse, order and split every migration; raise on the first bad file."""

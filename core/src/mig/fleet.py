@@ -11,16 +11,19 @@ them anywhere that sees the same files and databases.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .config import Config, TargetSpec
 from .errors import ConfigError, PluginError
@@ -28,8 +31,11 @@ from .urls import mask_url
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
 
     from .engine import MigrationEngine
+    from .loader import Catalog
     from .plugins import Plugins
 
 #: What a fleet can run on each target (``backup`` is ``mig backup create``).
@@ -162,6 +168,9 @@ class Job:
     config: Config
     action: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    #: The fleet command this job belongs to: its jobs in one process read the migrations
+    #: once (see :func:`_shared_catalog`); empty, the job reads them itself.
+    fleet: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,7 @@ _plugins_lock = threading.Lock()
 _plugins_cache: dict[tuple[str, ...], Plugins] = {}
 
 
-def _shared_plugins(config: Config) -> Plugins:
+def shared_plugins(config: Config) -> Plugins:
     """One loaded plugin manager per process and ``disable`` list: loading entry points once,
     not once per target."""
     from .plugins import Plugins
@@ -217,6 +226,29 @@ def _shared_plugins(config: Config) -> Plugins:
         if key not in _plugins_cache:
             _plugins_cache[key] = Plugins(disable=config.disable).load()
         return _plugins_cache[key]
+
+
+_catalogs: dict[tuple[Any, ...], Catalog] = {}
+_CATALOGS_KEPT = 4
+
+
+def _shared_catalog(job: Job, plugins: Callable[[], Plugins]) -> Catalog:
+    """The migrations of ``job``'s fleet command in this process, read once for all its
+    targets rather than once per target (as one ``mig up`` reads them once). Only the
+    latest few commands' catalogs are kept, so a long-lived worker reads the files again
+    for each new command."""
+    from .loader import Catalog
+
+    key = (job.fleet, job.config.migrations_dir, job.config.migrations_format,
+           tuple(job.config.disable))
+    with _plugins_lock:
+        catalog = _catalogs.get(key)
+        if catalog is None:
+            catalog = Catalog(job.config.migrations_dir, plugins, job.config.migrations_format)
+            _catalogs[key] = catalog
+            while len(_catalogs) > _CATALOGS_KEPT:
+                del _catalogs[next(iter(_catalogs))]
+        return catalog
 
 
 def _version(eng: MigrationEngine) -> str | None:
@@ -242,7 +274,9 @@ def run_job(job: Job, emit: Emit | None = None, worker: str | None = None) -> Ta
         if execution is None and migration is not None:
             send(Event(name, "step", done, total, migration.id, worker))
 
-    eng = MigrationEngine(config=job.config, plugins=_shared_plugins(job.config))
+    eng = MigrationEngine(config=job.config, plugins=shared_plugins(job.config))
+    if job.fleet:
+        eng.catalog = _shared_catalog(job, eng.checked_plugins)
     try:
         result.url = eng.dialect.display_url()
         result.version_before = _version(eng)
@@ -363,9 +397,156 @@ class ThreadRunner(FleetRunner):
                     yield future.result()
 
 
+def _worker(conn: Connection) -> None:
+    """A ``processes`` worker: run each job ``conn`` sends (None: stop), sending back the
+    job's events then its result."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent lets the job finish
+    worker = f"pid {os.getpid()}"
+    last = 0.0
+
+    def emit(event: Event) -> None:  # a step at most every 0.1 s: the live view's pace
+        nonlocal last
+        now = time.monotonic()
+        if event.kind != "step" or now - last >= 0.1:
+            last = now
+            conn.send(event)
+
+    try:
+        while (job := conn.recv()) is not None:
+            conn.send(run_job(job, emit, worker))
+    except EOFError:  # the parent is gone
+        pass
+    conn.close()
+
+
+def _prepare(job: Job) -> None:
+    """Load the plugins and read the migrations in this process before forking, so each
+    forked worker has them already (a file that does not parse is each target's error)."""
+    from .engine import MigrationEngine
+
+    eng = MigrationEngine(config=job.config, plugins=shared_plugins(job.config))
+    try:
+        _shared_catalog(job, eng.checked_plugins).all()
+    except Exception:  # each target reports it
+        return
+
+
+Worker = tuple["Connection", "BaseProcess"]
+
+
+class ProcessRunner(FleetRunner):
+    """Jobs in worker processes forked from this one (``--runner processes``; needs
+    ``fork``: Linux, macOS), so the Python work of the targets runs on every core instead of
+    taking turns for one interpreter lock. Each worker has the plugins and migrations this
+    process loaded once, and runs one job after another; a job's events and result come back
+    through the worker's pipe as they happen. Workers ignore Ctrl-C, so the running targets
+    finish their command; a worker that dies (killed, out of memory) fails the target it was
+    running, and a new one takes the next. A job's steps are sent at most every 0.1 s (the
+    live view redraws no faster)."""
+
+    name = "processes"
+
+    def run(self, jobs: Sequence[Job], *, concurrency: int | None, emit: Emit,
+            stop: threading.Event) -> Iterator[TargetResult]:
+        import multiprocessing
+        from multiprocessing.connection import wait
+
+        try:
+            ctx = multiprocessing.get_context("fork")
+        except ValueError:
+            raise ConfigError("--runner processes needs fork(), which this system lacks;"
+                              " use --runner threads") from None
+
+        def start() -> Worker:
+            ours, theirs = ctx.Pipe()
+            sys.stdout.flush()  # else the worker writes what is buffered once more
+            sys.stderr.flush()
+            proc = ctx.Process(target=_worker, args=(theirs,), name="mig-fleet-worker")
+            gc.freeze()  # the worker's collector leaves what it inherits alone (no copying)
+            try:
+                proc.start()
+            finally:
+                gc.unfreeze()
+            theirs.close()
+            return ours, proc
+
+        def hand(job: Job) -> Worker:
+            conn, proc = idle.pop() if idle else start()
+            try:
+                conn.send(job)
+            except OSError:  # it died while idle
+                conn.close()
+                proc.join()
+                conn, proc = start()
+                conn.send(job)
+            return conn, proc
+
+        width = max(1, concurrency or DEFAULT_CONCURRENCY)
+        if jobs:
+            _prepare(jobs[0])
+        queue = iter(jobs)
+        idle: list[Worker] = []
+        busy: dict[Connection, tuple[Job, BaseProcess]] = {}
+        try:
+            while True:
+                while len(busy) < width and not stop.is_set():
+                    job = next(queue, None)
+                    if job is None:
+                        break
+                    conn, proc = hand(job)
+                    busy[conn] = (job, proc)
+                if not busy:
+                    return
+                for ready in wait(list(busy)):
+                    conn = cast("Connection", ready)
+                    job, proc = busy[conn]
+                    message = _receive(conn)
+                    if isinstance(message, Event):
+                        emit(message)
+                        continue
+                    del busy[conn]
+                    if isinstance(message, TargetResult):
+                        idle.append((conn, proc))
+                        yield message
+                        continue
+                    conn.close()
+                    proc.join()
+                    yield TargetResult(
+                        job.target.name, mask_url(job.target.url), "failed", exit_code=1,
+                        error=f"its worker process died (exit code {proc.exitcode});"
+                              " see `mig status` on it")
+        finally:
+            # Interrupted (or the caller stopped reading): the running jobs finish their
+            # command on their target; their messages are read (a full pipe would block
+            # them) and dropped. Then every worker is told to stop.
+            while busy:
+                for ready in wait(list(busy)):
+                    conn = cast("Connection", ready)
+                    message = _receive(conn)
+                    if not isinstance(message, Event):
+                        proc = busy.pop(conn)[1]
+                        idle.append((conn, proc))
+            for conn, proc in idle:
+                with contextlib.suppress(OSError):
+                    conn.send(None)
+                conn.close()
+                proc.join()
+
+
+def _receive(conn: Connection) -> Any:
+    """The next message of a worker; None once it is gone."""
+    try:
+        return conn.recv()
+    except (EOFError, OSError):
+        return None
+
+
 def runners(plugins: Plugins) -> dict[str, type[FleetRunner]]:
-    """The threads runner and every runner plugins register, by name."""
-    found: dict[str, type[FleetRunner]] = {ThreadRunner.name: ThreadRunner}
+    """The threads and processes runners and every runner plugins register, by name."""
+    found: dict[str, type[FleetRunner]] = {ThreadRunner.name: ThreadRunner,
+                                           ProcessRunner.name: ProcessRunner}
     for group in plugins.hook.mig_register_fleet_runners():
         for cls in group or ():
             if not (isinstance(cls, type) and issubclass(cls, FleetRunner)):
@@ -395,7 +576,13 @@ def jobs_for(config: Config, targets: Iterable[Target], action: str,
              params: Mapping[str, Any] | None = None) -> list[Job]:
     if action not in ACTIONS:
         raise ValueError(f"unknown fleet action {action!r}")
-    return [Job(t, target_config(config, t), action, dict(params or {})) for t in targets]
+    """One job per target; they share a fleet id, so that each process running some of
+    them reads the migrations once."""
+    import uuid
+
+    fleet = uuid.uuid4().hex
+    return [Job(t, target_config(config, t), action, dict(params or {}), fleet)
+            for t in targets]
 
 
 def run_fleet(runner: FleetRunner, jobs: Sequence[Job], *, concurrency: int | None = None,

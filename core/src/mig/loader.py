@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from .errors import (
     MigrationFileError,
     UnknownTargetError,
 )
-from .models import Migration, MigrationExecution
+from .models import Migration, MigrationExecution, Statement
 
 if TYPE_CHECKING:
     from .ledger import Ledger
@@ -132,7 +133,8 @@ def _claimed(plugins: Plugins, path: Path) -> bool:
 class Catalog:
     """The project's migration files, parsed once and in plan order, found by id or version;
     and the migration an execution applied: its file while unchanged, else what the ledger
-    stored when it was applied."""
+    stored when it was applied. Threads may share one (a fleet's jobs do): the files are
+    parsed once."""
 
     def __init__(
         self, directory: Path, plugins: Callable[[], Plugins], format: str = MIG_FORMAT
@@ -142,11 +144,16 @@ class Catalog:
         self._plugins = plugins
         self._all: list[Migration] | None = None
         self._by_id: dict[str, Migration] | None = None
+        self._lock = threading.Lock()
+        #: Sections already split, by (SQL, dialect, first line, file): the engine splits
+        #: each once per catalog (a fleet's targets share theirs).
+        self.splits: dict[tuple[str, str, int, Path], tuple[Statement, ...]] = {}
 
     def all(self) -> list[Migration]:
-        if self._all is None:
-            self._all = load_migrations(self.directory, self._plugins(), self.format)
-        return self._all
+        with self._lock:
+            if self._all is None:
+                self._all = load_migrations(self.directory, self._plugins(), self.format)
+            return self._all
 
     def by_id(self) -> dict[str, Migration]:
         if self._by_id is None:
