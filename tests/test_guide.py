@@ -45,6 +45,8 @@ class Tour:
         self.failed: str | None = None
 
 
+# The blocks run in order in one project, so in one process: pytest-xdist runs each file's
+# tests in one worker (``--dist loadfile`` in pyproject.toml).
 @pytest.fixture(scope="module")
 def tour(tmp_path_factory: pytest.TempPathFactory) -> Tour:
     folder = tmp_path_factory.mktemp("guide") / "example"

@@ -597,8 +597,9 @@ class Backups:
             manifest = self._store(info, parts, applied, job.extra, ctx.dialect, tables,
                                    run_id)
         try:
-            if self._holding and not self.db.dialect.in_transaction:
-                self._unrecorded.append((info, manifest))  # see record_catalogue
+            if run_id and self._holding and not self.db.dialect.in_transaction:
+                # A run's pre-migration backup: its row waits (see record_catalogue).
+                self._unrecorded.append((info, manifest))
             else:
                 with self.db.transaction() as tx:
                     tx.backup_recorded(info, manifest)
@@ -909,7 +910,7 @@ class Backups:
         report.removed = removed
         self._reclaim_leftovers(store, started, report)
         self._forget_missing(store, report)
-        self._catalogue_uncatalogued(store, report)
+        self._catalogue_uncatalogued(store, set(removed), report)
         self.last_prune = report
         return removed
 
@@ -960,8 +961,9 @@ class Backups:
         return [m for m in store.manifests
                 if m.info.backup_id not in listed and m.info.database_path == url]
 
-    def _catalogue_uncatalogued(self, store: Store, report: PruneReport) -> None:
-        stray = self.uncatalogued(store)
+    def _catalogue_uncatalogued(self, store: Store, removed: set[str],
+                                report: PruneReport) -> None:
+        stray = [m for m in self.uncatalogued(store) if m.info.backup_id not in removed]
         if stray:
             with self.db.transaction() as tx:
                 for m in stray:
@@ -1050,11 +1052,9 @@ class Backups:
                         "backup", f"catalogue lists {row.backup_id} but its manifest is gone"
                         " (`mig backup prune` forgets it)", row.backup_id,
                     ))
-            for m in self.uncatalogued(store):
-                problems.append(Problem(
-                    "backup", f"backup {m.info.backup_id} is stored but not in the catalogue"
-                    " (its run was killed; `mig backup prune` catalogues it)", m.info.backup_id,
-                ))
+        # A backup stored by a run killed before it wrote its catalogue rows is no problem:
+        # it is whole, listed and restorable (storage is what `backup list` and restores
+        # read); the next prune, after the next run or by hand, catalogues it.
         return problems
 
 

@@ -57,8 +57,10 @@ def test_hashing_from_the_previous_block_digests_finds_every_changed_page(
     fd = os.open(image, os.O_RDWR)
     try:
         before = pages.hash_pages(fd, 4096, 98, hash_name, 1, seed=7)
-        os.pwrite(fd, b"x", 4096 * 40 + 100)  # page 41
-        os.pwrite(fd, b"y", 4096 * 97 + 5)  # page 98, in the last (partial) block before
+        for offset in (4096 * 40 + 100, 4096 * 97 + 5):  # page 41; page 98, in the last
+            # (partial) block before. Flipped, not overwritten: a random byte may already
+            # be the one written.
+            os.pwrite(fd, bytes([os.pread(fd, 1, offset)[0] ^ 0xFF]), offset)
         after = pages.hash_pages(fd, 4096, 100, hash_name, 1, seed=7, previous=before)
         fresh = pages.hash_pages(fd, 4096, 100, hash_name, 1, seed=7)
     finally:
