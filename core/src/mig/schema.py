@@ -119,7 +119,7 @@ def changes(before: Snapshot, after: Snapshot) -> list[str]:
 
 def _object_changes(noun: str, name: str, old: Any, new: Any) -> list[str]:
     if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
-        return [f"{noun} {name} changed ({_show(old)} -> {_show(new)})"]
+        return [f"{noun} {name} changed ({show_value(old)} -> {show_value(new)})"]
     if noun == "table":
         return [f"table {name}: {line}" for line in _mapping_lines(old, new)]
     lines: list[str] = []
@@ -133,7 +133,8 @@ def _object_changes(noun: str, name: str, old: Any, new: Any) -> list[str]:
         elif _set_like(key, a, b) or (isinstance(a, Mapping) and isinstance(b, Mapping)):
             lines.extend(f"{noun} {name}: {line}" for line in _value_lines(key, a, b))
         else:
-            lines.append(f"{noun} {name} changed ({key}: {_show(a, key)} -> {_show(b, key)})")
+            lines.append(f"{noun} {name} changed ({key}: {show_value(a, key)} ->"
+                         f" {show_value(b, key)})")
     return lines
 
 
@@ -156,7 +157,7 @@ def _value_lines(key: str, a: Any, b: Any) -> list[str]:
         return list(_set_changes(noun, a or [], b or []))
     if isinstance(a, Mapping) and isinstance(b, Mapping):
         return [f"{label}: {line}" for line in _mapping_lines(a, b)]
-    return [f"{label} changed ({_show(a, key)} -> {_show(b, key)})"]
+    return [f"{label} changed ({show_value(a, key)} -> {show_value(b, key)})"]
 
 
 def _set_like(key: str, a: Any, b: Any) -> bool:
@@ -188,11 +189,11 @@ def _named_changes(noun: str, old: list[Any], new: list[Any]) -> Iterator[str]:
             if key == "name" or a.get(key) == b.get(key):
                 continue
             if key == "default":
-                yield f"{noun} {name} default changed ({_show(a.get(key), key)} ->" \
-                    f" {_show(b.get(key), key)})"
+                yield f"{noun} {name} default changed ({show_value(a.get(key), key)} ->" \
+                    f" {show_value(b.get(key), key)})"
             else:
-                yield f"{noun} {name} changed ({key}: {_show(a.get(key), key)} ->" \
-                    f" {_show(b.get(key), key)})"
+                yield f"{noun} {name} changed ({key}: {show_value(a.get(key), key)} ->" \
+                    f" {show_value(b.get(key), key)})"
     common_old = [item["name"] for item in old if item["name"] in after]
     common_new = [item["name"] for item in new if item["name"] in before]
     if common_old != common_new:
@@ -200,15 +201,16 @@ def _named_changes(noun: str, old: list[Any], new: list[Any]) -> Iterator[str]:
 
 
 def _set_changes(noun: str, old: list[Any], new: list[Any]) -> Iterator[str]:
-    canon_old = {_canonical(item): item for item in old}
-    canon_new = {_canonical(item): item for item in new}
+    canon_old = {canonical(item): item for item in old}
+    canon_new = {canonical(item): item for item in new}
     for key in sorted(set(canon_old) - set(canon_new)):
         yield f"{noun} {describe_item(canon_old[key])} dropped"
     for key in sorted(set(canon_new) - set(canon_old)):
         yield f"{noun} {describe_item(canon_new[key])} added"
 
 
-def _canonical(value: Any) -> str:
+def canonical(value: Any) -> str:
+    """A snapshot value as one canonical JSON text: equal values, equal texts."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -230,19 +232,21 @@ def describe_item(value: Any) -> str:
         return f"({', '.join(str(v) for v in value)})"
     if isinstance(value, str):
         return f"({value})"
-    return _canonical(value)
+    return canonical(value)
 
 
-def _show(value: Any, key: str = "") -> str:
+def show_value(value: Any, key: str = "") -> str:
+    """A snapshot value as a line about a change shows it (``key``: the attribute it is the
+    value of; a missing ``default`` reads ``NULL``)."""
     if value is None:
         return "NULL" if key == "default" else "none"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):
-        return f"({', '.join(_show(v) for v in value)})"
+        return f"({', '.join(show_value(v) for v in value)})"
     if isinstance(value, str | int | float):
         return str(value)
-    return _canonical(value)
+    return canonical(value)
 
 
 def _singular(kind: str) -> str:

@@ -8,11 +8,10 @@ the lines here are phrased from the three (format: :mod:`mig.schema`)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from mig.schema import KINDS, Snapshot, describe_item
+from mig.schema import KINDS, Snapshot, canonical, describe_item, show_value
 
 _NOUNS = {"indexes": "index"}
 #: Table description keys that hold sets of constraints, and how a line names one.
@@ -74,8 +73,8 @@ def _table(name: str, old: Mapping[str, Any], mid: Mapping[str, Any] | None,
             yield from _constraints(name, _CONSTRAINTS[key], a or [], m or [], b or [])
         else:
             label = key.replace("_", " ")
-            yield (f"DOWN {_verb(m != a)} table {name} with {label} {_show(b)} (was {_show(a)})"
-                   f"{_tail(m != a)}")
+            yield (f"DOWN {_verb(m != a)} table {name} with {label} {show_value(b)}"
+                   f" (was {show_value(a)}){_tail(m != a)}")
 
 
 def _columns(table: str, old: list[Any], mid: list[Any], new: list[Any]) -> Iterator[str]:
@@ -117,14 +116,14 @@ def _column_line(column: str, key: str, a: Any, b: Any, touched: bool) -> str:
                f" (was {'no default' if a is None else a}){tail}"
     if key == "type":
         return f"{head} type {b} (was {a}){tail}"
-    return f"{head} {key.replace('_', ' ')} {_show(b)} (was {_show(a)}){tail}"
+    return f"{head} {key.replace('_', ' ')} {show_value(b)} (was {show_value(a)}){tail}"
 
 
 def _constraints(table: str, noun: str, old: list[Any], mid: list[Any],
                  new: list[Any]) -> Iterator[str]:
-    before = {_key(c): c for c in old}
-    applied = {_key(c) for c in mid}
-    after = {_key(c): c for c in new}
+    before = {canonical(c): c for c in old}
+    applied = {canonical(c) for c in mid}
+    after = {canonical(c): c for c in new}
     for key in sorted(set(before) - set(after)):
         text = _describe(table, before[key])
         yield (f"DOWN drops {noun} {text} that UP did not create" if key in applied
@@ -139,7 +138,8 @@ def _object(noun: str, name: str, old: Mapping[str, Any] | Any, new: Mapping[str
             touched: bool) -> Iterator[str]:
     verb, tail = _verb(touched), _tail(touched)
     if not (isinstance(old, Mapping) and isinstance(new, Mapping)):
-        yield f"DOWN {verb} {noun} {name} {_as(touched)} {_show(new)} (was {_show(old)}){tail}"
+        yield (f"DOWN {verb} {noun} {name} {_as(touched)} {show_value(new)}"
+               f" (was {show_value(old)}){tail}")
         return
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key), new.get(key)
@@ -151,12 +151,8 @@ def _object(noun: str, name: str, old: Mapping[str, Any] | Any, new: Mapping[str
             yield f"DOWN {verb} {noun} {name} {_as(touched)} {'UNIQUE' if b else 'not unique'}" \
                   f" (was {'UNIQUE' if a else 'not unique'}){tail}"
         else:
-            yield (f"DOWN {verb} {noun} {name} with {key.replace('_', ' ')} {_show(b)}"
-                   f" (was {_show(a)}){tail}")
-
-
-def _key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            yield (f"DOWN {verb} {noun} {name} with {key.replace('_', ' ')} {show_value(b)}"
+                   f" (was {show_value(a)}){tail}")
 
 
 def _describe(table: str, value: Any) -> str:
@@ -165,15 +161,3 @@ def _describe(table: str, value: Any) -> str:
     if isinstance(value, list) or (isinstance(value, Mapping) and "references" in value):
         return f"{table}{describe_item(value)}"
     return f"on {table} {describe_item(value)}"
-
-
-def _show(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list):
-        return f"({', '.join(_show(v) for v in value)})"
-    if isinstance(value, str | int | float):
-        return str(value)
-    return _key(value)
