@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import sqlite3
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -62,3 +66,28 @@ def applies(db: Path) -> Counter[str]:
 def statuses(db: Path) -> Counter[str]:
     """Executions by status (COMPLETED, FAILED, RUNNING, ...)."""
     return _column(db, "SELECT status FROM mig_migration_executions")
+
+
+def mig(root: Path, *args: str, timeout: float = 60) -> tuple[int, str, str]:
+    """``mig ARGS`` run in ``root``: exit code, stdout, stderr."""
+    proc = subprocess.run([sys.executable, "-m", "mig", *args], cwd=root, capture_output=True,
+                          text=True, timeout=timeout,
+                          env={k: v for k, v in os.environ.items() if k != "MIG_DATABASE"})
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def break_target(db: Path, version: int) -> None:
+    """Make migration ``version`` fail on ``db``: its table is there already."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        conn.execute(f"CREATE TABLE t{version:03d} (x INTEGER)")
+        conn.commit()
+
+
+def assert_a_rerun_retries_only(root: Path, dbs: list[Path], broken: str,
+                                *args: str) -> None:
+    """``mig --targets all ARGS up`` again: nothing is applied twice, and only target
+    ``broken`` runs anything (and fails again, alone)."""
+    code, out, _ = mig(root, "--targets", "all", *args, "up", "--json")
+    assert code == 1
+    assert [t["target"] for t in json.loads(out)["targets"] if t["executions"]] == [broken]
+    assert all(max(applies(db).values()) == 1 for db in dbs)

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fleet_support import applies, make_fleet, statuses
+from fleet_support import (
+    applies,
+    assert_a_rerun_retries_only,
+    break_target,
+    make_fleet,
+    mig,
+    statuses,
+)
 from mig import fleet as fleet_module
 from mig import hookimpl
 from mig.config import load_config
@@ -21,20 +28,6 @@ from mig.fleet import FleetRunner, ThreadRunner, jobs_for, make_runner, run_flee
 from mig.testing import server_unavailable
 
 PG_URL = os.environ.get("MIG_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def mig(root: Path, *args: str, timeout: float = 60) -> tuple[int, str, str]:
-    proc = subprocess.run([sys.executable, "-m", "mig", *args], cwd=root, capture_output=True,
-                          text=True, timeout=timeout,
-                          env={k: v for k, v in os.environ.items() if k != "MIG_DATABASE"})
-    return proc.returncode, proc.stdout, proc.stderr
-
-
-def break_target(db: Path, version: int) -> None:
-    """Make migration ``version`` fail on ``db``: its table is there already."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        conn.execute(f"CREATE TABLE t{version:03d} (x INTEGER)")
-        conn.commit()
 
 
 def test_up_on_every_target_and_a_failure_stays_on_its_target(tmp_path: Path) -> None:
@@ -53,11 +46,7 @@ def test_up_on_every_target_and_a_failure_stays_on_its_target(tmp_path: Path) ->
         assert sum(applies(db).values()) == want and max(applies(db).values()) == 1
     assert statuses(dbs[2])["FAILED"] == 1
     # Running again applies nothing twice; the broken one fails again, alone.
-    code, out, _ = mig(tmp_path, "--targets", "role=tenant", "up", "--json")
-    assert code == 1
-    assert [t["target"] for t in json.loads(out)["targets"] if t["executions"]] == [
-        "tenants/tenant002"]
-    assert all(max(applies(db).values()) == 1 for db in dbs)
+    assert_a_rerun_retries_only(tmp_path, dbs, "tenants/tenant002")
 
 
 def test_fail_fast_starts_nothing_after_a_failure(tmp_path: Path) -> None:
