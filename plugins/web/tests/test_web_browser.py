@@ -88,9 +88,12 @@ def served(example: Project) -> Iterator[str]:
 
 def wait_job(driver: Any) -> str:
     """Wait for the action's progress stream to end; its outcome ("ok" or "failed")."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    WebDriverWait(driver, 60).until(
+    # The page re-renders as the stream ends: an element found just before is then stale,
+    # which means "look again", not a failure.
+    WebDriverWait(driver, 60, ignored_exceptions=(StaleElementReferenceException,)).until(
         lambda d: d.find_element("tag name", "body").get_attribute("data-job-done")
         or d.find_element("id", "state").text in ("done", "FAILED"))
     return "ok" if driver.find_element("id", "state").text == "done" else "failed"
