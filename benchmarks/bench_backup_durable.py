@@ -8,7 +8,8 @@ Per repetition (each timed step after ``sync``, on a warm page cache):
 (3) ``mig backup create --type incremental`` after 1% of the rows changed (a contiguous range),
     on a base taken just before: target <= 20% of (2)
 (4) ``mig backup restore`` of the tip of a base + 10 increments, against restoring a full
-    backup of the same state: target <= 1.2x
+    backup of the same state: target <= 1.2x; each from an empty page cache when run as root
+    (see ``cold_cache``), else with every backup's parts read in first
 (5) ``mig up`` of --migrations small migrations with the default config (``mig init``'s
     ``backup``) against ``backup = "none"``: the cost per migration every ``mig up`` pays
 
@@ -20,6 +21,7 @@ Printed: every run, medians with min-max, and the ratios of the medians.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import time
@@ -44,8 +46,30 @@ def cp_sync(source: Path, dest: Path) -> float:
     return elapsed
 
 
+def cold_cache(project: Project) -> str:
+    """Before each timed restore: the page cache emptied where this user may (root: a restore
+    usually runs long after its backup, and this machine drops older files from the cache on
+    its own, so a chain's base, written first, was often read from disk and a full backup
+    written just before was not), else every backup's parts read into it. Either way both
+    restores start alike. Returns which."""
+    os.sync()
+    try:
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return "cold"
+    except OSError:
+        for part in (project.folder / "backups").rglob("*"):
+            if part.is_file():
+                with part.open("rb") as fh:
+                    while fh.read(1 << 24):
+                        pass
+        return "warm"
+
+
 def restore_time(project: Project, backup_id: str) -> float:
-    return project.time("backup", "restore", backup_id, "--yes")
+    cache = cold_cache(project)
+    elapsed = timed(project.cmd("backup", "restore", backup_id, "--yes"), cwd=project.folder)
+    print(f"    restore {backup_id}: {elapsed:.3f} s ({cache} page cache)", flush=True)
+    return elapsed
 
 
 def per_migration(mig: str, source: Path, run: Path, n: int) -> tuple[list[float], list[float]]:

@@ -178,7 +178,8 @@ def test_increment_is_much_smaller_than_the_base(project: Project) -> None:
 
 def test_an_increment_keeps_only_its_pages_digests(project: Project) -> None:
     """The page index of an increment holds the digests of its stored pages only (a digest
-    per page of the database would cost more than the pages for small changes), and a chain
+    per page of the database would cost more than the pages for small changes) and of its
+    256 KiB blocks (so the next increment hashes page by page only changed blocks), and a chain
     is rebuilt from those digests alone by a process that made none of it."""
     from mig_sqlite.backup import incremental
 
@@ -191,7 +192,9 @@ def test_an_increment_keeps_only_its_pages_digests(project: Project) -> None:
         points.append((info, user_rows(db)))
     for info, _ in points:
         index = folder(project, info.backup_id) / "index"
-        assert index.stat().st_size == 36 + 16 * info.extra["pages_stored"]
+        per_block = (256 << 10) // info.extra["page_size"]
+        blocks = -(-info.extra["page_count"] // per_block)  # a digest per 256 KiB block too
+        assert index.stat().st_size == 36 + 16 * (info.extra["pages_stored"] + blocks)
     incremental.LAST_INDEX.clear()  # as a new process: nothing remembered
     execute(db, "UPDATE items SET qty = 99 WHERE id BETWEEN 3000 AND 3100")
     after = backup(project)

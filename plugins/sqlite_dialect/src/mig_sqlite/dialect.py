@@ -336,8 +336,8 @@ class SQLiteDialect(Dialect):
         self, exclude_prefix: str = "mig_", reuse: Mapping[str, list[Any]] | None = None
     ) -> dict[str, list[Any]] | None:
         """Row count and highest rowid of each user table (``WITHOUT ROWID`` tables: the row
-        count alone); one query per table, each an index or table scan, not repeated for the
-        tables in ``reuse``."""
+        count alone); a page walk of the smallest b-tree and one b-tree descent per table, not
+        repeated for the tables in ``reuse``."""
         stats: dict[str, list[Any]] = {}
         prefix = exclude_prefix.lower()
         for (name,) in self.query(
@@ -350,10 +350,14 @@ class SQLiteDialect(Dialect):
                 stats[name] = list(reuse[name])
                 continue
             quoted = '"' + name.replace('"', '""') + '"'
+            # Two queries: count(*) alone walks only the pages of the table's smallest
+            # b-tree, max(rowid) alone reads one path of it; asked together they make SQLite
+            # visit every row (0.47 s against 0.02 s for 10 million rows).
+            count = self.query(f"SELECT count(*) FROM {quoted}")[0][0]
             try:
-                stats[name] = list(self.query(f"SELECT count(*), max(rowid) FROM {quoted}")[0])
+                stats[name] = [count, self.query(f"SELECT max(rowid) FROM {quoted}")[0][0]]
             except sqlite3.OperationalError:  # WITHOUT ROWID
-                stats[name] = list(self.query(f"SELECT count(*) FROM {quoted}")[0])
+                stats[name] = [count]
         return stats
 
     def backup_handler(self, backup_type: str) -> BackupHandler | None:

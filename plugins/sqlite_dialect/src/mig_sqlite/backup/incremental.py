@@ -33,9 +33,9 @@ from ..files import open_copy
 from . import sqlite_dialect
 from .options import FORMAT, READABLE_FORMATS, Options
 from .pages import (
+    BLOCK,
     HASHES,
     Delta,
-    Hashed,
     Index,
     changed_pages,
     copy_file,
@@ -276,7 +276,7 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         if parent is not None and job.parent is not None:
             hashed = hash_pages(snap.fd, snap.page_size, snap.page_count, options.hash,
                                 options.threads, what=what, seed=seed,
-                                previous=_remembered_blocks(job.parent.backup_id))
+                                previous=parent.hashed())
             digests = hashed.pages
             changed = changed_pages(parent, digests, digest_size)
             if (len(changed) > options.rebase_ratio * snap.page_count
@@ -292,9 +292,10 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
             digests = hashed.pages
         if changed is not None:
             write_delta(snap.fd, data, snap.page_size, snap.page_count, changed, what)
-    index = Index(options.hash, snap.page_size, snap.page_count, digests)
+    index = Index(options.hash, snap.page_size, snap.page_count, digests, hashed.blocks,
+                  max(1, BLOCK // snap.page_size))
     index.write(index_path, changed)
-    _remember(job.info.backup_id, index, hashed)
+    LAST_INDEX[:] = [(job.info.backup_id, index)]
     job.extra.update({
         "format": FORMAT,
         "dialect": "sqlite",
@@ -312,20 +313,9 @@ def create(ctx: Context, job: BackupJob, options: Options) -> None:
         job.extra["new_chain"] = reason
 
 
-#: The whole page index of the newest backup this process made (its id, index and block
-#: digests): the next increment of a run builds on it without reading its chain back, and
-#: hashes page by page only the blocks that changed.
-LAST_INDEX: list[tuple[str, Index, Hashed]] = []
-
-
-def _remember(backup_id: str, index: Index, hashed: Hashed) -> None:
-    LAST_INDEX[:] = [(backup_id, index, hashed)]
-
-
-def _remembered_blocks(backup_id: str) -> Hashed | None:
-    if LAST_INDEX and LAST_INDEX[0][0] == backup_id:
-        return LAST_INDEX[0][2]
-    return None
+#: The whole page index of the newest backup this process made (its id and index): the next
+#: increment of a run builds on it without reading its chain back.
+LAST_INDEX: list[tuple[str, Index]] = []
 
 
 def chain_index(chain: list[BackupInfo], fetch: Any) -> Index:

@@ -12,9 +12,10 @@ from mig import ConfigError
 from .pages import HASHES
 
 #: Version of the parts' layout, kept in every manifest's ``extra``: 2 keeps a sparse page
-#: index in increments (see :mod:`.pages`); format 1 chains are still read.
-FORMAT = 2
-READABLE_FORMATS = (1, 2)
+#: index in increments, 3 the block digests in every index (see :mod:`.pages`); chains of
+#: formats 1 and 2 are still read and built on.
+FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
 CHECKS = ("quick_check", "integrity_check", "pages")
 
 

@@ -5,15 +5,19 @@ Nothing here knows a database: a database is an array of ``page_count`` pages of
 
 ``index`` part of a base (and of increments written by format 1)::
 
-    header  "<8s12sHHIQ"  magic b"MIGPIDX1", hash name (NUL padded), digest size, 0,
+    header  "<8s12sHHIQ"  magic b"MIGPIDX1", hash name (NUL padded), digest size, pages
+                          per block (0: no block digests, as format 1 and 2 wrote),
                           page size, page count
-    body    page_count digests, page 1 first
+    body    page_count digests, page 1 first; then, with pages per block set, the digest of
+            every block of that many pages of the image (the last may be shorter)
 
 ``index`` part of an increment (format 2): the same header with magic b"MIGPIDXS" and, as
-body, only the digests of the pages its delta stores, in the delta's order. The whole index
-of an increment is its parent's, cut or grown to the new page count, with those digests put
-in (:meth:`Index.updated`), so an increment costs its changed pages, not a digest per page of
-the database.
+body, only the digests of the pages its delta stores, in the delta's order, then (format 3)
+the block digests of its whole image. The whole index of an increment is its parent's, cut
+or grown to the new page count, with those digests put in (:meth:`Index.updated`), so an
+increment costs its changed pages and a digest per :data:`BLOCK` bytes, not a digest per page
+of the database. The block digests let the next increment, made by any process, hash page by
+page only the blocks whose digest changed.
 
 ``data`` part of an increment::
 
@@ -103,6 +107,9 @@ class Index:
     page_size: int
     page_count: int
     digests: bytes
+    #: The digest of each block of :attr:`per_block` pages (empty: not kept, formats 1-2).
+    blocks: bytes = b""
+    per_block: int = 0
 
     @property
     def digest_size(self) -> int:
@@ -116,12 +123,13 @@ class Index:
             self.digests[(page - 1) * size:page * size] for page in pages
         )
         header = INDEX_HEADER.pack(
-            INDEX_MAGIC if pages is None else SPARSE_MAGIC, self.hash_name.encode(), size, 0,
-            self.page_size, self.page_count,
+            INDEX_MAGIC if pages is None else SPARSE_MAGIC, self.hash_name.encode(), size,
+            self.per_block if self.blocks else 0, self.page_size, self.page_count,
         )
         with path.open("wb") as fh:
             fh.write(header)
             fh.write(body)
+            fh.write(self.blocks)
 
     @classmethod
     def read(cls, path: Path, what: str, pages: list[int] | None = None) -> Index:
@@ -129,7 +137,7 @@ class Index:
         ``pages``, the stored pages of its delta, which must be given for it)."""
         data = path.read_bytes()
         try:
-            magic, name, size, _, page_size, page_count = INDEX_HEADER.unpack_from(data)
+            magic, name, size, per_block, page_size, page_count = INDEX_HEADER.unpack_from(data)
         except struct.error:
             raise BackupError(f"{what}: the page index is truncated") from None
         hash_name = name.rstrip(b"\0").decode("ascii", "replace")
@@ -139,12 +147,14 @@ class Index:
             raise BackupError(f"{what}: not a page index of this format")
         if sparse and pages is None:
             raise BackupError(f"{what}: a sparse page index needs its delta")
-        digests = data[INDEX_HEADER.size:]
         expected = len(pages) if sparse and pages is not None else page_count
-        if len(digests) != expected * size:
-            raise BackupError(f"{what}: the page index holds {len(digests) // size} pages,"
-                              f" its header says {expected}")
-        return cls(hash_name, page_size, page_count, digests)
+        blocks = -(-page_count // per_block) if per_block else 0
+        body = data[INDEX_HEADER.size:]
+        if len(body) != (expected + blocks) * size:
+            raise BackupError(f"{what}: the page index holds {len(body) // size} digests,"
+                              f" its header says {expected} pages and {blocks} blocks")
+        cut = expected * size
+        return cls(hash_name, page_size, page_count, body[:cut], body[cut:], per_block)
 
     @staticmethod
     def is_sparse(path: Path) -> bool:
@@ -161,7 +171,15 @@ class Index:
         digests.extend(bytes(sparse.page_count * size - len(digests)))
         for i, page in enumerate(pages):
             digests[(page - 1) * size:page * size] = sparse.digests[i * size:(i + 1) * size]
-        return Index(self.hash_name, self.page_size, sparse.page_count, bytes(digests))
+        return Index(self.hash_name, self.page_size, sparse.page_count, bytes(digests),
+                     sparse.blocks, sparse.per_block)
+
+    def hashed(self) -> Hashed | None:
+        """The page and block digests as :func:`hash_pages` gives them, for the next
+        increment; None when the blocks are not kept or are not of :data:`BLOCK` bytes."""
+        if not self.blocks or self.per_block != max(1, BLOCK // self.page_size):
+            return None
+        return Hashed(self.digests, self.blocks, self.page_count)
 
 
 def _per_span(page_size: int) -> int:
