@@ -194,7 +194,8 @@ def test_an_increment_keeps_only_its_pages_digests(project: Project) -> None:
         index = folder(project, info.backup_id) / "index"
         per_block = (256 << 10) // info.extra["page_size"]
         blocks = -(-info.extra["page_count"] // per_block)  # a digest per 256 KiB block too
-        assert index.stat().st_size == 36 + 16 * (info.extra["pages_stored"] + blocks)
+        stored = info.extra["pages_stored"]  # each with its number and digest
+        assert index.stat().st_size == 36 + 4 * stored + 16 * (stored + blocks)
     incremental.LAST_INDEX.clear()  # as a new process: nothing remembered
     execute(db, "UPDATE items SET qty = 99 WHERE id BETWEEN 3000 AND 3100")
     after = backup(project)
@@ -621,3 +622,41 @@ def test_prune_keeps_the_chain_a_kept_increment_needs(project: Project) -> None:
     execute(project.db_path, "DELETE FROM items")
     restore(project, infos[4].backup_id)
     assert user_rows(project.db_path) == expected
+
+
+def test_a_chain_written_by_format_2_is_restored_and_built_on(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backups of the previous format (sparse indexes without page numbers or block digests)
+    stay restorable, and the next increment builds on their chain."""
+    from mig_sqlite.backup import incremental, pages
+
+    def write_format_2(self: pages.Index, path: Path, stored: list[int] | None = None) -> None:
+        size = self.digest_size
+        body = self.digests if stored is None else b"".join(
+            self.digests[(p - 1) * size:p * size] for p in stored)
+        magic = pages.INDEX_MAGIC if stored is None else b"MIGPIDXS"
+        path.write_bytes(pages.INDEX_HEADER.pack(magic, self.hash_name.encode(), size, 0,
+                                                 self.page_size, self.page_count) + body)
+
+    db = project.db_path
+    with monkeypatch.context() as old:
+        old.setattr(incremental, "FORMAT", 2)
+        old.setattr(pages.Index, "write", write_format_2)
+        points = [(backup(project), user_rows(db))]
+        for n in range(2):
+            execute(db, f"UPDATE items SET qty = {n + 500} WHERE id BETWEEN 100 AND 300")
+            points.append((backup(project), user_rows(db)))
+    assert [info.extra["format"] for info, _ in points] == [2, 2, 2]
+    incremental.LAST_INDEX.clear()  # as a new process: the chain is read back from its parts
+    execute(db, "UPDATE items SET qty = 7 WHERE id BETWEEN 5000 AND 5100")
+    newer = backup(project)
+    assert newer.extra["format"] == 3
+    assert newer.parent_id == points[-1][0].backup_id
+    assert 0 < newer.extra["pages_stored"] < newer.extra["page_count"] // 10
+    points.append((newer, user_rows(db)))
+    for info, rows in points:
+        incremental.LAST_INDEX.clear()
+        restore(project, info.backup_id)
+        assert user_rows(db) == rows
+        assert integrity(db) == "ok"

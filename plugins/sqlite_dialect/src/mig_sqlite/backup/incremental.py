@@ -324,19 +324,22 @@ def chain_index(chain: list[BackupInfo], fetch: Any) -> Index:
     last = fetch(chain[-1], "index")  # still there and whole, or this raises
     if LAST_INDEX and LAST_INDEX[0][0] == chain[-1].backup_id:
         return LAST_INDEX[0][1]
-    if not Index.is_sparse(last):
+    if Index.kind(last) == "whole":
         return Index.read(last, f"backup {chain[-1].backup_id}")
     start = 0
     for i in range(len(chain) - 1, -1, -1):  # the newest link that holds a whole index
-        if not Index.is_sparse(fetch(chain[i], "index")):
+        if Index.kind(fetch(chain[i], "index")) == "whole":
             start = i
             break
     what = f"backup {chain[start].backup_id}"
     index = Index.read(fetch(chain[start], "index"), what)
     for link in chain[start + 1:]:
         what = f"backup {link.backup_id}"
-        pages = Delta.open(fetch(link, "data"), what).pages
-        index = index.updated(Index.read(fetch(link, "index"), what, pages), pages, what)
+        part = fetch(link, "index")
+        # Only format 2 made the delta (a whole part to verify) the sole list of its pages.
+        pages = Delta.open(fetch(link, "data"), what).pages if (
+            Index.kind(part) == "sparse-2") else None
+        index = index.updated(Index.read(part, what, pages), what)
     return index
 
 
@@ -416,6 +419,7 @@ def _replay(job: RestoreJob, fd: int, page_size: int) -> set[int]:
         delta = Delta.open(job.fetch(link, "data"), what)
         if delta.page_size != page_size or delta.page_count != link.extra["page_count"]:
             raise BackupError(f"{what}: the page delta does not match its manifest")
+        Index.read(job.fetch(link, "index"), what, delta.pages)  # lists the same pages
         delta.apply(fd)
         written.update(delta.pages)
     return written

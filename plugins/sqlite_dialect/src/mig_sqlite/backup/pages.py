@@ -11,13 +11,15 @@ Nothing here knows a database: a database is an array of ``page_count`` pages of
     body    page_count digests, page 1 first; then, with pages per block set, the digest of
             every block of that many pages of the image (the last may be shorter)
 
-``index`` part of an increment (format 2): the same header with magic b"MIGPIDXS" and, as
-body, only the digests of the pages its delta stores, in the delta's order, then (format 3)
-the block digests of its whole image. The whole index of an increment is its parent's, cut
-or grown to the new page count, with those digests put in (:meth:`Index.updated`), so an
-increment costs its changed pages and a digest per :data:`BLOCK` bytes, not a digest per page
-of the database. The block digests let the next increment, made by any process, hash page by
-page only the blocks whose digest changed.
+``index`` part of an increment (format 3): the same header with magic b"MIGPIDXP" and, as
+body, the numbers of the pages its delta stores (little-endian uint32, ascending), their
+digests in the same order, then the block digests of its whole image. (Format 2 wrote magic
+b"MIGPIDXS" and only the digests: its page numbers are read from the delta.) The whole index
+of an increment is its parent's, cut or grown to the new page count, with those digests put
+in (:meth:`Index.updated`), so an increment costs its changed pages and a digest per
+:data:`BLOCK` bytes, not a digest per page of the database; a chain's whole index is built
+from its index parts alone. The block digests let the next increment, made by any process,
+hash page by page only the blocks whose digest changed.
 
 ``data`` part of an increment::
 
@@ -48,7 +50,9 @@ from pathlib import Path
 from mig import BackupError
 
 INDEX_MAGIC = b"MIGPIDX1"
-SPARSE_MAGIC = b"MIGPIDXS"
+SPARSE_MAGIC = b"MIGPIDXP"
+#: The sparse index of format 2, without page numbers.
+SPARSE_MAGIC_2 = b"MIGPIDXS"
 DELTA_MAGIC = b"MIGPDLT1"
 INDEX_HEADER = struct.Struct("<8s12sHHIQ")
 DELTA_HEADER = struct.Struct("<8sIIQQ")
@@ -110,16 +114,18 @@ class Index:
     #: The digest of each block of :attr:`per_block` pages (empty: not kept, formats 1-2).
     blocks: bytes = b""
     per_block: int = 0
+    #: A sparse index's stored pages (1-based, ascending), whose digests ``digests`` holds.
+    stored: list[int] | None = None
 
     @property
     def digest_size(self) -> int:
         return HASHES[self.hash_name][0]
 
     def write(self, path: Path, pages: list[int] | None = None) -> None:
-        """Write the whole index, or (``pages``, an increment's stored pages) only their
-        digests: a sparse index."""
+        """Write the whole index, or (``pages``, an increment's stored pages) only those
+        pages and their digests: a sparse index."""
         size = self.digest_size
-        body = self.digests if pages is None else b"".join(
+        body = self.digests if pages is None else _uint32_le(pages) + b"".join(
             self.digests[(page - 1) * size:page * size] for page in pages
         )
         header = INDEX_HEADER.pack(
@@ -133,38 +139,52 @@ class Index:
 
     @classmethod
     def read(cls, path: Path, what: str, pages: list[int] | None = None) -> Index:
-        """A whole index; a sparse one is returned as read (its ``digests`` those of
-        ``pages``, the stored pages of its delta, which must be given for it)."""
+        """A whole index, or a sparse one as read (its ``digests`` those of its ``stored``
+        pages; a sparse index of format 2 holds no page numbers: ``pages``, its delta's,
+        must be given for it)."""
         data = path.read_bytes()
         try:
             magic, name, size, per_block, page_size, page_count = INDEX_HEADER.unpack_from(data)
         except struct.error:
             raise BackupError(f"{what}: the page index is truncated") from None
         hash_name = name.rstrip(b"\0").decode("ascii", "replace")
-        sparse = magic == SPARSE_MAGIC
-        if (magic not in (INDEX_MAGIC, SPARSE_MAGIC) or hash_name not in HASHES
+        if (magic not in (INDEX_MAGIC, SPARSE_MAGIC, SPARSE_MAGIC_2) or hash_name not in HASHES
                 or HASHES[hash_name][0] != size):
             raise BackupError(f"{what}: not a page index of this format")
-        if sparse and pages is None:
-            raise BackupError(f"{what}: a sparse page index needs its delta")
-        expected = len(pages) if sparse and pages is not None else page_count
         blocks = -(-page_count // per_block) if per_block else 0
         body = data[INDEX_HEADER.size:]
+        stored: list[int] | None = None
+        if magic == SPARSE_MAGIC:
+            n, extra = divmod(len(body) - blocks * size, 4 + size)
+            if n < 0 or extra:
+                raise BackupError(f"{what}: the page index is truncated")
+            stored = _uint32_list(body[:4 * n])
+            body = body[4 * n:]
+            if pages is not None and pages != stored:
+                raise BackupError(f"{what}: the page index does not list its delta's pages")
+        elif magic == SPARSE_MAGIC_2:
+            if pages is None:
+                raise BackupError(f"{what}: a sparse page index needs its delta")
+            stored = pages
+        expected = page_count if stored is None else len(stored)
         if len(body) != (expected + blocks) * size:
             raise BackupError(f"{what}: the page index holds {len(body) // size} digests,"
                               f" its header says {expected} pages and {blocks} blocks")
         cut = expected * size
-        return cls(hash_name, page_size, page_count, body[:cut], body[cut:], per_block)
+        return cls(hash_name, page_size, page_count, body[:cut], body[cut:], per_block, stored)
 
     @staticmethod
-    def is_sparse(path: Path) -> bool:
+    def kind(path: Path) -> str:
+        """``whole``, ``sparse`` (page numbers kept) or ``sparse-2`` (they are in the delta)."""
         with path.open("rb") as fh:
-            return fh.read(len(SPARSE_MAGIC)) == SPARSE_MAGIC
+            magic = fh.read(len(INDEX_MAGIC))
+        return {SPARSE_MAGIC: "sparse", SPARSE_MAGIC_2: "sparse-2"}.get(magic, "whole")
 
-    def updated(self, sparse: Index, pages: list[int], what: str) -> Index:
+    def updated(self, sparse: Index, what: str) -> Index:
         """The whole index of an increment: this (its parent's) cut or grown to the
-        increment's page count, with the digests of its stored ``pages`` put in."""
+        increment's page count, with the digests of its stored pages put in."""
         size = self.digest_size
+        pages = sparse.stored or []
         if (sparse.hash_name, sparse.page_size) != (self.hash_name, self.page_size):
             raise BackupError(f"{what}: its page index does not fit its parent's")
         digests = bytearray(self.digests[:sparse.page_count * size])
@@ -337,6 +357,16 @@ def runs(pages: list[int]) -> Iterator[tuple[int, int]]:
     yield first, previous - first + 1
 
 
+def _uint32_list(raw: bytes) -> list[int]:
+    numbers = array("I")
+    if numbers.itemsize != 4:  # pragma: no cover
+        numbers = array("L")
+    numbers.frombytes(raw)
+    if sys.byteorder == "big":  # pragma: no cover
+        numbers.byteswap()
+    return numbers.tolist()
+
+
 def _uint32_le(pages: list[int]) -> bytes:
     numbers = array("I", pages)
     if numbers.itemsize != 4:  # pragma: no cover - no such platform today
@@ -396,14 +426,7 @@ class Delta:
                 raise BackupError(f"{what}: the page delta is truncated") from None
             if magic != DELTA_MAGIC or flags not in (0, 1):
                 raise BackupError(f"{what}: not a page delta of this format")
-            raw = fh.read(4 * n)
-        numbers = array("I")
-        if numbers.itemsize != 4:  # pragma: no cover
-            numbers = array("L")
-        numbers.frombytes(raw)
-        if sys.byteorder == "big":  # pragma: no cover
-            numbers.byteswap()
-        pages = numbers.tolist()
+            pages = _uint32_list(fh.read(4 * n))
         body = DELTA_HEADER.size + 4 * n
         expected = body + n * page_size
         actual = path.stat().st_size
