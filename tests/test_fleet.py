@@ -292,7 +292,9 @@ def test_ctrl_c_lets_running_targets_finish_and_starts_no_more(tmp_path: Path) -
     import signal
     import time
 
-    dbs = make_fleet(tmp_path, 6, 5, slow=20000)
+    # 0.2 s a migration: the ^C lands long before a third target could start, even on a
+    # loaded machine (at 4 ms a migration all six sometimes finished first)
+    dbs = make_fleet(tmp_path, 6, 5, slow=1_000_000)
     proc = subprocess.Popen([sys.executable, "-m", "mig", "--targets", "all", "-j", "2", "up"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
