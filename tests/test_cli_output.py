@@ -1,7 +1,7 @@
 """What a person sees at a terminal (issue 10, item 5): mig runs under a real
 pseudo-terminal (pexpect) and the tests read the screen's byte stream.
 
-The slow migrations build a table of ``MIG_TEST_SLOW_ROWS`` rows (default 200000, a few
+The slow migrations build a table of ``MIG_TEST_SLOW_ROWS`` rows (default 600000, a few
 tenths of a second each); raise it on a fast machine if the progress bar or the ^C test
 finishes before they can look.
 """
@@ -21,7 +21,7 @@ pytest_plugins = ["mig.testing"]
 
 LAUNCHER = "import sys; sys.argv[0] = 'mig'; from mig.launcher import main; main()"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-ROWS = int(os.environ.get("MIG_TEST_SLOW_ROWS", "200000"))
+ROWS = int(os.environ.get("MIG_TEST_SLOW_ROWS", "600000"))
 
 
 def spawn(project: Project, *args: str, env: dict[str, str] | None = None) -> pexpect.spawn:
