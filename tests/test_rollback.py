@@ -134,19 +134,3 @@ def test_down_all_then_up_again(chain: Project) -> None:
     assert chain.applied() == ["001_create_a", "002_create_b", "003_create_c", "004_create_d"]
     code, _, _ = chain.run("down", "--all", "--steps", "1")
     assert code == 2
-
-
-def test_one_restore_undoing_several_migrations_names_each(mig_project: Project) -> None:
-    """A restore that undoes two migrations prints a line for each, as their DOWN would."""
-    mig_project.write_config(backup="full")
-    mig_project.table_migration("001", "a")
-    mig_project.table_migration("002", "b")
-    mig_project.table_migration("003", "c")
-    mig_project.migrate()
-    code, out, err = mig_project.run("down", "--steps", "2", "--method", "restore", "--yes")
-    assert code == 0, err
-    named = {line.split()[2] for line in out.splitlines()
-             if line.startswith("rolled back ") and "migration(s)" not in line}
-    assert named == {"003_create_c", "002_create_b"}, out
-    assert "rolled back 2 migration(s)" in out
-    assert mig_project.applied() == ["001_create_a"]

@@ -252,9 +252,8 @@ class Runner:
                 for s, r in after:
                     self.plugins.migration_after(self.ctx, s.migration, r, s.direction)
                 after.clear()
-            if self.progress:  # each execution: a restore may undo several migrations
-                for r in records:
-                    self.progress(index + 1, len(steps), step.migration, r)
+            if self.progress:
+                self.progress(index + 1, len(steps), step.migration, records[-1])
             if records[-1].status is not MigrationStatus.COMPLETED:
                 break
 
