@@ -9,6 +9,10 @@ Statements whose body may hold semicolons of its own (``CREATE TRIGGER ... BEGIN
 MySQL ``CREATE PROCEDURE/FUNCTION/EVENT`` without ``DELIMITER``, PostgreSQL ``BEGIN ATOMIC``)
 are recognised from their first words and scanned with a second tokenizer that also sees
 ``BEGIN``, ``CASE`` and ``END``, so a semicolon only ends them at block depth 0.
+
+MySQL files written for the ``mysql`` client may change the delimiter: a ``DELIMITER //`` line
+where a statement would begin makes ``//`` end statements (and ``;`` an ordinary character)
+until ``DELIMITER ;``. The command itself is the client's, never sent to the server.
 """
 
 from __future__ import annotations
@@ -34,6 +38,9 @@ _BLOCK_CREATE = re.compile(
     re.IGNORECASE,
 )
 _NON_SPACE = re.compile(r"\S")
+# The mysql client's command, recognised where a statement would begin: its argument is the
+# first word after it, the rest of the line is ignored.
+_DELIMITER = re.compile(r"DELIMITER(?![\w$])(?:[^\S\n]+(\S+))?[^\n]*", re.IGNORECASE)
 _NESTED_COMMENT = re.compile(r"/\*|\*/")
 
 _WORD = r"[\w$]"
@@ -59,15 +66,17 @@ class _Rules:
     executable_comments: bool
 
 
-def _tokenizer(family: str, keywords: bool) -> re.Pattern[str]:
+def _tokenizer(family: str, keywords: bool, delimiter: str = ";") -> re.Pattern[str]:
     """One alternative per token, each starting with a literal character and ending with an
     empty group that names it (``match.lastgroup``). Starting every alternative with a
-    literal lets the regex engine skip plain SQL in C, looking for those characters only."""
+    literal lets the regex engine skip plain SQL in C, looking for those characters only.
+    ``delimiter`` is what ends a statement (first, so that it wins over a comment or quote
+    that starts with the same character)."""
     backslash = family == "mysql"
     # A token comes whole (``string``) or, when the whole form cannot match, as a bare
     # opening (``bad_string``): that one is unterminated.
     parts = [
-        r";(?P<semi>)",
+        re.escape(delimiter) + "(?P<semi>)",
         _quoted("'", backslash) + "(?P<string>)",
         _quoted('"', backslash) + "(?P<ident>)",
     ]
@@ -116,6 +125,12 @@ def _rules(family: str) -> _Rules:
     )
 
 
+@cache
+def _delimited(family: str, delimiter: str) -> re.Pattern[str]:
+    """The tokenizer of ``family`` while a ``DELIMITER`` command has set ``delimiter``."""
+    return _tokenizer(family, keywords=False, delimiter=delimiter)
+
+
 _COMMENTS = {"line_comment", "hash", "block_comment", "nested_comment"}
 _UNTERMINATED = {
     "bad_string": "string",
@@ -141,7 +156,8 @@ def split_sql(
     ``path`` that ``sql`` starts on; each statement's line is the one of its first character
     that is neither blank nor inside a comment. Comment-only text yields no statement.
     """
-    rules = _rules(_FAMILIES.get(dialect.lower(), "sqlite"))
+    family = _FAMILIES.get(dialect.lower(), "sqlite")
+    rules = _rules(family)
     statements: list[Statement] = []
     # Line numbers are counted incrementally: positions asked for only grow.
     counted_pos = 0
@@ -161,7 +177,9 @@ def split_sql(
     end = len(sql)
     pos = 0
     start = -1  # where the current statement's code begins; -1 before its first code
-    tokenizer = rules.plain
+    plain = tokenizer = rules.plain  # plain: the tokenizer a new statement starts with
+    delimiting = family == "mysql"  # whether DELIMITER lines are the client's command
+    custom = False  # whether a DELIMITER other than ";" is in force
     openers: list[tuple[str, int]] = []  # BEGIN/CASE blocks open in a block statement
 
     def finish(stop: int, gap_from: int) -> None:
@@ -180,7 +198,18 @@ def split_sql(
             code = _NON_SPACE.search(sql, pos, found)
             if code is not None:
                 start = code.start()
-                if _BLOCK_CREATE.match(sql, start):
+                command = _DELIMITER.match(sql, start) if delimiting else None
+                if command is not None:
+                    delimiter = command.group(1)
+                    if delimiter is None:
+                        raise MigrationFileError(
+                            "DELIMITER must be followed by a delimiter", path, line_at(start)
+                        )
+                    custom = delimiter != ";"
+                    plain = tokenizer = _delimited(family, delimiter) if custom else rules.plain
+                    pos, start = command.end(), -1
+                    continue
+                if not custom and _BLOCK_CREATE.match(sql, start):
                     # Rescan from its first word with the tokenizer that sees BEGIN/END.
                     tokenizer = rules.block
                     pos = start
@@ -196,7 +225,7 @@ def split_sql(
             if start >= 0:
                 finish(found, gap_from)
             start = tail = -1
-            tokenizer = rules.plain
+            tokenizer = plain
             continue
         if kind == "nested_comment":
             pos = _close_nested_comment(sql, pos)
