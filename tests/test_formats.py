@@ -211,6 +211,22 @@ def test_flyway_versions_undo_repeatables_and_conf(tmp_path: Path) -> None:
     assert [m.version for m in plain] == ["7", "12"]
 
 
+def test_flyway_versions_of_many_parts_or_wide_parts(tmp_path: Path) -> None:
+    # Five parts (1.0.9.0.1) and a wide part after the first (a time of day): each version's
+    # parts side by side, zero-padded per position, still order as Flyway orders them.
+    path = folder(tmp_path, {
+        "V1.0.9.0.1__a.sql": "SELECT 1;\n", "V1.0.9.0.2__b.sql": "SELECT 2;\n",
+        "V1.0.10__c.sql": "SELECT 3;\n", "V1.2__d.sql": "SELECT 4;\n",
+        "V2024.01.15.143000__e.sql": "SELECT 5;\n", "R__f.sql": "SELECT 6;\n",
+    })
+    ms = load(path, "flyway")
+    assert [m.id for m in ms] == ["V1.0.9.0.1__a", "V1.0.9.0.2__b", "V1.0.10__c", "V1.2__d",
+                                  "V2024.01.15.143000__e", "R__f"]
+    versions = [int(m.version) for m in ms]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert ms[0].metadata["flyway_version"] == "1.0.9.0.1"
+
+
 def test_flyway_checksum_matches_flyway(tmp_path: Path) -> None:
     from mig_formats.flyway import checksum
 
