@@ -433,12 +433,32 @@ def test_a_history_table_of_another_name(mig_project: Project) -> None:
     assert import_(mig_project, history=True, table="app_goose")["adopted"] == ids[:1]
 
 
-def test_convert_warns_where_mig_splits_a_goose_block_otherwise(mig_project: Project) -> None:
+def test_convert_warns_where_mig_splits_a_goose_file_otherwise(mig_project: Project) -> None:
     write(mig_project.migrations_dir, {
         "1_t.sql": GOOSE_TRIGGER,
+        # A block of two statements: mig runs both from the goose file and the converted one.
         "2_two.sql": "-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\nSELECT 2;\n"
                      "-- +goose StatementEnd\n",
+        # goose ends a statement at a line ending in ";", even inside a string.
+        "3_cut.sql": "-- +goose Up\nSELECT 'a;\nb';\n",
     })
     report = import_(mig_project, source="goose", convert=mig_project.path / "out")
     warnings = [line for line in report["lines"] if line.startswith("warning")]
-    assert len(warnings) == 1 and "2_two.sql" in warnings[0] and "into 2" in warnings[0]
+    assert len(warnings) == 1 and "3_cut.sql" in warnings[0] and "into 1" in warnings[0]
+    assert "not whole statements" in warnings[0]
+
+
+def test_goose_block_of_several_statements_runs_each(tmp_path: Path) -> None:
+    project = Project(tmp_path / "p")
+    write(project.migrations_dir, {
+        "1_two.sql": "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE a (x int);\n"
+                     "CREATE TABLE b (y int);\n-- +goose StatementEnd\n"
+                     "-- +goose Down\nDROP TABLE b; DROP TABLE a;\n",
+    })
+    project.write_config(migrations_format="goose")
+    with project.engine() as engine:
+        (m,) = engine.migrations()
+        assert [(s.sql, s.line) for s in engine.split(m)] == [
+            ("CREATE TABLE a (x int)", 3), ("CREATE TABLE b (y int)", 4)
+        ]
+        assert [s.sql for s in engine.split(m, "down")] == ["DROP TABLE b", "DROP TABLE a"]
