@@ -279,6 +279,17 @@ def test_bad_and_unknown_formats_are_config_errors(mig_project: Project) -> None
     assert result.code == 2 and "no installed plugin reads that format" in result.err
 
 
+def test_a_format_that_reads_none_of_the_files_is_a_config_error(mig_project: Project) -> None:
+    # Every tool skips files it does not name so, but skipping all of them is a mistake.
+    write(mig_project.migrations_dir, FOLDERS["goose"][0])
+    mig_project.write_config(migrations_format="flyway")
+    result = mig_project.run("validate")
+    assert result.code == 2
+    assert "migrations_format = 'flyway' reads none of the" in result.err
+    assert "auto" in result.err
+    assert load(folder(mig_project.path / "empty", {}), "flyway") == []
+
+
 # -- switching with mig import -------------------------------------------------------------------
 
 

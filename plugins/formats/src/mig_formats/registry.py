@@ -48,5 +48,14 @@ def load_folder(directory: Path, format: str) -> tuple[str, list[Migration]] | N
     elif ALIASES.get(format, format) not in FORMATS:
         return None
     mod = module(format)
-    migrations: list[Migration] = mod.load(directory, sql_files(directory))
+    names = sql_files(directory)
+    migrations: list[Migration] = mod.load(directory, names)
+    sql = [n for n in names if n.endswith(".sql")]
+    if not migrations and sql:
+        # Every tool ignores files it does not name so; none at all is a format mistaken.
+        raise ConfigError(
+            f"migrations_format = {format!r} reads none of the {len(sql)} .sql file(s) in"
+            f" {directory} (such as {sql[0]}); is the folder written for {mod.NAME}?"
+            f" (\"auto\" detects the format)"
+        )
     return mod.NAME, migrations
