@@ -279,6 +279,28 @@ def test_bad_and_unknown_formats_are_config_errors(mig_project: Project) -> None
     assert result.code == 2 and "no installed plugin reads that format" in result.err
 
 
+@pytest.mark.parametrize("configured", ["goose", "auto"])
+def test_new_refuses_to_add_a_mig_file_to_another_tools_folder(
+    mig_project: Project, configured: str
+) -> None:
+    # A mig-format file would make the goose folder unreadable.
+    write(mig_project.migrations_dir, FOLDERS["goose"][0])
+    mig_project.write_config(migrations_format=configured)
+    before = sorted(p.name for p in mig_project.migrations_dir.iterdir())
+    result = mig_project.run("new", "add thing")
+    assert result.code == 2 and "another tool's folder" in result.err
+    assert "mig import --convert" in result.err
+    assert sorted(p.name for p in mig_project.migrations_dir.iterdir()) == before
+    assert mig_project.run("validate").code == 0
+
+
+def test_new_in_an_empty_folder_with_auto_writes_a_mig_file(mig_project: Project) -> None:
+    mig_project.write_config(migrations_format="auto")
+    result = mig_project.run("new", "first")
+    assert result.code == 0 and result.out.strip().endswith("001_first.sql")
+    assert mig_project.run("validate").code == 0
+
+
 def test_a_format_that_reads_none_of_the_files_is_a_config_error(mig_project: Project) -> None:
     # Every tool skips files it does not name so, but skipping all of them is a mistake.
     write(mig_project.migrations_dir, FOLDERS["goose"][0])
