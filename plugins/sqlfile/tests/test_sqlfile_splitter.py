@@ -316,6 +316,20 @@ def test_delimiter_is_the_mysql_clients_command_only():
     assert error("SELECT 1;\nDELIMITER\nSELECT 2;", "mysql").line == 2
 
 
+def test_postgres_rule_with_several_actions_ends_outside_its_parentheses():
+    text = (
+        "CREATE OR REPLACE RULE soft_delete AS ON DELETE TO items WHERE old.note <> ')'\n"
+        "  DO INSTEAD (UPDATE items SET gone = true WHERE id = old.id; NOTIFY items_gone);\n"
+        "CREATE RULE quiet AS ON UPDATE TO items DO INSTEAD NOTHING;\n"
+        "SELECT '(';"
+    )
+    statements = split(text, "postgresql")
+    assert [s.sql.split()[-1] for s in statements] == ["items_gone)", "NOTHING", "'('"]
+    assert [s.line for s in statements] == [1, 3, 4]
+    failure = error("SELECT 1;\nCREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a;\n", "postgresql")
+    assert failure.line == 2 and "parenthesis" in str(failure)
+
+
 def test_keywords_inside_strings_comments_and_names_do_not_count():
     text = (
         "CREATE TRIGGER tr AFTER INSERT ON a BEGIN\n"

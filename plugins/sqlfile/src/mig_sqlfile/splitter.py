@@ -8,7 +8,8 @@ milliseconds.
 Statements whose body may hold semicolons of its own (``CREATE TRIGGER ... BEGIN ... END``,
 MySQL ``CREATE PROCEDURE/FUNCTION/EVENT`` without ``DELIMITER``, PostgreSQL ``BEGIN ATOMIC``)
 are recognised from their first words and scanned with a second tokenizer that also sees
-``BEGIN``, ``CASE`` and ``END``, so a semicolon only ends them at block depth 0.
+``BEGIN``, ``CASE`` and ``END``, so a semicolon only ends them at block depth 0. A PostgreSQL
+``CREATE RULE ... DO (a; b)`` likewise ends only outside its parentheses.
 
 MySQL files written for the ``mysql`` client may change the delimiter: a ``DELIMITER //`` line
 where a statement would begin makes ``//`` end statements (and ``;`` an ordinary character)
@@ -34,7 +35,7 @@ _FAMILIES = {
 # CREATE [OR REPLACE] [TEMP] [DEFINER=x] [SQL SECURITY y] [CONSTRAINT|AGGREGATE] TRIGGER ...
 _BLOCK_CREATE = re.compile(
     r"CREATE\s+(?:(?:OR\s+REPLACE|TEMP|TEMPORARY|CONSTRAINT|AGGREGATE|DEFINER\s*=\s*\S+"
-    r"|SQL\s+SECURITY\s+\w+)\s+)*(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)(?![\w$])",
+    r"|SQL\s+SECURITY\s+\w+)\s+)*(?:TRIGGER|PROCEDURE|FUNCTION|EVENT|(?P<rule>RULE))(?![\w$])",
     re.IGNORECASE,
 )
 _NON_SPACE = re.compile(r"\S")
@@ -111,6 +112,7 @@ def _tokenizer(family: str, keywords: bool, delimiter: str = ";") -> re.Pattern[
             rf"(?<![\w$.])(?:BEGIN|CASE|END(?:\s+(?:IF|LOOP|WHILE|REPEAT|CASE)(?!{_WORD}))?)"
             rf"(?!{_WORD})(?P<keyword>)"
         )
+        parts += [r"\((?P<open_paren>)", r"\)(?P<close_paren>)"]
         flags |= re.IGNORECASE
     return re.compile("|".join(parts), flags)
 
@@ -181,6 +183,7 @@ def split_sql(
     delimiting = family == "mysql"  # whether DELIMITER lines are the client's command
     custom = False  # whether a DELIMITER other than ";" is in force
     openers: list[tuple[str, int]] = []  # BEGIN/CASE blocks open in a block statement
+    parens = False  # whether parentheses are openers too (a rule's actions)
 
     def finish(stop: int, gap_from: int) -> None:
         # Comments between the statement's last code and its end are not part of it.
@@ -209,9 +212,11 @@ def split_sql(
                     plain = tokenizer = _delimited(family, delimiter) if custom else rules.plain
                     pos, start = command.end(), -1
                     continue
-                if not custom and _BLOCK_CREATE.match(sql, start):
+                block = None if custom else _BLOCK_CREATE.match(sql, start)
+                if block is not None:
                     # Rescan from its first word with the tokenizer that sees BEGIN/END.
                     tokenizer = rules.block
+                    parens = block.group("rule") is not None
                     pos = start
                     continue
         if match is None:
@@ -258,12 +263,18 @@ def split_sql(
             elif openers and (word == "END" or word.endswith("CASE")):
                 openers.pop()
             # END IF / END LOOP / END WHILE / END REPEAT close what was never counted.
+        elif kind == "open_paren":
+            if parens:
+                openers.append(("(", found))
+        elif kind == "close_paren":
+            if parens and openers and openers[-1][0] == "(":
+                openers.pop()
         elif start < 0:
             start = found  # a statement that begins with a string, quoted name or /*! */
 
     if openers:
         word, opened = openers[0]
-        raise fail(f"{word} ... END block", opened)
+        raise fail("parenthesis" if word == "(" else f"{word} ... END block", opened)
     if start >= 0:
         finish(end, pos)
     return statements
