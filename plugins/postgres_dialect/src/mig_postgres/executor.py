@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
 from mig.executor import StatementExecutor, first_word_pattern
+
+if TYPE_CHECKING:
+    from mig.models import Migration, Statement
+    from mig.protocols import Dialect
 
 # A statement that would end or restart the engine's transaction, after any leading comments:
 # BEGIN, START TRANSACTION, COMMIT, END, ABORT, ROLLBACK (not ROLLBACK TO a savepoint).
@@ -26,6 +32,32 @@ class PostgresExecutor(StatementExecutor):
         import psycopg
 
         return (psycopg.Error,)
+
+    def execute(
+        self,
+        dialect: Dialect,
+        statements: Sequence[Statement],
+        migration: Migration,
+        direction: str,
+    ) -> None:
+        """Run the statements; a migration that moves the session's ``search_path`` (a
+        pg_dump file empties it, ``SET search_path TO app`` moves it) has it put back
+        afterwards, as Flyway does: mig finds its own tables through it."""
+        if not any("search_path" in s.sql.lower() for s in statements):
+            super().execute(dialect, statements, migration, direction)
+            return
+        saved = dialect.query("SELECT pg_catalog.current_setting('search_path')")[0][0]
+        restore = "SELECT pg_catalog.set_config('search_path', %s, false)"
+        try:
+            super().execute(dialect, statements, migration, direction)
+        except Exception:
+            # A failed transaction is rolled back, and the setting with it; outside one the
+            # statements that ran stay, so the setting is put back (if the server lets us).
+            if not dialect.in_transaction:
+                with suppress(*self.driver_errors()):
+                    dialect.execute(restore, (saved,))
+            raise
+        dialect.execute(restore, (saved,))
 
     def describe(self, exc: BaseException) -> str:
         return describe(exc)
