@@ -96,6 +96,24 @@ CALL fill(2);
     assert code == 0, err
 
 
+def test_a_migration_that_switches_database(my_url: str, tmp_path: Path) -> None:
+    # mig's own tables, and the next migration's unqualified names, stay in mig's database.
+    project = project_for(tmp_path / "p", my_url)
+    project.write_migration(
+        "001_elsewhere", "USE information_schema;\nSELECT COUNT(*) FROM TABLES;",
+        "# a comment first\nuse information_schema;\nSELECT 1;",
+    )
+    project.write_migration("002_here", "CREATE TABLE here (x INTEGER);", "DROP TABLE here;")
+    code, _, err = project.run("up")
+    assert code == 0, err
+    engine = project.engine()
+    engine.dialect.connect(readonly=True)
+    assert "here" in engine.dialect.table_names()
+    engine.close()
+    code, _, err = project.run("down", "--all")
+    assert code == 0, err
+
+
 def test_failure_after_ddl_needs_attention(my_url: str, tmp_path: Path) -> None:
     project = project_for(tmp_path / "p", my_url)
     project.write_migration(
