@@ -308,6 +308,10 @@ def test_mysql_delimiter_command_changes_what_ends_a_statement():
         "SELECT delimiter_count FROM t",
     ]
     assert [s.line for s in statements] == [1, 4, 9, 10, 12, 12]
+    # The client takes the word right after the command, space or none.
+    assert sqls("DELIMITER$$\nSELECT 1; SELECT 2$$\nDELIMITER;\nSELECT 3;", "mysql") == [
+        "SELECT 1; SELECT 2", "SELECT 3"
+    ]
 
 
 def test_delimiter_is_the_mysql_clients_command_only():

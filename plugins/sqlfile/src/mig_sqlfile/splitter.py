@@ -41,7 +41,7 @@ _BLOCK_CREATE = re.compile(
 _NON_SPACE = re.compile(r"\S")
 # The mysql client's command, recognised where a statement would begin: its argument is the
 # first word after it, the rest of the line is ignored.
-_DELIMITER = re.compile(r"DELIMITER(?![\w$])(?:[^\S\n]+(\S+))?[^\n]*", re.IGNORECASE)
+_DELIMITER = re.compile(r"DELIMITER(?!\w)[^\S\n]*(\S+)?[^\n]*", re.IGNORECASE)
 _NESTED_COMMENT = re.compile(r"/\*|\*/")
 
 _WORD = r"[\w$]"
