@@ -301,6 +301,29 @@ def test_new_in_an_empty_folder_with_auto_writes_a_mig_file(mig_project: Project
     assert mig_project.run("validate").code == 0
 
 
+@pytest.mark.parametrize("tool, files, hint", [
+    ("goose", {"1_t.sql": "-- +goose Up\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add '-- +goose NO TRANSACTION' to the file"),
+    ("dbmate", {"1_t.sql": "-- migrate:up\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add transaction:false after '-- migrate:up'"),
+    ("flyway", {"V1__t.sql": "BEGIN;\nCREATE TABLE t (x int);\n"},
+     "add V1__t.sql.conf beside it holding executeInTransaction=false"),
+    ("yoyo", {"0001.t.sql": "-- depends:\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add '-- transactional: false' to the file's leading comments"),
+    ("golang-migrate", {"1_t.up.sql": "BEGIN;\nCREATE TABLE t (x int);\n"},
+     "a golang-migrate file cannot say so"),
+])
+def test_transaction_errors_say_how_the_tools_file_runs_outside_one(
+    mig_project: Project, tool: str, files: dict[str, str], hint: str
+) -> None:
+    write(mig_project.migrations_dir, files)
+    mig_project.write_config(migrations_format=tool)
+    result = mig_project.run("up")
+    assert result.code == 1
+    assert "transaction control statements are not allowed" in result.err
+    assert hint in result.err and "set @transactional: false;" not in result.err
+
+
 def test_a_format_that_reads_none_of_the_files_is_a_config_error(mig_project: Project) -> None:
     # Every tool skips files it does not name so, but skipping all of them is a mistake.
     write(mig_project.migrations_dir, FOLDERS["goose"][0])

@@ -200,7 +200,9 @@ def mig_load_migrations(directory: Path, format: str) -> list[Migration] | None:
     A migration whose format splits statements by rules of its own (goose's
     ``StatementBegin``/``End``) sets ``up_statements``/``down_statements``; mig splits
     each of those pieces (a block may hold several statements) instead of the sections.
-    Stops at the first non-None result. Since API 1.
+    A ``transactional_hint`` in a migration's ``metadata`` says, in the format's own words,
+    how its file runs outside a transaction (mig's errors say it instead of
+    ``set @transactional: false``). Stops at the first non-None result. Since API 1.
     """
 
 

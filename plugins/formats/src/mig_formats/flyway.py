@@ -116,6 +116,12 @@ def _in_transaction(directory: Path, name: str, sql: str) -> bool:
     return not needs_no_transaction(sql)
 
 
+def _hint(name: str) -> str:
+    """How Flyway is told to run the script ``name`` outside a transaction (for mig's error
+    messages)."""
+    return f"add {name.rsplit('/', 1)[-1]}.conf beside it holding executeInTransaction=false"
+
+
 def _scripts(directory: Path) -> list[str]:
     """Every file under ``directory`` (Flyway scans its locations recursively), as paths
     relative to it; hidden files and folders are skipped."""
@@ -169,7 +175,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             transactional=_in_transaction(directory, n, up)
             and (key not in undo or _in_transaction(directory, undo[key], down)),
             metadata={"flyway_version": ".".join(map(str, key)), "flyway_type": "versioned",
-                      "undo_file": undo.get(key, "")},
+                      "undo_file": undo.get(key, ""), "transactional_hint": _hint(n)},
         ))
     for i, (description, n) in enumerate(sorted(repeatable)):
         path = directory / n
@@ -178,6 +184,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             id=path.stem, version=repeatable_base + i, name=description.replace("_", " "),
             path=path, up=up, down="", fmt=NAME, reversible=False,
             transactional=_in_transaction(directory, n, up),
-            metadata={"flyway_type": "repeatable", "flyway_description": description},
+            metadata={"flyway_type": "repeatable", "flyway_description": description,
+                      "transactional_hint": _hint(n)},
         ))
     return out

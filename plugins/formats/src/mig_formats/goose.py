@@ -21,6 +21,8 @@ from mig import Migration, MigrationFileError, Statement
 from .common import make_migration, read_text
 
 NAME = "goose"
+#: How a goose file says it runs outside a transaction (for mig's error messages).
+TRANSACTIONAL_HINT = "add '-- +goose NO TRANSACTION' to the file"
 FILE = re.compile(r"(\d+)_(.+)\.(sql|go)")
 # "-- +goose <command>" at the start of a line.
 _ANNOTATION = re.compile(r"--\s*\+goose\s+(.*?)\s*")
@@ -180,6 +182,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             path=path, up=up, down=down, fmt=NAME,
             up_line=parsed.starts["up"], down_line=parsed.starts["down"],
             transactional=parsed.transactional,
+            metadata={"transactional_hint": TRANSACTIONAL_HINT},
             reversible=bool(parsed.statements["down"]) or not parsed.statements["up"],
             up_statements=tuple(parsed.statements["up"]),
             down_statements=tuple(parsed.statements["down"]),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from mig.executor import StatementExecutor, first_word_pattern
+from mig.executor import TRANSACTIONAL_HINT, StatementExecutor, first_word_pattern
 
 if TYPE_CHECKING:
     from mig.models import Migration, Statement
@@ -69,5 +69,5 @@ def describe(exc: Any) -> str:
     message = (diag.message_primary if diag is not None else None) or str(exc)
     message = " ".join(message.split()) or type(exc).__name__
     if getattr(exc, "sqlstate", None) == _ACTIVE_SQL_TRANSACTION:
-        message += " (set @transactional: false on this migration)"
+        message += f" (this migration must run outside a transaction: {TRANSACTIONAL_HINT})"
     return message
