@@ -54,6 +54,26 @@ def test_a_migration_that_moves_the_search_path(pg_url: str, tmp_path: Path) -> 
     engine.close()
 
 
+def test_a_migration_that_sets_a_role(pg_url: str, tmp_path: Path) -> None:
+    # mig's bookkeeping is written as the role mig connected as, not one a migration took.
+    import uuid
+
+    role = f"mig_test_{uuid.uuid4().hex[:10]}"
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration("001_as_role", f"SET ROLE {role};\nSELECT 1;", "SELECT 1;")
+    engine = project.engine()
+    engine.dialect.connect()
+    engine.dialect.execute(f"CREATE ROLE {role} NOLOGIN")
+    try:
+        code, _, err = project.run("up")
+        assert code == 0, err
+        code, _, err = project.run("down")
+        assert code == 0, err
+    finally:
+        engine.dialect.execute(f"DROP ROLE {role}")
+        engine.close()
+
+
 def test_dollar_quoted_bodies_and_begin_atomic(pg_url: str, tmp_path: Path) -> None:
     project = project_for(tmp_path / "p", pg_url)
     project.write_migration(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,11 @@ _TRANSACTION_CONTROL = first_word_pattern(
     r"BEGIN|START\s+TRANSACTION|COMMIT|END|ABORT|ROLLBACK(?!\s+(?:TRANSACTION\s+|WORK\s+)?TO\b)"
 )
 REFUSED = StatementExecutor.refused
+#: Session settings a migration may change that mig puts back, and what shows a change.
+_SESSION = {
+    "search_path": re.compile(r"search_path", re.IGNORECASE),
+    "role": re.compile(r"\bSET\s+(?:SESSION\s+)?ROLE\b|set_config\s*\(\s*'role'", re.IGNORECASE),
+}
 #: SQLSTATE 25001: the statement cannot run inside a transaction block.
 _ACTIVE_SQL_TRANSACTION = "25001"
 
@@ -40,24 +46,31 @@ class PostgresExecutor(StatementExecutor):
         migration: Migration,
         direction: str,
     ) -> None:
-        """Run the statements; a migration that moves the session's ``search_path`` (a
-        pg_dump file empties it, ``SET search_path TO app`` moves it) has it put back
-        afterwards, as Flyway does: mig finds its own tables through it."""
-        if not any("search_path" in s.sql.lower() for s in statements):
+        """Run the statements; session settings mig relies on that a migration changes (a
+        pg_dump file empties ``search_path``, another runs ``SET search_path TO app`` or
+        ``SET ROLE app``) are put back afterwards, as Flyway does: mig's own tables are
+        found through the search_path and written as the role it connected as."""
+        moved = [name for name, changes in _SESSION.items()
+                 if any(changes.search(s.sql) for s in statements)]
+        if not moved:
             super().execute(dialect, statements, migration, direction)
             return
-        saved = dialect.query("SELECT pg_catalog.current_setting('search_path')")[0][0]
-        restore = "SELECT pg_catalog.set_config('search_path', %s, false)"
+        saved = dialect.query(
+            "SELECT " + ", ".join(f"pg_catalog.current_setting('{n}')" for n in moved)
+        )[0]
+        restore = "SELECT " + ", ".join(
+            f"pg_catalog.set_config('{n}', %s, false)" for n in moved
+        )
         try:
             super().execute(dialect, statements, migration, direction)
         except Exception:
-            # A failed transaction is rolled back, and the setting with it; outside one the
-            # statements that ran stay, so the setting is put back (if the server lets us).
+            # A failed transaction is rolled back, and the settings with it; outside one the
+            # statements that ran stay, so the settings are put back (if the server lets us).
             if not dialect.in_transaction:
                 with suppress(*self.driver_errors()):
-                    dialect.execute(restore, (saved,))
+                    dialect.execute(restore, saved)
             raise
-        dialect.execute(restore, (saved,))
+        dialect.execute(restore, saved)
 
     def describe(self, exc: BaseException) -> str:
         return describe(exc)
