@@ -51,12 +51,14 @@ class MySQLExecutor(StatementExecutor):
         """Run the statements; a migration that switches database (``USE other``) is switched
         back afterwards, as a client session would not be: mig's own tables, and the next
         migration's unqualified names, are in the database mig connected to."""
-        if not any(_USE.match(s.sql) for s in statements):
+        saved = None
+        if any(_USE.match(s.sql) for s in statements):
+            saved = dialect.query("SELECT DATABASE()")[0][0]
+        if saved is None:  # no USE, or no database to go back to
             super().execute(dialect, statements, migration, direction)
             return
         from .dialect import quote_ident
 
-        saved = dialect.query("SELECT DATABASE()")[0][0]
         restore = f"USE {quote_ident(saved)}"
         try:
             super().execute(dialect, statements, migration, direction)
