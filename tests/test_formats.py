@@ -236,6 +236,32 @@ def test_flyway_checksum_matches_flyway(tmp_path: Path) -> None:
     assert checksum("a\nb\n") == -1635563411  # zlib.crc32(b"ab") as a signed int
 
 
+def test_sql_migrate_order_blocks_and_notransaction(tmp_path: Path) -> None:
+    path = folder(tmp_path, {
+        "10_b.sql": "-- +migrate Up\nCREATE TABLE b (x int);\n-- +migrate Down notransaction\n"
+                    "DROP TABLE b;\n",
+        "9_a.sql": "-- +migrate Up\n-- +migrate StatementBegin\nCREATE TRIGGER t AFTER INSERT ON a"
+                   " BEGIN\n  SELECT 1;\nEND;\n-- +migrate StatementEnd\n",
+        "README.md": "not a migration\n",
+    })
+    assert detect(path) == "sql-migrate"
+    a, b = ms = load(path, "sql-migrate")
+    assert [(m.id, m.version) for m in ms] == [("9_a", "9"), ("10_b", "10")]
+    assert a.transactional and not a.reversible and not b.transactional and b.reversible
+    assert statements(a) == ["CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  SELECT 1;\nEND;"]
+    # Files without a numeric prefix come after the numbered ones, by name; versions are then
+    # positions.
+    named = load(folder(tmp_path / "n", {"b.sql": "-- +migrate Up\nSELECT 1;\n",
+                                        "1_a.sql": "-- +migrate Up\nSELECT 2;\n"}),
+                 "sql-migrate")
+    assert [(m.id, m.version) for m in named] == [("1_a", "1"), ("b", "2")]
+    with pytest.raises(MigrationFileError, match="unknown migrate annotation"):
+        load(folder(tmp_path / "u", {"1_x.sql": "-- +migrate Up sometimes\nSELECT 1;\n"}),
+             "sql-migrate")
+    with pytest.raises(MigrationFileError, match="SQL before '-- \\+migrate Up'"):
+        load(folder(tmp_path / "m", {"1_x.sql": "SELECT 1;\n"}), "sql-migrate")
+
+
 def test_yoyo_depends_rollback_and_transactional(tmp_path: Path) -> None:
     path = folder(tmp_path, {
         "20240101_01_abcde-z.sql": "-- depends: 20240101_02_fghij-a\nSELECT 1;\n",
@@ -312,6 +338,8 @@ def test_new_in_an_empty_folder_with_auto_writes_a_mig_file(mig_project: Project
      "add '-- transactional: false' to the file's leading comments"),
     ("golang-migrate", {"1_t.up.sql": "BEGIN;\nCREATE TABLE t (x int);\n"},
      "a golang-migrate file cannot say so"),
+    ("sql-migrate", {"1_t.sql": "-- +migrate Up\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add notransaction after '-- +migrate Up'"),
 ])
 def test_transaction_errors_say_how_the_tools_file_runs_outside_one(
     mig_project: Project, tool: str, files: dict[str, str], hint: str

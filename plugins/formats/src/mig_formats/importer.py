@@ -29,8 +29,8 @@ def _tool(engine: MigrationEngine, source: str | None, directory: Path) -> str:
     found = detect(directory)
     if found is None:
         raise ConfigError(
-            f"{directory} is not a golang-migrate, dbmate, goose, Flyway or yoyo folder"
-            " (say --from TOOL)"
+            f"{directory} is not a golang-migrate, dbmate, goose, sql-migrate, Flyway or yoyo"
+            " folder (say --from TOOL)"
         )
     return found
 

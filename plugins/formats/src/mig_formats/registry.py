@@ -8,14 +8,15 @@ from types import ModuleType
 
 from mig import ConfigError, Migration
 
-from . import dbmate, flyway, golang_migrate, goose, yoyo
+from . import dbmate, flyway, golang_migrate, goose, sql_migrate, yoyo
 from .common import sql_files
 
 #: In detection order: names first (Flyway, golang-migrate), then file contents.
 FORMATS: dict[str, ModuleType] = {
-    m.NAME: m for m in (flyway, golang_migrate, goose, dbmate, yoyo)
+    m.NAME: m for m in (flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo)
 }
-ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate"}
+ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
+           "sql_migrate": "sql-migrate"}
 
 
 def module(name: str) -> ModuleType:
