@@ -352,6 +352,20 @@ def test_transaction_errors_say_how_the_tools_file_runs_outside_one(
     assert hint in result.err and "set @transactional: false;" not in result.err
 
 
+def test_a_body_goose_cut_at_a_semicolon_says_to_use_a_statement_block(
+    mig_project: Project,
+) -> None:
+    write(mig_project.migrations_dir, {
+        "1_t.sql": "-- +goose Up\nCREATE TABLE a (x int);\nCREATE TRIGGER t AFTER INSERT ON a"
+                   " BEGIN\n  UPDATE a SET x = 1;\nEND;\n",
+    })
+    mig_project.write_config(migrations_format="goose")
+    result = mig_project.run("validate")
+    assert result.code == 2
+    assert "1_t.sql:3: unterminated BEGIN ... END block" in result.err
+    assert "'-- +goose StatementBegin'" in result.err
+
+
 def test_a_format_that_reads_none_of_the_files_is_a_config_error(mig_project: Project) -> None:
     # Every tool skips files it does not name so, but skipping all of them is a mistake.
     write(mig_project.migrations_dir, FOLDERS["goose"][0])

@@ -15,7 +15,13 @@ from . import status as _status
 from .backups import Backups, RestoreNotice
 from .config import NO_BACKUP, Config, from_table, load_config
 from .database import Database
-from .errors import ConfigError, MigError, RollbackRefused, UnknownTargetError
+from .errors import (
+    ConfigError,
+    MigError,
+    MigrationFileError,
+    RollbackRefused,
+    UnknownTargetError,
+)
 from .ledger import Ledger, new_id
 from .loader import Catalog
 from .models import (
@@ -194,7 +200,14 @@ class MigrationEngine:
         sends in one call, and SQLite's and MySQL's drivers run one statement per call."""
         ready = migration.up_statements if direction == "up" else migration.down_statements
         if ready is not None:
-            return [s for piece in ready for s in self._split(piece.sql, piece.line, migration)]
+            try:
+                return [s for piece in ready
+                        for s in self._split(piece.sql, piece.line, migration)]
+            except MigrationFileError as exc:  # a piece its format's rules cut short, say
+                hint = migration.metadata.get("split_hint")
+                if not hint:
+                    raise
+                raise MigrationFileError(f"{exc.reason} ({hint})", exc.path, exc.line) from None
         sql, line = ((migration.up_sql, migration.up_line) if direction == "up"
                      else (migration.down_sql, migration.down_line))
         return list(self._split(sql, line, migration))

@@ -202,7 +202,8 @@ def mig_load_migrations(directory: Path, format: str) -> list[Migration] | None:
     each of those pieces (a block may hold several statements) instead of the sections.
     A ``transactional_hint`` in a migration's ``metadata`` says, in the format's own words,
     how its file runs outside a transaction (mig's errors say it instead of
-    ``set @transactional: false``). Stops at the first non-None result. Since API 1.
+    ``set @transactional: false``); a ``split_hint``, what to do when one of those pieces is
+    not whole statements. Stops at the first non-None result. Since API 1.
     """
 
 

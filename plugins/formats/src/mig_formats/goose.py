@@ -24,6 +24,9 @@ from .common import make_migration, read_text
 NAME = "goose"
 #: How a goose file says it runs outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = "add '-- +goose NO TRANSACTION' to the file"
+#: What to do when goose's line rules cut a statement (for mig's error messages).
+SPLIT_HINT = ("goose ends a statement at each line ending in ';': put a body holding ';'"
+              " between '-- +goose StatementBegin' and '-- +goose StatementEnd'")
 FILE = re.compile(r"(\d+)_(.+)\.(sql|go)")
 # "-- +goose <command>" at the start of a line.
 _ANNOTATION = re.compile(r"--\s*\+goose\s+(.*?)\s*")
@@ -192,7 +195,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             path=path, up=up, down=down, fmt=NAME,
             up_line=parsed.starts["up"], down_line=parsed.starts["down"],
             transactional=parsed.transactional,
-            metadata={"transactional_hint": TRANSACTIONAL_HINT},
+            metadata={"transactional_hint": TRANSACTIONAL_HINT, "split_hint": SPLIT_HINT},
             reversible=bool(parsed.statements["down"]) or not parsed.statements["up"],
             up_statements=tuple(parsed.statements["up"]),
             down_statements=tuple(parsed.statements["down"]),

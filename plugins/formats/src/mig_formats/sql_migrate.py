@@ -23,6 +23,9 @@ from .goose import parse
 NAME = "sql-migrate"
 #: How a sql-migrate file says it runs outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = "add notransaction after '-- +migrate Up' (and '-- +migrate Down')"
+#: What to do when the line rules cut a statement (for mig's error messages).
+SPLIT_HINT = ("sql-migrate ends a statement at each line ending in ';': put a body holding ';'"
+              " between '-- +migrate StatementBegin' and '-- +migrate StatementEnd'")
 _ANNOTATION = re.compile(r"--\s*\+migrate\s+(.*?)\s*")
 _COMMANDS = {"up": "up", "down": "down", "statementbegin": "begin", "statementend": "end"}
 _NUMBER = re.compile(r"\d+")
@@ -77,6 +80,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             reversible=bool(parsed.statements["down"]) or not parsed.statements["up"],
             up_statements=tuple(parsed.statements["up"]),
             down_statements=tuple(parsed.statements["down"]),
-            metadata={"sql_migrate_id": n, "transactional_hint": TRANSACTIONAL_HINT},
+            metadata={"sql_migrate_id": n, "transactional_hint": TRANSACTIONAL_HINT,
+                      "split_hint": SPLIT_HINT},
         ))
     return out
