@@ -1,6 +1,7 @@
-"""Migration folders written the way golang-migrate, dbmate, goose, Flyway and yoyo write
-them, and their history tables created the way each tool creates them (the DDL of each tool's
-SQLite, PostgreSQL and MySQL drivers), for tests/test_formats.py and the cross-dialect suite.
+"""Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway and
+yoyo write them, and their history tables created the way each tool creates them (the DDL of
+each tool's SQLite, PostgreSQL and MySQL drivers), for tests/test_formats.py and the
+cross-dialect suite.
 
 Every folder holds the same three portable migrations (users table; an index and a row whose
 string holds a semicolon, with no final ``;``; a posts table) so one test can switch each tool
@@ -53,6 +54,15 @@ FOLDERS: dict[str, tuple[dict[str, str], list[str]]] = {
             "-- +goose Up\n-- +goose StatementBegin\n" + POSTS
             + "-- +goose StatementEnd\n\n-- +goose Down\nDROP TABLE posts;\n",
     }, ["00001_create_users", "00002_add_index", "00003_create_posts"]),
+    "sql-migrate": ({
+        "1_create_users.sql":
+            "-- +migrate Up\n" + USERS + "\n-- +migrate Down\nDROP TABLE users;\n",
+        "2_add_index.sql":
+            "-- +migrate Up notransaction\n" + INDEX.rstrip("\n") + ";\n",
+        "3_create_posts.sql":
+            "-- +migrate Up\n-- +migrate StatementBegin\n" + POSTS
+            + "-- +migrate StatementEnd\n\n-- +migrate Down\nDROP TABLE posts;\n",
+    }, ["1_create_users", "2_add_index", "3_create_posts"]),
     "flyway": ({
         "V1__create_users.sql": USERS,
         "U1__create_users.sql": "DROP TABLE users;\n",
@@ -123,6 +133,9 @@ def history_ddl(tool: str, dialect: str) -> list[str]:
                 " `flyway_schema_history_pk` PRIMARY KEY (`installed_rank`)) ENGINE=InnoDB",
                 "CREATE INDEX `flyway_schema_history_s_idx` ON `flyway_schema_history`"
                 " (`success`)"]
+    if tool == "sql-migrate":  # gorp's table: the file name and when it was applied
+        return ["CREATE TABLE gorp_migrations (id VARCHAR(255) NOT NULL PRIMARY KEY,"
+                " applied_at TIMESTAMP NULL)"]
     if tool == "yoyo":
         return ["CREATE TABLE _yoyo_migration (migration_hash VARCHAR(64), migration_id"
                 " VARCHAR(255), applied_at_utc TIMESTAMP, PRIMARY KEY (migration_hash))",
@@ -166,6 +179,9 @@ def history_rows(tool: str, dialect: str, folder: Path, ids: list[str],
                 f" {checksum(text)}, 'flyway', 3, {ok})"
             )
         return out
+    if tool == "sql-migrate":
+        return [f"INSERT INTO gorp_migrations (id, applied_at) VALUES ('{i}.sql',"
+                " '2024-01-01 10:00:00')" for i in ids]
     if tool == "yoyo":
         from mig_formats.yoyo import migration_hash
 

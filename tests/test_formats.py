@@ -211,6 +211,22 @@ def test_flyway_versions_undo_repeatables_and_conf(tmp_path: Path) -> None:
     assert [m.version for m in plain] == ["7", "12"]
 
 
+def test_flyway_versions_of_many_parts_or_wide_parts(tmp_path: Path) -> None:
+    # Five parts (1.0.9.0.1) and a wide part after the first (a time of day): each version's
+    # parts side by side, zero-padded per position, still order as Flyway orders them.
+    path = folder(tmp_path, {
+        "V1.0.9.0.1__a.sql": "SELECT 1;\n", "V1.0.9.0.2__b.sql": "SELECT 2;\n",
+        "V1.0.10__c.sql": "SELECT 3;\n", "V1.2__d.sql": "SELECT 4;\n",
+        "V2024.01.15.143000__e.sql": "SELECT 5;\n", "R__f.sql": "SELECT 6;\n",
+    })
+    ms = load(path, "flyway")
+    assert [m.id for m in ms] == ["V1.0.9.0.1__a", "V1.0.9.0.2__b", "V1.0.10__c", "V1.2__d",
+                                  "V2024.01.15.143000__e", "R__f"]
+    versions = [int(m.version) for m in ms]
+    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert ms[0].metadata["flyway_version"] == "1.0.9.0.1"
+
+
 def test_flyway_checksum_matches_flyway(tmp_path: Path) -> None:
     from mig_formats.flyway import checksum
 
@@ -218,6 +234,32 @@ def test_flyway_checksum_matches_flyway(tmp_path: Path) -> None:
     assert checksum("a\nb\n") == checksum("a\r\nb") == checksum("\ufeffa\nb")
     assert checksum("") == 0 and checksum("a\nb\n") != checksum("a\nc\n")
     assert checksum("a\nb\n") == -1635563411  # zlib.crc32(b"ab") as a signed int
+
+
+def test_sql_migrate_order_blocks_and_notransaction(tmp_path: Path) -> None:
+    path = folder(tmp_path, {
+        "10_b.sql": "-- +migrate Up\nCREATE TABLE b (x int);\n-- +migrate Down notransaction\n"
+                    "DROP TABLE b;\n",
+        "9_a.sql": "-- +migrate Up\n-- +migrate StatementBegin\nCREATE TRIGGER t AFTER INSERT ON a"
+                   " BEGIN\n  SELECT 1;\nEND;\n-- +migrate StatementEnd\n",
+        "README.md": "not a migration\n",
+    })
+    assert detect(path) == "sql-migrate"
+    a, b = ms = load(path, "sql-migrate")
+    assert [(m.id, m.version) for m in ms] == [("9_a", "9"), ("10_b", "10")]
+    assert a.transactional and not a.reversible and not b.transactional and b.reversible
+    assert statements(a) == ["CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  SELECT 1;\nEND;"]
+    # Files without a numeric prefix come after the numbered ones, by name; versions are then
+    # positions.
+    named = load(folder(tmp_path / "n", {"b.sql": "-- +migrate Up\nSELECT 1;\n",
+                                        "1_a.sql": "-- +migrate Up\nSELECT 2;\n"}),
+                 "sql-migrate")
+    assert [(m.id, m.version) for m in named] == [("1_a", "1"), ("b", "2")]
+    with pytest.raises(MigrationFileError, match="unknown migrate annotation"):
+        load(folder(tmp_path / "u", {"1_x.sql": "-- +migrate Up sometimes\nSELECT 1;\n"}),
+             "sql-migrate")
+    with pytest.raises(MigrationFileError, match="SQL before '-- \\+migrate Up'"):
+        load(folder(tmp_path / "m", {"1_x.sql": "SELECT 1;\n"}), "sql-migrate")
 
 
 def test_yoyo_depends_rollback_and_transactional(tmp_path: Path) -> None:
@@ -261,6 +303,78 @@ def test_bad_and_unknown_formats_are_config_errors(mig_project: Project) -> None
     mig_project.write_config(migrations_format="liquibase")
     result = mig_project.run("status")
     assert result.code == 2 and "no installed plugin reads that format" in result.err
+
+
+@pytest.mark.parametrize("configured", ["goose", "auto"])
+def test_new_refuses_to_add_a_mig_file_to_another_tools_folder(
+    mig_project: Project, configured: str
+) -> None:
+    # A mig-format file would make the goose folder unreadable.
+    write(mig_project.migrations_dir, FOLDERS["goose"][0])
+    mig_project.write_config(migrations_format=configured)
+    before = sorted(p.name for p in mig_project.migrations_dir.iterdir())
+    result = mig_project.run("new", "add thing")
+    assert result.code == 2 and "another tool's folder" in result.err
+    assert "mig import --convert" in result.err
+    assert sorted(p.name for p in mig_project.migrations_dir.iterdir()) == before
+    assert mig_project.run("validate").code == 0
+
+
+def test_new_in_an_empty_folder_with_auto_writes_a_mig_file(mig_project: Project) -> None:
+    mig_project.write_config(migrations_format="auto")
+    result = mig_project.run("new", "first")
+    assert result.code == 0 and result.out.strip().endswith("001_first.sql")
+    assert mig_project.run("validate").code == 0
+
+
+@pytest.mark.parametrize("tool, files, hint", [
+    ("goose", {"1_t.sql": "-- +goose Up\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add '-- +goose NO TRANSACTION' to the file"),
+    ("dbmate", {"1_t.sql": "-- migrate:up\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add transaction:false after '-- migrate:up'"),
+    ("flyway", {"V1__t.sql": "BEGIN;\nCREATE TABLE t (x int);\n"},
+     "add V1__t.sql.conf beside it holding executeInTransaction=false"),
+    ("yoyo", {"0001.t.sql": "-- depends:\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add '-- transactional: false' to the file's leading comments"),
+    ("golang-migrate", {"1_t.up.sql": "BEGIN;\nCREATE TABLE t (x int);\n"},
+     "a golang-migrate file cannot say so"),
+    ("sql-migrate", {"1_t.sql": "-- +migrate Up\nBEGIN;\nCREATE TABLE t (x int);\n"},
+     "add notransaction after '-- +migrate Up'"),
+])
+def test_transaction_errors_say_how_the_tools_file_runs_outside_one(
+    mig_project: Project, tool: str, files: dict[str, str], hint: str
+) -> None:
+    write(mig_project.migrations_dir, files)
+    mig_project.write_config(migrations_format=tool)
+    result = mig_project.run("up")
+    assert result.code == 1
+    assert "transaction control statements are not allowed" in result.err
+    assert hint in result.err and "set @transactional: false;" not in result.err
+
+
+def test_a_body_goose_cut_at_a_semicolon_says_to_use_a_statement_block(
+    mig_project: Project,
+) -> None:
+    write(mig_project.migrations_dir, {
+        "1_t.sql": "-- +goose Up\nCREATE TABLE a (x int);\nCREATE TRIGGER t AFTER INSERT ON a"
+                   " BEGIN\n  UPDATE a SET x = 1;\nEND;\n",
+    })
+    mig_project.write_config(migrations_format="goose")
+    result = mig_project.run("validate")
+    assert result.code == 2
+    assert "1_t.sql:3: unterminated BEGIN ... END block" in result.err
+    assert "'-- +goose StatementBegin'" in result.err
+
+
+def test_a_format_that_reads_none_of_the_files_is_a_config_error(mig_project: Project) -> None:
+    # Every tool skips files it does not name so, but skipping all of them is a mistake.
+    write(mig_project.migrations_dir, FOLDERS["goose"][0])
+    mig_project.write_config(migrations_format="flyway")
+    result = mig_project.run("validate")
+    assert result.code == 2
+    assert "migrations_format = 'flyway' reads none of the" in result.err
+    assert "auto" in result.err
+    assert load(folder(mig_project.path / "empty", {}), "flyway") == []
 
 
 # -- switching with mig import -------------------------------------------------------------------
@@ -417,12 +531,32 @@ def test_a_history_table_of_another_name(mig_project: Project) -> None:
     assert import_(mig_project, history=True, table="app_goose")["adopted"] == ids[:1]
 
 
-def test_convert_warns_where_mig_splits_a_goose_block_otherwise(mig_project: Project) -> None:
+def test_convert_warns_where_mig_splits_a_goose_file_otherwise(mig_project: Project) -> None:
     write(mig_project.migrations_dir, {
         "1_t.sql": GOOSE_TRIGGER,
+        # A block of two statements: mig runs both from the goose file and the converted one.
         "2_two.sql": "-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\nSELECT 2;\n"
                      "-- +goose StatementEnd\n",
+        # goose ends a statement at a line ending in ";", even inside a string.
+        "3_cut.sql": "-- +goose Up\nSELECT 'a;\nb';\n",
     })
     report = import_(mig_project, source="goose", convert=mig_project.path / "out")
     warnings = [line for line in report["lines"] if line.startswith("warning")]
-    assert len(warnings) == 1 and "2_two.sql" in warnings[0] and "into 2" in warnings[0]
+    assert len(warnings) == 1 and "3_cut.sql" in warnings[0] and "into 1" in warnings[0]
+    assert "not whole statements" in warnings[0]
+
+
+def test_goose_block_of_several_statements_runs_each(tmp_path: Path) -> None:
+    project = Project(tmp_path / "p")
+    write(project.migrations_dir, {
+        "1_two.sql": "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE a (x int);\n"
+                     "CREATE TABLE b (y int);\n-- +goose StatementEnd\n"
+                     "-- +goose Down\nDROP TABLE b; DROP TABLE a;\n",
+    })
+    project.write_config(migrations_format="goose")
+    with project.engine() as engine:
+        (m,) = engine.migrations()
+        assert [(s.sql, s.line) for s in engine.split(m)] == [
+            ("CREATE TABLE a (x int)", 3), ("CREATE TABLE b (y int)", 4)
+        ]
+        assert [s.sql for s in engine.split(m, "down")] == ["DROP TABLE b", "DROP TABLE a"]

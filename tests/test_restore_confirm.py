@@ -51,6 +51,24 @@ def test_down_that_restores_says_what_it_loses_and_needs_yes(project: Project) -
     assert project.query("SELECT a FROM t1") == []  # the row written after the backup is lost
 
 
+def test_a_restore_that_undoes_several_says_each_and_json_stays_json(project: Project) -> None:
+    import json
+
+    project.write_migration("003_t3", "CREATE TABLE t3 (c INTEGER);", "DROP TABLE t3;",
+                            {"dependencies": ["002_t2"]})
+    project.ok("up")
+    # Rolling back 002 (irreversible) restores the backup taken before it: 003 goes too.
+    code, out, err = project.run("down", "--steps", "2", "--yes")
+    assert code == 0, err
+    assert "rolled back  002_t2" in out and "rolled back  003_t3" in out
+    assert "rolled back 2 migration(s)" in out
+    project.ok("up")
+    code, out, err = project.run("down", "--steps", "2", "--yes", "--json")
+    assert code == 0, err
+    assert "restores backup" in err  # the notice goes to stderr: stdout is the JSON alone
+    assert {e["migration_id"] for e in json.loads(out)["executions"]} == {"002_t2", "003_t3"}
+
+
 def test_rollback_by_restore_asks_even_for_one_migration(project: Project) -> None:
     [ex] = [r for r in project.executions("002_t2") if r["operation"] == "apply"]
     code, out, err = project.run("rollback", ex["execution_id"], "--method", "restore")

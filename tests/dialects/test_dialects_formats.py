@@ -76,6 +76,36 @@ def test_dirty_golang_migrate_is_refused(dialect: DialectTarget, tmp_path: Path)
     assert dialect.executions() == []
 
 
+GOOSE_BLOCK = """\
+-- +goose Up
+-- +goose StatementBegin
+CREATE TABLE authors (id integer PRIMARY KEY, name varchar(40) NOT NULL);
+-- two statements in one block: goose sends them in one call
+CREATE TABLE books (id integer PRIMARY KEY, author_id integer NOT NULL, title varchar(40));
+INSERT INTO authors VALUES (1, 'semi;colon');
+-- +goose StatementEnd
+
+-- +goose Down
+-- +goose StatementBegin
+DROP TABLE books;
+DROP TABLE authors;
+-- +goose StatementEnd
+"""
+
+
+def test_goose_block_of_several_statements(dialect: DialectTarget, tmp_path: Path) -> None:
+    # SQLite's and MySQL's drivers run one statement per call; mig splits the block.
+    project = dialect.project(tmp_path)
+    write(project.migrations_dir, {"20240101000000_library.sql": GOOSE_BLOCK})
+    project.write_config(project.config_path.read_text(), migrations_format="goose")
+    project.migrate()
+    assert {"authors", "books"} <= dialect.user_tables()
+    assert dialect.query("SELECT name FROM authors") == [("semi;colon",)]
+    with project.engine() as engine:
+        engine.down()
+    assert not {"authors", "books"} & dialect.user_tables()
+
+
 GOOSE_PG = """\
 -- +goose NO TRANSACTION
 -- +goose Up

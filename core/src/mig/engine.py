@@ -15,7 +15,13 @@ from . import status as _status
 from .backups import Backups, RestoreNotice
 from .config import NO_BACKUP, Config, from_table, load_config
 from .database import Database
-from .errors import ConfigError, MigError, RollbackRefused, UnknownTargetError
+from .errors import (
+    ConfigError,
+    MigError,
+    MigrationFileError,
+    RollbackRefused,
+    UnknownTargetError,
+)
 from .ledger import Ledger, new_id
 from .loader import Catalog
 from .models import (
@@ -187,20 +193,33 @@ class MigrationEngine:
         )
 
     def split(self, migration: Migration, direction: str = "up") -> list[Statement]:
-        """The statements of one section of ``migration`` for this database's dialect (those
-        its parser split already, when it did)."""
+        """The statements of one section of ``migration`` for this database's dialect.
+
+        When its parser split the section already (goose's rules), each of those pieces is
+        split again: a ``StatementBegin`` block may hold several statements, which goose
+        sends in one call, and SQLite's and MySQL's drivers run one statement per call."""
         ready = migration.up_statements if direction == "up" else migration.down_statements
         if ready is not None:
-            return list(ready)
+            try:
+                return [s for piece in ready
+                        for s in self._split(piece.sql, piece.line, migration)]
+            except MigrationFileError as exc:  # a piece its format's rules cut short, say
+                hint = migration.metadata.get("split_hint")
+                if not hint:
+                    raise
+                raise MigrationFileError(f"{exc.reason} ({hint})", exc.path, exc.line) from None
         sql, line = ((migration.up_sql, migration.up_line) if direction == "up"
                      else (migration.down_sql, migration.down_line))
+        return list(self._split(sql, line, migration))
+
+    def _split(self, sql: str, line: int, migration: Migration) -> tuple[Statement, ...]:
         name = self.dialect.name if self.config.database else "generic"
         key = (sql, name, line, migration.path)
         done = self.catalog.splits.get(key)
         if done is None:
             done = self.catalog.splits[key] = tuple(
                 self.plugins.split(sql, name, line, migration.path))
-        return list(done)
+        return done
 
     def validate(self) -> list[Migration]:
         """Parse, order and split every migration; raise on the first bad file."""

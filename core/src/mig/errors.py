@@ -27,6 +27,8 @@ class MigrationFileError(MigError):
         super().__init__(f"{where}{message}")
         self.path = path
         self.line = line
+        #: The message without the file and line.
+        self.reason = message
 
 
 class DependencyError(MigrationFileError):

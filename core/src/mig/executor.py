@@ -13,6 +13,16 @@ if TYPE_CHECKING:
     from .models import Migration, Statement
     from .protocols import Dialect
 
+#: How to run a migration outside a transaction, in mig's own files. A format plugin whose
+#: files say it otherwise puts its own words under the ``transactional_hint`` metadata key.
+TRANSACTIONAL_HINT = "set @transactional: false"
+
+
+def transactional_hint(migration: Migration) -> str:
+    """How to make ``migration`` run outside a transaction, in its file format's words."""
+    return migration.metadata.get("transactional_hint") or TRANSACTIONAL_HINT
+
+
 #: Whitespace and SQL comments before a statement's first word.
 LEADING_COMMENTS = r"(?:\s|--[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*"
 
@@ -31,7 +41,7 @@ class StatementExecutor(Executor):
     transaction_control: ClassVar[re.Pattern[str] | None] = None
     refused: ClassVar[str] = (
         "transaction control statements are not allowed inside a transactional migration;"
-        " set @transactional: false"
+        f" {TRANSACTIONAL_HINT}"
     )
 
     def driver_errors(self) -> tuple[type[BaseException], ...]:
@@ -57,15 +67,20 @@ class StatementExecutor(Executor):
         errors = self.driver_errors()
         execute = dialect.execute
         committed = 0
+        hint = transactional_hint(migration)
+
+        def told(message: str) -> str:
+            return message.replace(TRANSACTIONAL_HINT, hint)
+
         for i, stmt in enumerate(statements):
             if control is not None and control.match(stmt.sql):
-                raise StatementFailed(self.refused, index=i, line=stmt.line, sql=stmt.sql,
-                                      executed=i, path=migration.path)
+                raise StatementFailed(told(self.refused), index=i, line=stmt.line,
+                                      sql=stmt.sql, executed=i, path=migration.path)
             try:
                 execute(stmt.sql)
             except errors as exc:
-                raise StatementFailed(self.describe(exc), index=i, line=stmt.line, sql=stmt.sql,
-                                      executed=i, path=migration.path,
+                raise StatementFailed(told(self.describe(exc)), index=i, line=stmt.line,
+                                      sql=stmt.sql, executed=i, path=migration.path,
                                       committed=committed) from exc
             if outside and not dialect.in_transaction:
                 committed = i + 1

@@ -198,8 +198,12 @@ def mig_load_migrations(directory: Path, format: str) -> list[Migration] | None:
     format is not yours, so the next plugin (and finally mig's own per-file parsing,
     :func:`mig_parse_migration`) is asked. Migrations come in any order; the core orders them.
     A migration whose format splits statements by rules of its own (goose's
-    ``StatementBegin``/``End``) sets ``up_statements``/``down_statements``; mig runs those
-    instead of splitting the sections. Stops at the first non-None result. Since API 1.
+    ``StatementBegin``/``End``) sets ``up_statements``/``down_statements``; mig splits
+    each of those pieces (a block may hold several statements) instead of the sections.
+    A ``transactional_hint`` in a migration's ``metadata`` says, in the format's own words,
+    how its file runs outside a transaction (mig's errors say it instead of
+    ``set @transactional: false``); a ``split_hint``, what to do when one of those pieces is
+    not whole statements. Stops at the first non-None result. Since API 1.
     """
 
 

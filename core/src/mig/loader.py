@@ -54,7 +54,8 @@ def load_migrations(
         if format != AUTO_FORMAT:
             raise ConfigError(
                 f"migrations_format = {format!r}: no installed plugin reads that format"
-                " (mig-formats reads golang-migrate, dbmate, goose, flyway and yoyo folders)"
+                " (mig-formats reads golang-migrate, dbmate, goose, sql-migrate, flyway and yoyo"
+                " folders)"
             )
     found: list[Migration] = []
     by_number: dict[int, Migration] = {}
@@ -79,6 +80,17 @@ def load_migrations(
             raise
         errors.append(exc)
         return found
+
+
+def read_as_a_whole(directory: Path, plugins: Plugins, format: str) -> bool:
+    """Whether a plugin reads ``directory`` as a whole in ``format`` (another tool's folder,
+    where a file in mig's own format does not belong), rather than file by file as mig's."""
+    if format == MIG_FORMAT or not directory.is_dir():
+        return False
+    try:
+        return plugins.hook.mig_load_migrations(directory=directory, format=format) is not None
+    except MigError:  # a plugin claimed the folder, and found a bad file in it
+        return True
 
 
 def _load_one(path: Path, plugins: Plugins, by_number: dict[int, Migration]) -> Migration | None:

@@ -24,7 +24,8 @@ from .protocols import Context, Dialect, RollbackMethod
 from .schema import fingerprint
 from .status import snapshot as schema_snapshot
 
-#: Called as ``progress(done, total, migration, execution)``; execution is None at the start.
+#: Called as ``progress(done, total, migration, execution)``; execution is None at the start
+#: of a step, then each execution the step recorded follows (a restore records several).
 Progress = Callable[[int, int, Migration, "MigrationExecution | None"], None]
 
 
@@ -253,7 +254,9 @@ class Runner:
                     self.plugins.migration_after(self.ctx, s.migration, r, s.direction)
                 after.clear()
             if self.progress:
-                self.progress(index + 1, len(steps), step.migration, records[-1])
+                # One line per record: a restore undoes several migrations in one step.
+                for each in records:
+                    self.progress(index + 1, len(steps), step.migration, each)
             if records[-1].status is not MigrationStatus.COMPLETED:
                 break
 

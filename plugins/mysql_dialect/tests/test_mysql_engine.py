@@ -63,6 +63,57 @@ CALL fill(2);
     assert code == 0, err
 
 
+def test_bodies_between_delimiter_commands(my_url: str, tmp_path: Path) -> None:
+    # Files written for the mysql client: DELIMITER is its command, never sent to the server.
+    project = project_for(tmp_path / "p", my_url)
+    project.write_migration(
+        "001_client_script",
+        """
+CREATE TABLE t (x INTEGER, note VARCHAR(40));
+DELIMITER $$
+CREATE PROCEDURE fill(IN n INTEGER)
+BEGIN
+    DECLARE i INTEGER DEFAULT 0;
+    WHILE i < n DO
+        INSERT INTO t (x, note) VALUES (i, 'a; b $ c');
+        SET i = i + 1;
+    END WHILE;
+END$$
+delimiter ;
+CALL fill(2);
+""",
+        "DELIMITER //\nDROP PROCEDURE fill //\nDELIMITER ;\nDROP TABLE t;",
+    )
+    code, _, err = project.run("up")
+    assert code == 0, err
+    engine = project.engine()
+    engine.dialect.connect(readonly=True)
+    assert engine.dialect.query("SELECT x, note FROM t ORDER BY x") == [
+        (0, "a; b $ c"), (1, "a; b $ c")
+    ]
+    engine.close()
+    code, _, err = project.run("down")
+    assert code == 0, err
+
+
+def test_a_migration_that_switches_database(my_url: str, tmp_path: Path) -> None:
+    # mig's own tables, and the next migration's unqualified names, stay in mig's database.
+    project = project_for(tmp_path / "p", my_url)
+    project.write_migration(
+        "001_elsewhere", "USE information_schema;\nSELECT COUNT(*) FROM TABLES;",
+        "# a comment first\nuse information_schema;\nSELECT 1;",
+    )
+    project.write_migration("002_here", "CREATE TABLE here (x INTEGER);", "DROP TABLE here;")
+    code, _, err = project.run("up")
+    assert code == 0, err
+    engine = project.engine()
+    engine.dialect.connect(readonly=True)
+    assert "here" in engine.dialect.table_names()
+    engine.close()
+    code, _, err = project.run("down", "--all")
+    assert code == 0, err
+
+
 def test_failure_after_ddl_needs_attention(my_url: str, tmp_path: Path) -> None:
     project = project_for(tmp_path / "p", my_url)
     project.write_migration(

@@ -28,6 +28,52 @@ def project_for(root: Path, url: str) -> Project:
     return project
 
 
+def test_a_migration_that_moves_the_search_path(pg_url: str, tmp_path: Path) -> None:
+    # pg_dump's files empty the search_path; mig's own tables must still be found after them,
+    # and the next migration's unqualified names resolve as before.
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration(
+        "001_dump",
+        "SELECT pg_catalog.set_config('search_path', '', false);\n"
+        "CREATE TABLE public.dumped (x INTEGER);",
+        "SET search_path TO pg_catalog;\nDROP TABLE public.dumped;",
+    )
+    project.write_migration("002_unqualified", "INSERT INTO dumped VALUES (1);",
+                            "DELETE FROM dumped;")
+    project.write_migration(
+        "003_outside", "SET search_path = '';\nCREATE TABLE public.other (y INTEGER);",
+        "DROP TABLE public.other;", {"transactional": "false"},
+    )
+    code, _, err = project.run("up")
+    assert code == 0, err
+    code, _, err = project.run("down", "--all")
+    assert code == 0, err
+    engine = project.engine()
+    engine.dialect.connect(readonly=True)
+    assert not {"dumped", "other"} & set(engine.dialect.table_names())
+    engine.close()
+
+
+def test_a_migration_that_sets_a_role(pg_url: str, tmp_path: Path) -> None:
+    # mig's bookkeeping is written as the role mig connected as, not one a migration took.
+    import uuid
+
+    role = f"mig_test_{uuid.uuid4().hex[:10]}"
+    project = project_for(tmp_path / "p", pg_url)
+    project.write_migration("001_as_role", f"SET ROLE {role};\nSELECT 1;", "SELECT 1;")
+    engine = project.engine()
+    engine.dialect.connect()
+    engine.dialect.execute(f"CREATE ROLE {role} NOLOGIN")
+    try:
+        code, _, err = project.run("up")
+        assert code == 0, err
+        code, _, err = project.run("down")
+        assert code == 0, err
+    finally:
+        engine.dialect.execute(f"DROP ROLE {role}")
+        engine.close()
+
+
 def test_dollar_quoted_bodies_and_begin_atomic(pg_url: str, tmp_path: Path) -> None:
     project = project_for(tmp_path / "p", pg_url)
     project.write_migration(

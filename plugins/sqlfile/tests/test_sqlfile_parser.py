@@ -234,6 +234,17 @@ def test_missing_up_marker(tmp_path):
     assert "missing -- UP marker" in str(exc)
 
 
+@pytest.mark.parametrize(
+    "text", ["CREATE TABLE a (x INT);\nCREATE TABLE b (y INT);\n", "", "-- migrate:up\nSELECT 1;\n"]
+)
+def test_a_file_with_neither_header_nor_markers_is_not_a_mig_file(tmp_path, text):
+    # Plain numbered SQL files (or another tool's): say so, and how to read another format.
+    exc = error(tmp_path, text)
+    assert exc.line == 1
+    assert "missing -- UP marker: not a mig migration file" in str(exc)
+    assert "migrations_format" in str(exc)
+
+
 def test_down_before_up(tmp_path):
     exc = error(tmp_path, "-- @name: X\n-- DOWN\nSELECT 2;\n-- UP\nSELECT 1;\n")
     assert exc.line == 2

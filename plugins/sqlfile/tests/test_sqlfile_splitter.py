@@ -280,6 +280,60 @@ def test_mysql_trigger_function_and_event():
     ]
 
 
+MYSQL_CLIENT_SCRIPT = """\
+DROP PROCEDURE IF EXISTS bump;
+-- the mysql client's way of writing a body
+delimiter //
+CREATE PROCEDURE bump()
+BEGIN
+  UPDATE t SET note = 'a // inside; a string'; -- a // in a comment
+END //
+DELIMITER $$ (the rest of the line is ignored)
+CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.n = 1; END$$
+SELECT 1; SELECT 2$$
+DELIMITER ;
+CALL bump(); SELECT delimiter_count FROM t;
+"""
+
+
+def test_mysql_delimiter_command_changes_what_ends_a_statement():
+    statements = split(MYSQL_CLIENT_SCRIPT, "mysql")
+    assert [s.sql for s in statements] == [
+        "DROP PROCEDURE IF EXISTS bump",
+        "CREATE PROCEDURE bump()\nBEGIN\n  UPDATE t SET note = 'a // inside; a string';"
+        " -- a // in a comment\nEND",
+        "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW BEGIN SET NEW.n = 1; END",
+        "SELECT 1; SELECT 2",
+        "CALL bump()",
+        "SELECT delimiter_count FROM t",
+    ]
+    assert [s.line for s in statements] == [1, 4, 9, 10, 12, 12]
+    # The client takes the word right after the command, space or none.
+    assert sqls("DELIMITER$$\nSELECT 1; SELECT 2$$\nDELIMITER;\nSELECT 3;", "mysql") == [
+        "SELECT 1; SELECT 2", "SELECT 3"
+    ]
+
+
+def test_delimiter_is_the_mysql_clients_command_only():
+    # Elsewhere it is SQL like any other (and the database says what it thinks of it).
+    assert sqls("DELIMITER //\nSELECT 1 //\nSELECT 2;") == ["DELIMITER //\nSELECT 1 //\nSELECT 2"]
+    assert error("SELECT 1;\nDELIMITER\nSELECT 2;", "mysql").line == 2
+
+
+def test_postgres_rule_with_several_actions_ends_outside_its_parentheses():
+    text = (
+        "CREATE OR REPLACE RULE soft_delete AS ON DELETE TO items WHERE old.note <> ')'\n"
+        "  DO INSTEAD (UPDATE items SET gone = true WHERE id = old.id; NOTIFY items_gone);\n"
+        "CREATE RULE quiet AS ON UPDATE TO items DO INSTEAD NOTHING;\n"
+        "SELECT '(';"
+    )
+    statements = split(text, "postgresql")
+    assert [s.sql.split()[-1] for s in statements] == ["items_gone)", "NOTHING", "'('"]
+    assert [s.line for s in statements] == [1, 3, 4]
+    failure = error("SELECT 1;\nCREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a;\n", "postgresql")
+    assert failure.line == 2 and "parenthesis" in str(failure)
+
+
 def test_keywords_inside_strings_comments_and_names_do_not_count():
     text = (
         "CREATE TRIGGER tr AFTER INSERT ON a BEGIN\n"

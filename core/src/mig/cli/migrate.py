@@ -168,7 +168,7 @@ def down(
     with _stopped(eng, progress, "down", False, as_json):
         executions = eng.down(
             target, steps=steps, everything=everything, method=method, cascade=cascade,
-            confirm=_confirm(eng, yes), progress=progress,
+            confirm=_confirm(eng, yes, as_json), progress=progress,
         )
     _finish(eng, executions, "down", progress, as_json)
 
@@ -193,7 +193,7 @@ def rollback(
                                         cascade=cascade))
         return
     executions = eng.rollback(execution_id, method=method, cascade=cascade,
-                              confirm=_confirm(eng, yes))
+                              confirm=_confirm(eng, yes, as_json))
     if not executions and not as_json:
         typer.echo(f"nothing to undo: execution {execution_id} is not in effect")
         return
@@ -288,27 +288,29 @@ def _only(target: str | None, only: bool) -> bool:
     return only
 
 
-def _show_steps(plan: list[RollbackStep], verb: str) -> None:
+def _show_steps(plan: list[RollbackStep], verb: str, err: bool = False) -> None:
     if not plan:
-        typer.echo("nothing to roll back")
+        typer.echo("nothing to roll back", err=err)
     for step in plan:
         for ex in step.undoes:
             how = step.method if ex is step.root else f"{step.method} of {step.root.migration_id}"
-            typer.echo(f"-- {verb} {ex.migration_id} (execution {ex.execution_id}) by {how}")
+            typer.echo(f"-- {verb} {ex.migration_id} (execution {ex.execution_id}) by {how}",
+                       err=err)
 
 
-def _confirm(eng: MigrationEngine, yes: bool) -> Any:
+def _confirm(eng: MigrationEngine, yes: bool, as_json: bool = False) -> Any:
     """Before a rollback that restores a backup (and loses what was written since) or undoes
-    more than it names: say what it does; ask on a terminal, else insist on --yes."""
+    more than it names: say what it does (on stderr under --json, whose stdout is the JSON
+    only); ask on a terminal, else insist on --yes."""
 
     def confirm(plan: list[RollbackStep]) -> bool:
         notices = eng.restore_notices(plan)
         if not notices and all(len(step.undoes) == 1 for step in plan):
             return True
-        _show_steps(plan, "will roll back")
+        _show_steps(plan, "will roll back", err=as_json)
         for notice in notices:
             for line in notice.lines():
-                typer.echo(f"-- {line}")
+                typer.echo(f"-- {line}", err=as_json)
         ask("Roll back all of these?" if not notices else "Restore and lose those writes?", yes)
         return True
 

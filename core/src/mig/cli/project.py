@@ -60,6 +60,15 @@ def new(
     from ..scaffold import create_migration_file, heads
 
     config = project_config()
+    from ..loader import MIG_FORMAT, read_as_a_whole
+
+    if config.migrations_format != MIG_FORMAT and read_as_a_whole(
+        config.migrations_dir, engine().plugins, config.migrations_format
+    ):
+        raise fail(f"mig new writes mig's own files, and {config.migrations_dir} is read as"
+                   f" another tool's folder (migrations_format = {config.migrations_format!r}):"
+                   " add the file as that tool names it, or convert the folder with"
+                   " `mig import --convert`", 2)
     if depends or after_heads:
         migrations = engine().migrations() if config.migrations_dir.is_dir() else []
         known = {m.id for m in migrations}

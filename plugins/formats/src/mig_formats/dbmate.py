@@ -11,6 +11,8 @@ from mig import Migration, MigrationFileError
 from .common import line_at, make_migration, read_text
 
 NAME = "dbmate"
+#: How a dbmate file says it runs outside a transaction (for mig's error messages).
+TRANSACTIONAL_HINT = "add transaction:false after '-- migrate:up' (and '-- migrate:down')"
 # dbmate takes every ``.sql`` file whose name starts with digits; the digits are its version.
 FILE = re.compile(r"(\d+)(.*)\.sql")
 _UP = re.compile(r"(?m)^--\s*migrate:up(?:[^\S\n]+(.*))?[^\S\n]*$")
@@ -70,6 +72,6 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             # mig has one flag for both directions: a block dbmate runs outside a
             # transaction must not be run inside one.
             transactional=up_tx and down_tx,
-            metadata={"dbmate_version": match.group(1)},
+            metadata={"dbmate_version": match.group(1), "transactional_hint": TRANSACTIONAL_HINT},
         ))
     return out

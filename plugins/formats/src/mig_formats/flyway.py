@@ -5,14 +5,18 @@ repeatable migrations.
 Versions: parts separated by ``.`` or ``_`` compare as numbers (``1.10`` after ``1.9``). mig
 versions are integers, so when every version of the folder is a single number it is kept
 (``V7__x.sql`` is version 7); as soon as one has several parts each version becomes
-``a*10^12 + b*10^8 + c*10^4 + d`` (at most four parts, each part after the first below
-10000), which orders them as Flyway does. Ids are the file names without ``.sql``.
+``a*10^12 + b*10^8 + c*10^4 + d``, which orders them as Flyway does. A folder with a version
+of more than four parts (``1.0.9.0.1``) or a part after the first above 9999
+(``2024.01.15.143000``) has each version written instead as its parts zero-padded to the
+widest of that position in the folder and put side by side (``1.0.9.0.1`` next to
+``1.0.10`` is ``1009001`` and ``1010000``). Ids are the file names without ``.sql``.
 
 Flyway scans its locations recursively, and so does mig here: scripts may sit in
 subfolders.
 
 Repeatables run after every versioned migration, in description order, as Flyway runs them;
-mig gives them versions from ``10^30`` up so they sort last. mig runs each once: an edited
+mig gives them versions from ``10^30`` up (or from the next power of ten above the highest
+versioned one, when that is higher) so they sort last. mig runs each once: an edited
 repeatable shows as drift (Flyway would re-run it). ``mig import --history`` leaves a
 repeatable pending when its checksum in ``flyway_schema_history`` is not the file's, so the
 next ``mig up`` applies the new text once.
@@ -26,9 +30,10 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Callable, Collection
 from pathlib import Path
 
-from mig import DependencyError, Migration, MigrationFileError
+from mig import DependencyError, Migration
 
 from .common import make_migration, needs_no_transaction, read_text
 
@@ -55,18 +60,36 @@ def parts(version: str) -> tuple[int, ...]:
     return tuple(numbers)
 
 
-def encode(numbers: tuple[int, ...], dotted: bool, path: Path) -> int:
-    if not dotted:
-        return numbers[0]
-    if len(numbers) > _PARTS or any(n >= _PART for n in numbers[1:]):
-        raise MigrationFileError(
-            f"Flyway version {'.'.join(map(str, numbers))} has more than {_PARTS} parts or a"
-            f" part after the first above {_PART - 1}; mig cannot order it", path, 1
-        )
-    value = numbers[0]
-    for i in range(1, _PARTS):
-        value = value * _PART + (numbers[i] if i < len(numbers) else 0)
-    return value
+def _fits(numbers: tuple[int, ...]) -> bool:
+    """Whether ``numbers`` has room in the four-part encoding."""
+    return len(numbers) <= _PARTS and all(n < _PART for n in numbers[1:])
+
+
+def encoder(keys: Collection[tuple[int, ...]]) -> Callable[[tuple[int, ...]], int]:
+    """How the folder's Flyway versions ``keys`` become mig's integer versions, in Flyway's
+    order (see the module's docstring)."""
+    if all(len(k) == 1 for k in keys):
+        return lambda numbers: numbers[0]
+    if all(_fits(k) for k in keys):
+        def four_parts(numbers: tuple[int, ...]) -> int:
+            value = numbers[0]
+            for i in range(1, _PARTS):
+                value = value * _PART + (numbers[i] if i < len(numbers) else 0)
+            return value
+
+        return four_parts
+    # Same number of digits in every position for every version: comparing the numbers
+    # compares the parts one by one, as Flyway does.
+    count = max(len(k) for k in keys)
+    widths = [max(len(str(k[i])) if i < len(k) else 1 for k in keys) for i in range(count)]
+
+    def side_by_side(numbers: tuple[int, ...]) -> int:
+        return int("".join(
+            str(numbers[i] if i < len(numbers) else 0).zfill(width)
+            for i, width in enumerate(widths)
+        ))
+
+    return side_by_side
 
 
 def checksum(text: str) -> int:
@@ -91,6 +114,12 @@ def _in_transaction(directory: Path, name: str, sql: str) -> bool:
             if key.strip() == "executeInTransaction" and value.strip().lower() == "false":
                 return False
     return not needs_no_transaction(sql)
+
+
+def _hint(name: str) -> str:
+    """How Flyway is told to run the script ``name`` outside a transaction (for mig's error
+    messages)."""
+    return f"add {name.rsplit('/', 1)[-1]}.conf beside it holding executeInTransaction=false"
 
 
 def _scripts(directory: Path) -> list[str]:
@@ -131,28 +160,31 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
     for key, n in undo.items():
         if key not in versioned:
             raise DependencyError(f"undo migration {n} has no versioned migration", directory / n)
-    dotted = any(len(k) > 1 for k in versioned)
+    encode = encoder(versioned.keys())
+    highest = max(map(encode, versioned), default=0)
+    repeatable_base = max(REPEATABLE_BASE, 10 ** len(str(highest)))
     out = []
     for key, (n, _version, description) in versioned.items():
         path = directory / n
         up = read_text(path)
         down = read_text(directory / undo[key]) if key in undo else ""
         out.append(make_migration(
-            id=path.stem, version=encode(key, dotted, path),
+            id=path.stem, version=encode(key),
             name=description.replace("_", " "), path=path, up=up, down=down, fmt=NAME,
             down_line=1 if key in undo else 0,
             transactional=_in_transaction(directory, n, up)
             and (key not in undo or _in_transaction(directory, undo[key], down)),
             metadata={"flyway_version": ".".join(map(str, key)), "flyway_type": "versioned",
-                      "undo_file": undo.get(key, "")},
+                      "undo_file": undo.get(key, ""), "transactional_hint": _hint(n)},
         ))
     for i, (description, n) in enumerate(sorted(repeatable)):
         path = directory / n
         up = read_text(path)
         out.append(make_migration(
-            id=path.stem, version=REPEATABLE_BASE + i, name=description.replace("_", " "),
+            id=path.stem, version=repeatable_base + i, name=description.replace("_", " "),
             path=path, up=up, down="", fmt=NAME, reversible=False,
             transactional=_in_transaction(directory, n, up),
-            metadata={"flyway_type": "repeatable", "flyway_description": description},
+            metadata={"flyway_type": "repeatable", "flyway_description": description,
+                      "transactional_hint": _hint(n)},
         ))
     return out

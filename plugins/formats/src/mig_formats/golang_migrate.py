@@ -16,6 +16,11 @@ from mig import DependencyError, Migration
 from .common import make_migration, manages_own_transaction, needs_no_transaction, read_text
 
 NAME = "golang-migrate"
+#: golang-migrate files cannot say they run outside a transaction (for mig's error messages).
+TRANSACTIONAL_HINT = (
+    "a golang-migrate file cannot say so: convert the folder with `mig import --convert`"
+    " and set @transactional: false there"
+)
 # The pattern of golang-migrate's source/parse.go: version, title, direction, extension.
 FILE = re.compile(r"([0-9]+)_(.*)\.(up|down)\.(sql)")
 
@@ -58,6 +63,6 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             id=stem, version=version, name=titles[version].replace("_", " "), path=up_path,
             up=up, down=down, fmt=NAME, down_line=1 if "down" in files else 0,
             transactional=transactional,
-            metadata={"down_file": files.get("down", "")},
+            metadata={"down_file": files.get("down", ""), "transactional_hint": TRANSACTIONAL_HINT},
         ))
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from mig import Migration, MigrationFileError, Statement
@@ -21,6 +22,11 @@ from mig import Migration, MigrationFileError, Statement
 from .common import make_migration, read_text
 
 NAME = "goose"
+#: How a goose file says it runs outside a transaction (for mig's error messages).
+TRANSACTIONAL_HINT = "add '-- +goose NO TRANSACTION' to the file"
+#: What to do when goose's line rules cut a statement (for mig's error messages).
+SPLIT_HINT = ("goose ends a statement at each line ending in ';': put a body holding ';'"
+              " between '-- +goose StatementBegin' and '-- +goose StatementEnd'")
 FILE = re.compile(r"(\d+)_(.+)\.(sql|go)")
 # "-- +goose <command>" at the start of a line.
 _ANNOTATION = re.compile(r"--\s*\+goose\s+(.*?)\s*")
@@ -76,14 +82,29 @@ class _Parsed:
         self.transactional = True
 
 
-def parse(path: Path, text: str) -> _Parsed:
-    """Split ``text`` the way goose does; raise on the errors goose raises."""
+def _goose_commands(line: str) -> list[str] | None:
+    command = _command(line)
+    return None if command is None else [command]
+
+
+def parse(
+    path: Path,
+    text: str,
+    read: Callable[[str], list[str] | None] = _goose_commands,
+    tool: str = "goose",
+) -> _Parsed:
+    """Split ``text`` the way goose does; raise on the errors goose raises. ``read`` turns an
+    annotation line into its commands (``up``, ``down``, ``begin``, ``end``, ``notx``,
+    ``envon``, ``envoff``), None for other lines: sql-migrate's files follow the same rules
+    with annotations of their own (``tool`` names them in messages)."""
     out = _Parsed()
     section: str | None = None
     in_block = False
     envsub = False
     buf: list[str] = []
     buf_line = 0
+    up, down = f"'-- +{tool} Up'", f"'-- +{tool} Down'"
+    begin, end = f"'-- +{tool} StatementBegin'", f"'-- +{tool} StatementEnd'"
 
     def flush(number: int) -> None:
         nonlocal buf
@@ -98,52 +119,46 @@ def parse(path: Path, text: str) -> _Parsed:
     if lines and lines[-1] == "":
         lines.pop()
     for number, line in enumerate(lines, start=1):
-        command = _command(line) if line.startswith("--") else None
-        if command is not None:
-            if section is not None and command not in ("up", "down"):
+        commands = read(line) if line.startswith("--") else None
+        if commands is not None:
+            if section is not None and commands[0] not in ("up", "down"):
                 out.sections[section].append(line)  # kept in the section as a comment
-            if command == "up":
-                if section is not None:
-                    raise MigrationFileError("duplicate '-- +goose Up' annotation", path, number)
-                section = "up"
-                out.starts["up"] = number + 1
-                continue
-            if command == "down":
-                if section != "up" or in_block:
+            for command in commands:
+                if command == "up":
+                    if section is not None:
+                        raise MigrationFileError(f"duplicate {up} annotation", path, number)
+                    section = "up"
+                    out.starts["up"] = number + 1
+                elif command == "down":
+                    if section != "up" or in_block:
+                        raise MigrationFileError(f"{down} must follow {up}", path, number)
+                    flush(number)
+                    section = "down"
+                    out.starts["down"] = number + 1
+                elif command == "begin":
+                    if section is None or in_block:
+                        raise MigrationFileError(
+                            f"{begin} outside a section or inside a block", path, number
+                        )
+                    flush(number)
+                    in_block = True
+                elif command == "end":
+                    if not in_block:
+                        raise MigrationFileError(f"{end} without StatementBegin", path, number)
+                    flush(number)
+                    in_block = False
+                elif command == "notx":
+                    out.transactional = False
+                elif command in ("envon", "envoff"):
+                    envsub = command == "envon"
+                else:
                     raise MigrationFileError(
-                        "'-- +goose Down' must follow '-- +goose Up'", path, number
+                        f"unknown {tool} annotation {line.strip()!r}", path, number
                     )
-                flush(number)
-                section = "down"
-                out.starts["down"] = number + 1
-                continue
-            if command == "begin":
-                if section is None or in_block:
-                    raise MigrationFileError(
-                        "'-- +goose StatementBegin' outside a section or inside a block",
-                        path, number,
-                    )
-                flush(number)
-                in_block = True
-                continue
-            if command == "end":
-                if not in_block:
-                    raise MigrationFileError(
-                        "'-- +goose StatementEnd' without StatementBegin", path, number
-                    )
-                flush(number)
-                in_block = False
-                continue
-            if command == "notx":
-                out.transactional = False
-                continue
-            if command in ("envon", "envoff"):
-                envsub = command == "envon"
-                continue
-            raise MigrationFileError(f"unknown goose annotation {line.strip()!r}", path, number)
+            continue
         if section is None:
             if line.strip() and not line.lstrip().startswith("--"):
-                raise MigrationFileError("SQL before '-- +goose Up'", path, number)
+                raise MigrationFileError(f"SQL before {up}", path, number)
             continue
         out.sections[section].append(line)
         if not buf and (not line.strip() or line.lstrip().startswith("--")):
@@ -154,9 +169,9 @@ def parse(path: Path, text: str) -> _Parsed:
         if not in_block and _ends_statement(line):
             flush(number)
     if section is None:
-        raise MigrationFileError("missing '-- +goose Up' annotation", path, 1)
+        raise MigrationFileError(f"missing {up} annotation", path, 1)
     if in_block:
-        raise MigrationFileError("missing '-- +goose StatementEnd'", path, len(lines))
+        raise MigrationFileError(f"missing {end}", path, len(lines))
     flush(len(lines))  # goose refuses a last statement without ';'; mig runs it
     return out
 
@@ -180,6 +195,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             path=path, up=up, down=down, fmt=NAME,
             up_line=parsed.starts["up"], down_line=parsed.starts["down"],
             transactional=parsed.transactional,
+            metadata={"transactional_hint": TRANSACTIONAL_HINT, "split_hint": SPLIT_HINT},
             reversible=bool(parsed.statements["down"]) or not parsed.statements["up"],
             up_statements=tuple(parsed.statements["up"]),
             down_statements=tuple(parsed.statements["down"]),

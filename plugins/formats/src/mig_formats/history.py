@@ -185,14 +185,29 @@ def yoyo(
     return {i: f"yoyo {table} {i}" for i in applied}
 
 
+def sql_migrate(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "gorp_migrations"
+) -> Applied:
+    table = _table(dialect, name)
+    rows = dialect.query(f"SELECT id FROM {table}")
+    by_file = {m.metadata.get("sql_migrate_id", m.path.name): m for m in migrations}
+    applied = [str(r[0]) for r in rows]
+    missing = [i for i in applied if i not in by_file]
+    if missing:
+        raise _unknown("sql-migrate", table, missing)
+    return {by_file[i].id: f"sql-migrate {table} {i}" for i in applied}
+
+
 READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "golang-migrate": golang_migrate,
     "dbmate": dbmate,
     "goose": goose,
     "flyway": flyway_history,
     "yoyo": yoyo,
+    "sql-migrate": sql_migrate,
 }
 TABLES = {
     "golang-migrate": "schema_migrations", "dbmate": "schema_migrations",
     "goose": "goose_db_version", "flyway": "flyway_schema_history", "yoyo": "_yoyo_migration",
+    "sql-migrate": "gorp_migrations",
 }

@@ -8,14 +8,15 @@ from types import ModuleType
 
 from mig import ConfigError, Migration
 
-from . import dbmate, flyway, golang_migrate, goose, yoyo
+from . import dbmate, flyway, golang_migrate, goose, sql_migrate, yoyo
 from .common import sql_files
 
 #: In detection order: names first (Flyway, golang-migrate), then file contents.
 FORMATS: dict[str, ModuleType] = {
-    m.NAME: m for m in (flyway, golang_migrate, goose, dbmate, yoyo)
+    m.NAME: m for m in (flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo)
 }
-ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate"}
+ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
+           "sql_migrate": "sql-migrate"}
 
 
 def module(name: str) -> ModuleType:
@@ -48,5 +49,14 @@ def load_folder(directory: Path, format: str) -> tuple[str, list[Migration]] | N
     elif ALIASES.get(format, format) not in FORMATS:
         return None
     mod = module(format)
-    migrations: list[Migration] = mod.load(directory, sql_files(directory))
+    names = sql_files(directory)
+    migrations: list[Migration] = mod.load(directory, names)
+    sql = [n for n in names if n.endswith(".sql")]
+    if not migrations and sql:
+        # Every tool ignores files it does not name so; none at all is a format mistaken.
+        raise ConfigError(
+            f"migrations_format = {format!r} reads none of the {len(sql)} .sql file(s) in"
+            f" {directory} (such as {sql[0]}); is the folder written for {mod.NAME}?"
+            f" (\"auto\" detects the format)"
+        )
     return mod.NAME, migrations

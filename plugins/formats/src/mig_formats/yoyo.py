@@ -20,6 +20,8 @@ from mig import Migration, MigrationFileError
 from .common import make_migration, read_text
 
 NAME = "yoyo"
+#: How a yoyo file says it runs outside a transaction (for mig's error messages).
+TRANSACTIONAL_HINT = "add '-- transactional: false' to the file's leading comments"
 ROLLBACK = ".rollback.sql"
 # yoyo's directives: "-- name: value" among the comment lines before the first statement.
 _DIRECTIVE = re.compile(r"\s*--\s*(transactional|depends)\s*:\s*(.*)")
@@ -111,6 +113,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
         out.append(make_migration(
             id=i, version=versions[i], name=i, path=path, up=up, down=down, fmt=NAME,
             down_line=1 if rollback.is_file() else 0, transactional=transactional,
-            dependencies=depends, metadata={"yoyo_hash": migration_hash(i)},
+            dependencies=depends,
+            metadata={"yoyo_hash": migration_hash(i), "transactional_hint": TRANSACTIONAL_HINT},
         ))
     return out

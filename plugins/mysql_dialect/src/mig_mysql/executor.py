@@ -7,17 +7,25 @@ of :class:`mig.StatementFailed` says how many statements had committed.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
 from mig.executor import StatementExecutor, first_word_pattern
 
+if TYPE_CHECKING:
+    from mig.models import Migration, Statement
+    from mig.protocols import Dialect
+
+_COMMENTS = r"(?:\s|(?:--|\#)[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*"  # MySQL has # comments too
 # A statement that would end or restart a transaction the engine opened, after any leading
 # comments: BEGIN (but not a BEGIN NOT ATOMIC block), START TRANSACTION, COMMIT, ROLLBACK
 # (not ROLLBACK TO a savepoint).
 _TRANSACTION_CONTROL = first_word_pattern(
     r"BEGIN(?!\s+NOT\s+ATOMIC\b)|START\s+TRANSACTION|COMMIT|ROLLBACK(?!\s+(?:WORK\s+)?TO\b)",
-    comments=r"(?:\s|(?:--|\#)[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*",  # MySQL has # comments too
+    comments=_COMMENTS,
 )
+_USE = first_word_pattern("USE", comments=_COMMENTS)
 REFUSED = "transaction control statements are not allowed inside the engine's transaction"
 
 
@@ -32,6 +40,33 @@ class MySQLExecutor(StatementExecutor):
         import pymysql
 
         return (pymysql.MySQLError,)
+
+    def execute(
+        self,
+        dialect: Dialect,
+        statements: Sequence[Statement],
+        migration: Migration,
+        direction: str,
+    ) -> None:
+        """Run the statements; a migration that switches database (``USE other``) is switched
+        back afterwards, as a client session would not be: mig's own tables, and the next
+        migration's unqualified names, are in the database mig connected to."""
+        saved = None
+        if any(_USE.match(s.sql) for s in statements):
+            saved = dialect.query("SELECT DATABASE()")[0][0]
+        if saved is None:  # no USE, or no database to go back to
+            super().execute(dialect, statements, migration, direction)
+            return
+        from .dialect import quote_ident
+
+        restore = f"USE {quote_ident(saved)}"
+        try:
+            super().execute(dialect, statements, migration, direction)
+        except Exception:
+            with suppress(*self.driver_errors()):
+                dialect.execute(restore)
+            raise
+        dialect.execute(restore)
 
     def describe(self, exc: BaseException) -> str:
         return describe(exc)

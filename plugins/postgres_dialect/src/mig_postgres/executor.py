@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Sequence
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any
 
-from mig.executor import StatementExecutor, first_word_pattern
+from mig.executor import TRANSACTIONAL_HINT, StatementExecutor, first_word_pattern
+
+if TYPE_CHECKING:
+    from mig.models import Migration, Statement
+    from mig.protocols import Dialect
 
 # A statement that would end or restart the engine's transaction, after any leading comments:
 # BEGIN, START TRANSACTION, COMMIT, END, ABORT, ROLLBACK (not ROLLBACK TO a savepoint).
@@ -12,6 +19,11 @@ _TRANSACTION_CONTROL = first_word_pattern(
     r"BEGIN|START\s+TRANSACTION|COMMIT|END|ABORT|ROLLBACK(?!\s+(?:TRANSACTION\s+|WORK\s+)?TO\b)"
 )
 REFUSED = StatementExecutor.refused
+#: Session settings a migration may change that mig puts back, and what shows a change.
+_SESSION = {
+    "search_path": re.compile(r"search_path", re.IGNORECASE),
+    "role": re.compile(r"\bSET\s+(?:SESSION\s+)?ROLE\b|set_config\s*\(\s*'role'", re.IGNORECASE),
+}
 #: SQLSTATE 25001: the statement cannot run inside a transaction block.
 _ACTIVE_SQL_TRANSACTION = "25001"
 
@@ -27,6 +39,39 @@ class PostgresExecutor(StatementExecutor):
 
         return (psycopg.Error,)
 
+    def execute(
+        self,
+        dialect: Dialect,
+        statements: Sequence[Statement],
+        migration: Migration,
+        direction: str,
+    ) -> None:
+        """Run the statements; session settings mig relies on that a migration changes (a
+        pg_dump file empties ``search_path``, another runs ``SET search_path TO app`` or
+        ``SET ROLE app``) are put back afterwards, as Flyway does: mig's own tables are
+        found through the search_path and written as the role it connected as."""
+        moved = [name for name, changes in _SESSION.items()
+                 if any(changes.search(s.sql) for s in statements)]
+        if not moved:
+            super().execute(dialect, statements, migration, direction)
+            return
+        saved = dialect.query(
+            "SELECT " + ", ".join(f"pg_catalog.current_setting('{n}')" for n in moved)
+        )[0]
+        restore = "SELECT " + ", ".join(
+            f"pg_catalog.set_config('{n}', %s, false)" for n in moved
+        )
+        try:
+            super().execute(dialect, statements, migration, direction)
+        except Exception:
+            # A failed transaction is rolled back, and the settings with it; outside one the
+            # statements that ran stay, so the settings are put back (if the server lets us).
+            if not dialect.in_transaction:
+                with suppress(*self.driver_errors()):
+                    dialect.execute(restore, saved)
+            raise
+        dialect.execute(restore, saved)
+
     def describe(self, exc: BaseException) -> str:
         return describe(exc)
 
@@ -37,5 +82,5 @@ def describe(exc: Any) -> str:
     message = (diag.message_primary if diag is not None else None) or str(exc)
     message = " ".join(message.split()) or type(exc).__name__
     if getattr(exc, "sqlstate", None) == _ACTIVE_SQL_TRANSACTION:
-        message += " (set @transactional: false on this migration)"
+        message += f" (this migration must run outside a transaction: {TRANSACTIONAL_HINT})"
     return message

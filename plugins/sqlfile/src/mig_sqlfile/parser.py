@@ -91,6 +91,13 @@ def parse_migration(path: Path, text: str) -> Migration:
                 raise MigrationFileError("-- DOWN marker before -- UP", path, line)
             down_marker = marker
     if up_marker is None:
+        if _HEADER_LIKE.search(text) is None:  # plain SQL, or another tool's file
+            raise MigrationFileError(
+                "missing -- UP marker: not a mig migration file (one has '-- @name: ...', then"
+                " '-- UP' and '-- DOWN' lines); a folder written for another tool needs"
+                " migrations_format in the configuration",
+                path, 1,
+            )
         raise MigrationFileError("missing -- UP marker", path, _last_line(text))
 
     fields, header_lines, metadata = _parse_header(path, text[: up_marker.start()])

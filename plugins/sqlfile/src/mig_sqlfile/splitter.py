@@ -8,7 +8,12 @@ milliseconds.
 Statements whose body may hold semicolons of its own (``CREATE TRIGGER ... BEGIN ... END``,
 MySQL ``CREATE PROCEDURE/FUNCTION/EVENT`` without ``DELIMITER``, PostgreSQL ``BEGIN ATOMIC``)
 are recognised from their first words and scanned with a second tokenizer that also sees
-``BEGIN``, ``CASE`` and ``END``, so a semicolon only ends them at block depth 0.
+``BEGIN``, ``CASE`` and ``END``, so a semicolon only ends them at block depth 0. A PostgreSQL
+``CREATE RULE ... DO (a; b)`` likewise ends only outside its parentheses.
+
+MySQL files written for the ``mysql`` client may change the delimiter: a ``DELIMITER //`` line
+where a statement would begin makes ``//`` end statements (and ``;`` an ordinary character)
+until ``DELIMITER ;``. The command itself is the client's, never sent to the server.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ _FAMILIES = {
 # CREATE [OR REPLACE] [TEMP] [DEFINER=x] [SQL SECURITY y] [CONSTRAINT|AGGREGATE] TRIGGER ...
 _BLOCK_CREATE = re.compile(
     r"CREATE\s+(?:(?:OR\s+REPLACE|TEMP|TEMPORARY|CONSTRAINT|AGGREGATE|DEFINER\s*=\s*\S+"
-    r"|SQL\s+SECURITY\s+\w+)\s+)*(?:TRIGGER|PROCEDURE|FUNCTION|EVENT)(?![\w$])",
+    r"|SQL\s+SECURITY\s+\w+)\s+)*(?:TRIGGER|PROCEDURE|FUNCTION|EVENT|(?P<rule>RULE))(?![\w$])",
     re.IGNORECASE,
 )
 _NON_SPACE = re.compile(r"\S")
+# The mysql client's command, recognised where a statement would begin: its argument is the
+# first word after it, the rest of the line is ignored.
+_DELIMITER = re.compile(r"DELIMITER(?!\w)[^\S\n]*(\S+)?[^\n]*", re.IGNORECASE)
 _NESTED_COMMENT = re.compile(r"/\*|\*/")
 
 _WORD = r"[\w$]"
@@ -59,15 +67,17 @@ class _Rules:
     executable_comments: bool
 
 
-def _tokenizer(family: str, keywords: bool) -> re.Pattern[str]:
+def _tokenizer(family: str, keywords: bool, delimiter: str = ";") -> re.Pattern[str]:
     """One alternative per token, each starting with a literal character and ending with an
     empty group that names it (``match.lastgroup``). Starting every alternative with a
-    literal lets the regex engine skip plain SQL in C, looking for those characters only."""
+    literal lets the regex engine skip plain SQL in C, looking for those characters only.
+    ``delimiter`` is what ends a statement (first, so that it wins over a comment or quote
+    that starts with the same character)."""
     backslash = family == "mysql"
     # A token comes whole (``string``) or, when the whole form cannot match, as a bare
     # opening (``bad_string``): that one is unterminated.
     parts = [
-        r";(?P<semi>)",
+        re.escape(delimiter) + "(?P<semi>)",
         _quoted("'", backslash) + "(?P<string>)",
         _quoted('"', backslash) + "(?P<ident>)",
     ]
@@ -102,6 +112,7 @@ def _tokenizer(family: str, keywords: bool) -> re.Pattern[str]:
             rf"(?<![\w$.])(?:BEGIN|CASE|END(?:\s+(?:IF|LOOP|WHILE|REPEAT|CASE)(?!{_WORD}))?)"
             rf"(?!{_WORD})(?P<keyword>)"
         )
+        parts += [r"\((?P<open_paren>)", r"\)(?P<close_paren>)"]
         flags |= re.IGNORECASE
     return re.compile("|".join(parts), flags)
 
@@ -114,6 +125,12 @@ def _rules(family: str) -> _Rules:
         e_strings=family == "postgresql",
         executable_comments=family == "mysql",
     )
+
+
+@cache
+def _delimited(family: str, delimiter: str) -> re.Pattern[str]:
+    """The tokenizer of ``family`` while a ``DELIMITER`` command has set ``delimiter``."""
+    return _tokenizer(family, keywords=False, delimiter=delimiter)
 
 
 _COMMENTS = {"line_comment", "hash", "block_comment", "nested_comment"}
@@ -141,7 +158,8 @@ def split_sql(
     ``path`` that ``sql`` starts on; each statement's line is the one of its first character
     that is neither blank nor inside a comment. Comment-only text yields no statement.
     """
-    rules = _rules(_FAMILIES.get(dialect.lower(), "sqlite"))
+    family = _FAMILIES.get(dialect.lower(), "sqlite")
+    rules = _rules(family)
     statements: list[Statement] = []
     # Line numbers are counted incrementally: positions asked for only grow.
     counted_pos = 0
@@ -161,8 +179,11 @@ def split_sql(
     end = len(sql)
     pos = 0
     start = -1  # where the current statement's code begins; -1 before its first code
-    tokenizer = rules.plain
+    plain = tokenizer = rules.plain  # plain: the tokenizer a new statement starts with
+    delimiting = family == "mysql"  # whether DELIMITER lines are the client's command
+    custom = False  # whether a DELIMITER other than ";" is in force
     openers: list[tuple[str, int]] = []  # BEGIN/CASE blocks open in a block statement
+    parens = False  # whether parentheses are openers too (a rule's actions)
 
     def finish(stop: int, gap_from: int) -> None:
         # Comments between the statement's last code and its end are not part of it.
@@ -180,9 +201,22 @@ def split_sql(
             code = _NON_SPACE.search(sql, pos, found)
             if code is not None:
                 start = code.start()
-                if _BLOCK_CREATE.match(sql, start):
+                command = _DELIMITER.match(sql, start) if delimiting else None
+                if command is not None:
+                    delimiter = command.group(1)
+                    if delimiter is None:
+                        raise MigrationFileError(
+                            "DELIMITER must be followed by a delimiter", path, line_at(start)
+                        )
+                    custom = delimiter != ";"
+                    plain = tokenizer = _delimited(family, delimiter) if custom else rules.plain
+                    pos, start = command.end(), -1
+                    continue
+                block = None if custom else _BLOCK_CREATE.match(sql, start)
+                if block is not None:
                     # Rescan from its first word with the tokenizer that sees BEGIN/END.
                     tokenizer = rules.block
+                    parens = block.group("rule") is not None
                     pos = start
                     continue
         if match is None:
@@ -196,7 +230,7 @@ def split_sql(
             if start >= 0:
                 finish(found, gap_from)
             start = tail = -1
-            tokenizer = rules.plain
+            tokenizer = plain
             continue
         if kind == "nested_comment":
             pos = _close_nested_comment(sql, pos)
@@ -229,12 +263,18 @@ def split_sql(
             elif openers and (word == "END" or word.endswith("CASE")):
                 openers.pop()
             # END IF / END LOOP / END WHILE / END REPEAT close what was never counted.
+        elif kind == "open_paren":
+            if parens:
+                openers.append(("(", found))
+        elif kind == "close_paren":
+            if parens and openers and openers[-1][0] == "(":
+                openers.pop()
         elif start < 0:
             start = found  # a statement that begins with a string, quoted name or /*! */
 
     if openers:
         word, opened = openers[0]
-        raise fail(f"{word} ... END block", opened)
+        raise fail("parenthesis" if word == "(" else f"{word} ... END block", opened)
     if start >= 0:
         finish(end, pos)
     return statements
