@@ -236,3 +236,19 @@ def test_non_transactional_failure_is_restored_from_its_backup(mig_project: Proj
     status = json.loads(mig_project.ok("status", "--json"))
     assert status["applied"] == ["001_a"] and status["needs_attention"] == []
     assert mig_project.run("check").code == 0
+
+
+def test_status_of_a_failure_without_a_message_says_so(mig_project: Project) -> None:
+    """A failed row with no error text (written by a process that died, or by another tool)
+    reads as such in `mig status`, not as "None"."""
+    import sqlite3
+
+    mig_project.write_migration("001_bad", "INSERT INTO nowhere VALUES (1);", "SELECT 1;")
+    assert mig_project.run("up")[0] == 1
+    with sqlite3.connect(mig_project.db_path) as conn:
+        conn.execute("UPDATE mig_migration_executions SET error_message = NULL"
+                     " WHERE status = 'FAILED'")
+    conn.close()
+    code, out, err = mig_project.run("status")
+    assert "001_bad: (no error message was recorded)" in out, out + err
+    assert "None" not in out

@@ -47,7 +47,8 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         ("baselined (recorded as applied by `mig baseline`; mig did not run them)",
          [e.migration_id for e in st.baselined]),
         ("out of order (older than the newest applied)", [m.id for m in st.out_of_order]),
-        ("failed", [f"{e.migration_id}: {e.error_message}" for e in st.failed]),
+        ("failed", [f"{e.migration_id}: {e.error_message or '(no error message was recorded)'}"
+                    for e in st.failed]),
         ("DRIFT (edited after being applied)", [m.id for m in st.drift]),
         ("applied but missing from the folder", [e.migration_id for e in st.missing]),
         ("NEEDS ATTENTION (failed outside a transaction, not restored)",
