@@ -471,6 +471,27 @@ def test_flyway_changed_repeatable_stays_pending(mig_project: Project) -> None:
     assert ids_of(status(mig_project)["pending"]) == ["R__names"]
 
 
+def test_flyway_versions_are_shown_as_flyway_names_them(mig_project: Project) -> None:
+    """Dotted versions order as big numbers; people see ``1.1``, and a repeatable (which has
+    no version in Flyway) leaves the version at the newest versioned migration."""
+    write(mig_project.migrations_dir, {
+        "V1__init.sql": "CREATE TABLE a (id INTEGER PRIMARY KEY);\n",
+        "V1_1__add_b.sql": "ALTER TABLE a ADD COLUMN b TEXT;\n",
+        "U1_1__add_b.sql": "ALTER TABLE a DROP COLUMN b;\n",
+        "V2__c.sql": "CREATE TABLE c (id INTEGER);\n",
+        "U2__c.sql": "DROP TABLE c;\n",
+        "R__view.sql": "CREATE VIEW v AS SELECT id FROM a;\n",
+    })
+    mig_project.write_config(migrations_format="flyway", backup="full")
+    assert "database is at version 2\n" in mig_project.ok("up")
+    assert "current version: 2\n" in mig_project.ok("status")
+    mig_project.ok("down", "--steps", "2", "--yes")  # the repeatable by its backup
+    assert "current version: 1.1\n" in mig_project.ok("status")
+    assert mig_project.applied() == ["V1__init", "V1_1__add_b"]
+    raw = json.loads(mig_project.ok("status", "--json"))["current_version"]
+    assert raw != "1.1" and int(raw) > 10**12  # the ledger keeps the number it orders as
+
+
 @pytest.mark.parametrize("tool", ["flyway", "goose", "yoyo", "dbmate", "golang-migrate"])
 def test_convert_writes_mig_files_and_adopts_their_ids(mig_project: Project, tool: str) -> None:
     files, ids = FOLDERS[tool]

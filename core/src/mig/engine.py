@@ -23,7 +23,7 @@ from .errors import (
     UnknownTargetError,
 )
 from .ledger import Ledger, new_id
-from .loader import Catalog
+from .loader import MIG_FORMAT, Catalog
 from .models import (
     BackupInfo,
     BackupType,
@@ -238,6 +238,29 @@ class MigrationEngine:
     def get_current_version(self) -> str | None:
         ledger = self.db.reader()
         return ledger.current_version() if ledger else None
+
+    def shown_version(self) -> str | None:
+        """The database's version as its migration files name it, for people: the ledger's
+        (:meth:`get_current_version`), except for a folder read in another tool's format
+        whose migrations carry a ``version_label`` (Flyway's ``1.1``, which orders as a big
+        number; empty for a repeatable, which has no version): then the label of the newest
+        applied migration that has one."""
+        version = self.get_current_version()
+        if version is None or self.config.migrations_format == MIG_FORMAT:
+            return version
+        try:
+            labels = {m.id: m.metadata.get("version_label") for m in self.migrations()}
+        except MigError:  # a bad file: the ledger's version still says where the database is
+            return version
+        if all(label is None for label in labels.values()):
+            return version
+        for ex in sorted(self.applied_executions(), key=lambda e: int(e.version), reverse=True):
+            label = labels.get(ex.migration_id)
+            if label is None:
+                return ex.version
+            if label:
+                return label
+        return None
 
     def get_pending_migrations(self) -> list[Migration]:
         return self.status().pending

@@ -40,7 +40,7 @@ def baseline(
     for ex in done:
         typer.echo(f"{'baselined':<12} {ex.migration_id} (execution {ex.execution_id})")
     typer.echo(f"baselined {len(done)} migration(s); database is at version"
-               f" {eng.get_current_version() or '(none)'}")
+               f" {eng.shown_version() or '(none)'}")
 
 
 @app.command()

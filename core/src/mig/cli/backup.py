@@ -106,7 +106,7 @@ def restore(
     ask("Replace the database with this backup?", yes)
     record = eng.restore_backup(manifest.info.backup_id, confirm=True)
     typer.echo(f"restored {manifest.info.backup_id} (execution {record.execution_id});"
-               f" database is at version {eng.get_current_version() or '(none)'}")
+               f" database is at version {eng.shown_version() or '(none)'}")
 
 
 @backup_app.command("prune")

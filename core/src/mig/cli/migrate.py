@@ -36,7 +36,7 @@ def status(as_json: bool = typer.Option(False, "--json", help="Machine-readable 
         print_json({"database": eng.dialect.display_url(), **st.to_dict()})
         return
     typer.echo(f"database:        {eng.dialect.display_url()}")
-    typer.echo(f"current version: {st.current_version or '(none)'}")
+    typer.echo(f"current version: {eng.shown_version() or '(none)'}")
     typer.echo(
         f"applied: {paint(str(len(st.applied)), 'green')}   "
         f"pending: {paint(str(len(st.pending)), 'yellow' if st.pending else None)}   "
@@ -414,11 +414,11 @@ def _finish(eng: MigrationEngine, executions: list[MigrationExecution], command:
                    f"{_aftermath(ex, command, atomic, progress.first)}", err=True)
         raise typer.Exit(1)
     if not quiet:
+        shown = eng.shown_version() or "(none)"
         if executions:
-            typer.echo(f"{verb} {len(executions)} migration(s); "
-                       f"database is at version {version or '(none)'}")
+            typer.echo(f"{verb} {len(executions)} migration(s); database is at version {shown}")
         else:
-            typer.echo(f"nothing to do; database is at version {version or '(none)'}")
+            typer.echo(f"nothing to do; database is at version {shown}")
 
 
 def _aftermath(ex: MigrationExecution, command: str, atomic: bool, first: str | None) -> str:

@@ -164,7 +164,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
     highest = max(map(encode, versioned), default=0)
     repeatable_base = max(REPEATABLE_BASE, 10 ** len(str(highest)))
     out = []
-    for key, (n, _version, description) in versioned.items():
+    for key, (n, version, description) in versioned.items():
         path = directory / n
         up = read_text(path)
         down = read_text(directory / undo[key]) if key in undo else ""
@@ -174,7 +174,10 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             down_line=1 if key in undo else 0,
             transactional=_in_transaction(directory, n, up)
             and (key not in undo or _in_transaction(directory, undo[key], down)),
+            # version_label: how `mig status` and friends show the version (Flyway's 1.1,
+            # not the number it orders as); repeatables have none
             metadata={"flyway_version": ".".join(map(str, key)), "flyway_type": "versioned",
+                      "version_label": version.replace("_", "."),
                       "undo_file": undo.get(key, ""), "transactional_hint": _hint(n)},
         ))
     for i, (description, n) in enumerate(sorted(repeatable)):
@@ -185,6 +188,7 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             path=path, up=up, down="", fmt=NAME, reversible=False,
             transactional=_in_transaction(directory, n, up),
             metadata={"flyway_type": "repeatable", "flyway_description": description,
+                      "version_label": "",
                       "transactional_hint": _hint(n)},
         ))
     return out
