@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from contextlib import suppress
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import StatementFailed
 from .protocols import Executor
@@ -52,12 +53,37 @@ class StatementExecutor(Executor):
         """The database's message for a failed statement, on one line."""
         return " ".join(str(exc).split()) or type(exc).__name__
 
+    def session_reset(
+        self, dialect: Dialect, statements: Sequence[Statement]
+    ) -> tuple[str, Sequence[Any]] | None:
+        """The statement and parameters that put back what ``statements`` change in the
+        session and mig relies on (PostgreSQL's search_path or role, MySQL's current
+        database), read before they run; None, the default: nothing to put back."""
+        return None
+
     def execute(
         self,
         dialect: Dialect,
         statements: Sequence[Statement],
         migration: Migration,
         direction: str,
+    ) -> None:
+        """Run the statements, then put back the session settings they moved
+        (:meth:`session_reset`): after a failure too where their effect stays (outside a
+        transaction; a failed transaction takes it with it), ignoring the driver's errors."""
+        reset = self.session_reset(dialect, statements)
+        try:
+            self._run(dialect, statements, migration)
+        except Exception:
+            if reset is not None and not dialect.in_transaction:
+                with suppress(*self.driver_errors()):
+                    dialect.execute(*reset)
+            raise
+        if reset is not None:
+            dialect.execute(*reset)
+
+    def _run(
+        self, dialect: Dialect, statements: Sequence[Statement], migration: Migration
     ) -> None:
         # Only a transaction the engine opened is protected: a `@transactional: false`
         # migration may run its own BEGIN ... COMMIT, so outside one each statement after

@@ -8,13 +8,12 @@ of :class:`mig.StatementFailed` says how many statements had committed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from mig.executor import StatementExecutor, first_word_pattern
 
 if TYPE_CHECKING:
-    from mig.models import Migration, Statement
+    from mig.models import Statement
     from mig.protocols import Dialect
 
 _COMMENTS = r"(?:\s|(?:--|\#)[^\n]*(?:\n|\Z)|/\*.*?(?:\*/|\Z))*"  # MySQL has # comments too
@@ -41,32 +40,21 @@ class MySQLExecutor(StatementExecutor):
 
         return (pymysql.MySQLError,)
 
-    def execute(
-        self,
-        dialect: Dialect,
-        statements: Sequence[Statement],
-        migration: Migration,
-        direction: str,
-    ) -> None:
-        """Run the statements; a migration that switches database (``USE other``) is switched
-        back afterwards, as a client session would not be: mig's own tables, and the next
-        migration's unqualified names, are in the database mig connected to."""
-        saved = None
-        if any(_USE.match(s.sql) for s in statements):
-            saved = dialect.query("SELECT DATABASE()")[0][0]
-        if saved is None:  # no USE, or no database to go back to
-            super().execute(dialect, statements, migration, direction)
-            return
+    def session_reset(
+        self, dialect: Dialect, statements: Sequence[Statement]
+    ) -> tuple[str, Sequence[Any]] | None:
+        """A migration that switches database (``USE other``) is switched back afterwards, as
+        a client session would not be: mig's own tables, and the next migration's unqualified
+        names, are in the database mig connected to. (MySQL migrations run outside a
+        transaction, so a failed one is switched back too.)"""
+        if not any(_USE.match(s.sql) for s in statements):
+            return None
+        saved = dialect.query("SELECT DATABASE()")[0][0]
+        if saved is None:  # no database to go back to
+            return None
         from .dialect import quote_ident
 
-        restore = f"USE {quote_ident(saved)}"
-        try:
-            super().execute(dialect, statements, migration, direction)
-        except Exception:
-            with suppress(*self.driver_errors()):
-                dialect.execute(restore)
-            raise
-        dialect.execute(restore)
+        return f"USE {quote_ident(saved)}", ()
 
     def describe(self, exc: BaseException) -> str:
         return describe(exc)

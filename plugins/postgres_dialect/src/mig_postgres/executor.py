@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
 from mig.executor import TRANSACTIONAL_HINT, StatementExecutor, first_word_pattern
 
 if TYPE_CHECKING:
-    from mig.models import Migration, Statement
+    from mig.models import Statement
     from mig.protocols import Dialect
 
 # A statement that would end or restart the engine's transaction, after any leading comments:
@@ -39,38 +38,23 @@ class PostgresExecutor(StatementExecutor):
 
         return (psycopg.Error,)
 
-    def execute(
-        self,
-        dialect: Dialect,
-        statements: Sequence[Statement],
-        migration: Migration,
-        direction: str,
-    ) -> None:
-        """Run the statements; session settings mig relies on that a migration changes (a
-        pg_dump file empties ``search_path``, another runs ``SET search_path TO app`` or
-        ``SET ROLE app``) are put back afterwards, as Flyway does: mig's own tables are
-        found through the search_path and written as the role it connected as."""
+    def session_reset(
+        self, dialect: Dialect, statements: Sequence[Statement]
+    ) -> tuple[str, Sequence[Any]] | None:
+        """The session settings mig relies on that the statements change (a pg_dump file
+        empties ``search_path``, another runs ``SET search_path TO app`` or ``SET ROLE app``)
+        are put back afterwards, as Flyway does: mig's own tables are found through the
+        search_path and written as the role it connected as."""
         moved = [name for name, changes in _SESSION.items()
                  if any(changes.search(s.sql) for s in statements)]
         if not moved:
-            super().execute(dialect, statements, migration, direction)
-            return
+            return None
         saved = dialect.query(
             "SELECT " + ", ".join(f"pg_catalog.current_setting('{n}')" for n in moved)
         )[0]
-        restore = "SELECT " + ", ".join(
+        return "SELECT " + ", ".join(
             f"pg_catalog.set_config('{n}', %s, false)" for n in moved
-        )
-        try:
-            super().execute(dialect, statements, migration, direction)
-        except Exception:
-            # A failed transaction is rolled back, and the settings with it; outside one the
-            # statements that ran stay, so the settings are put back (if the server lets us).
-            if not dialect.in_transaction:
-                with suppress(*self.driver_errors()):
-                    dialect.execute(restore, saved)
-            raise
-        dialect.execute(restore, saved)
+        ), saved
 
     def describe(self, exc: BaseException) -> str:
         return describe(exc)
