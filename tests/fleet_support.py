@@ -91,3 +91,32 @@ def assert_a_rerun_retries_only(root: Path, dbs: list[Path], broken: str,
     assert code == 1
     assert [t["target"] for t in json.loads(out)["targets"] if t["executions"]] == [broken]
     assert all(max(applies(db).values()) == 1 for db in dbs)
+
+
+#: Rows of busy work per migration in the ^C tests: 0.2 s a migration, so the interrupt lands
+#: long before a third target could start, even on a loaded machine (at 4 ms a migration all
+#: six targets sometimes finished first).
+SLOW = 1_000_000
+
+
+def wait_until_running(dbs: list[Path], timeout: float = 60) -> None:
+    """Until one of the first two targets (those a -j 2 fleet starts with) has applied a
+    migration."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(sqlite3.Error):
+            if sum(applies(dbs[0]).values()) + sum(applies(dbs[1]).values()):
+                return
+        time.sleep(0.02)
+
+
+def assert_interrupted_between_targets(code: int, out: str, err: str, dbs: list[Path],
+                                       migrations: int) -> None:
+    """A ^C'd fleet: exit 1, the rest skipped, and every target whole or untouched, some of
+    each."""
+    assert code == 1, err
+    assert "skipped" in out and "interrupted" in out
+    done = [sum(applies(db).values()) for db in dbs]
+    assert set(done) <= {0, migrations} and 0 < done.count(migrations) < len(dbs), done

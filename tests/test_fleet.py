@@ -13,12 +13,15 @@ from typing import Any
 
 import pytest
 from fleet_support import (
+    SLOW,
     applies,
     assert_a_rerun_retries_only,
+    assert_interrupted_between_targets,
     break_target,
     make_fleet,
     mig,
     statuses,
+    wait_until_running,
 )
 from mig import fleet as fleet_module
 from mig import hookimpl
@@ -290,23 +293,12 @@ def test_live_view_on_a_terminal(tmp_path: Path) -> None:
 
 def test_ctrl_c_lets_running_targets_finish_and_starts_no_more(tmp_path: Path) -> None:
     import signal
-    import time
 
-    # 0.2 s a migration: the ^C lands long before a third target could start, even on a
-    # loaded machine (at 4 ms a migration all six sometimes finished first)
-    dbs = make_fleet(tmp_path, 6, 5, slow=1_000_000)
+    dbs = make_fleet(tmp_path, 6, 5, slow=SLOW)
     proc = subprocess.Popen([sys.executable, "-m", "mig", "--targets", "all", "-j", "2", "up"],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.Error):
-            if sum(applies(dbs[0]).values()) + sum(applies(dbs[1]).values()):
-                break
-        time.sleep(0.02)
+    wait_until_running(dbs)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, err
-    assert "skipped" in out and "interrupted" in out
-    done = [sum(applies(db).values()) for db in dbs]
-    assert set(done) <= {0, 5} and 0 < done.count(5) < 6, done  # whole targets, or untouched
+    assert_interrupted_between_targets(proc.returncode, out, err, dbs, 5)

@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from fleet_support import (
+    SLOW,
     applies,
     assert_a_rerun_retries_only,
+    assert_interrupted_between_targets,
     break_target,
     make_fleet,
     mig,
     statuses,
+    wait_until_running,
 )
 from mig.config import load_config
 from mig.fleet import Event, ProcessRunner, jobs_for, make_runner, run_fleet, select
@@ -100,21 +100,13 @@ def test_a_killed_worker_fails_its_target_only(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_on_the_terminal_lets_running_targets_finish(tmp_path: Path) -> None:
-    dbs = make_fleet(tmp_path, 6, 5, slow=20000)
+    dbs = make_fleet(tmp_path, 6, 5, slow=SLOW)
     # Its own process group, as a terminal's foreground job: Ctrl-C reaches the workers too.
     proc = subprocess.Popen([sys.executable, "-m", "mig", "--targets", "all", "--runner",
                              "processes", "-j", "2", "up"], cwd=tmp_path, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        with contextlib.suppress(sqlite3.Error):
-            if sum(applies(dbs[0]).values()) + sum(applies(dbs[1]).values()):
-                break
-        time.sleep(0.02)
+    wait_until_running(dbs)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1, err
-    assert "skipped" in out and "interrupted" in out
-    done = [sum(applies(db).values()) for db in dbs]
-    assert set(done) <= {0, 5} and 0 < done.count(5) < 6, done  # whole targets, or untouched
+    assert_interrupted_between_targets(proc.returncode, out, err, dbs, 5)
