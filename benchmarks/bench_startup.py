@@ -2,6 +2,8 @@
 
 Times `mig --help` (whole command, wall clock, median of 20 runs; answered from the help
 cache of mig.launcher), the same without the cache, `mig status -h` (typer, no plugins),
+`mig status` in a new `mig init` + `mig up` project (the engine and every plugin: what each command
+pays before its own work), the same with `MIG_NO_CACHE=1` (no cached entry points),
 `yoyo --help` and `alembic --help` from the benchmark's venv, and `python -c pass` on mig's
 interpreter as the floor. Then prints the 10 imports with the largest cumulative time from
 `python -X importtime` for `mig --help`, so an import that creeps in is visible.
@@ -20,6 +22,7 @@ from _common import (
     ensure_venv,
     find_mig,
     fmt_runs,
+    fresh_run_dir,
     interpreter_of,
     median,
     print_table,
@@ -55,7 +58,12 @@ def main() -> None:
     commands = [("python -c pass (floor)", [python, "-c", "pass"]), ("mig --help", [mig, "--help"]),
                 # the help cache turned off: what the first `mig --help` after an install costs
                 ("mig --help, no cache", ["env", "MIG_NO_CACHE=1", mig, "--help"]),
-                ("mig status -h", [mig, "status", "-h"])]
+                ("mig status -h", [mig, "status", "-h"]),
+                ("mig status, empty project", [mig, "status"]),
+                ("mig status, no cache", ["env", "MIG_NO_CACHE=1", mig, "status"])]
+    project = fresh_run_dir("startup")
+    timed([mig, "init"], cwd=project)
+    timed([mig, "up"], cwd=project)
     if not args.no_compare:
         ensure_venv()
         commands += [("yoyo --help", [str(venv_bin("yoyo")), "--help"]),
@@ -63,8 +71,8 @@ def main() -> None:
 
     rows = []
     for label, cmd in commands:
-        timed(cmd)  # warm the page cache and the .pyc files
-        runs = [timed(cmd) for _ in range(args.repeat)]
+        timed(cmd, cwd=project)  # warm the page cache and the .pyc files
+        runs = [timed(cmd, cwd=project) for _ in range(args.repeat)]
         med = median(runs)
         target = f"< {TARGET:g} s" if label == "mig --help" else ""
         met = ("yes" if med < TARGET else "NO") if target else ""

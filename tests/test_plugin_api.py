@@ -4,6 +4,7 @@ unmet plugins are reported by name and never break commands that do not need the
 from __future__ import annotations
 
 import json
+import shutil
 import textwrap
 from pathlib import Path
 
@@ -55,6 +56,25 @@ def test_plugins_json_lists_distribution_version_api_and_hooks(mig_project):
     assert "mig_register_dialects" in sqlite["hooks"]
     assert sqlite["error"] is None
     assert listed["sqlfile"]["hooks"] == ["mig_parse_migration", "mig_parse_split"]
+
+
+def test_a_plugin_installed_or_removed_between_commands_is_seen_at_once(mig_project, site):
+    # Entry points are cached between commands (mig.caches); installing or removing a
+    # distribution changes its site folder, which makes the next command look again.
+    assert "hello" not in plugins_json(mig_project, site)
+    fake_distribution(site, "mig-hello", "hello", "mig_hello", """
+        from mig import hookimpl
+
+        @hookimpl
+        def mig_register_dialects():
+            return []
+    """)
+    listed = plugins_json(mig_project, site)
+    assert listed["hello"]["distribution"] == "mig-hello" and listed["hello"]["error"] is None
+    assert listed["hello"]["hooks"] == ["mig_register_dialects"]
+    shutil.rmtree(site / "mig_hello-1.0.dist-info")
+    assert "hello" not in plugins_json(mig_project, site)
+    assert "sqlite_dialect" in plugins_json(mig_project, site)
 
 
 def test_unimportable_plugin_is_reported_and_others_keep_working(mig_project, site):

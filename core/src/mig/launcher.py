@@ -11,27 +11,27 @@ changes: a folder of ``sys.path`` (installing or removing a package changes its
 site-packages folder), a plugin's module or the file defining one of its commands, mig's own
 command-line modules, a config file that could hold ``[mig.plugins] disable`` (``mig.toml``
 or ``pyproject.toml`` here or in a parent folder, ``MIG_CONFIG``), the terminal's width, or
-``MIG_DISABLE_PLUGIN_AUTOLOAD``. ``MIG_NO_CACHE=1`` turns both caches off. Running a plugin
+``MIG_DISABLE_PLUGIN_AUTOLOAD``. ``MIG_NO_CACHE=1`` turns every cache of :mod:`mig.caches` off.
+Running a plugin
 command never uses them: it loads the plugins.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-import zlib
 from collections.abc import Callable
 from typing import Any
 
-NO_CACHE_ENV = "MIG_NO_CACHE"
+from .caches import enabled, mtime, paths_key, read, write
+
 HELP_ARGS = ((), ("-h",), ("--help",))
 Rows = list[tuple[str, str]]
 
 
 def main() -> None:
     """Run ``mig``: the help from the cache when that is all that was asked, else the CLI."""
-    if tuple(sys.argv[1:]) in HELP_ARGS and _enabled():
+    if tuple(sys.argv[1:]) in HELP_ARGS and enabled():
         text = _cached_help()
         if text is not None:
             sys.stdout.write(text)
@@ -40,27 +40,6 @@ def main() -> None:
     from .cli import main as cli_main
 
     cli_main()
-
-
-def _enabled() -> bool:
-    return os.environ.get(NO_CACHE_ENV, "") not in ("1", "true")
-
-
-def cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "mig")
-
-
-def _cache_file(kind: str) -> str:
-    tag = zlib.crc32(sys.prefix.encode()) & 0xFFFFFFFF
-    return os.path.join(cache_dir(), f"{kind}-{tag:08x}.json")
-
-
-def _mtime(path: str) -> int:
-    try:
-        return os.stat(path).st_mtime_ns
-    except OSError:
-        return -1
 
 
 def _config_files(explicit: str | None) -> list[str]:
@@ -80,50 +59,25 @@ def _config_files(explicit: str | None) -> list[str]:
 
 def _key(explicit: str | None) -> dict[str, Any]:
     return {
-        "prefix": sys.prefix,
-        "paths": [[p, _mtime(p)] for p in sys.path if p],
-        "config": [[p, _mtime(p)] for p in _config_files(explicit)],
+        **paths_key(),
+        "config": [[p, mtime(p)] for p in _config_files(explicit)],
         "autoload": os.environ.get("MIG_DISABLE_PLUGIN_AUTOLOAD", ""),
     }
-
-
-def _read(kind: str, key: dict[str, Any]) -> Any:
-    """The cached value of ``kind`` if its key matches and none of its files changed."""
-    try:
-        with open(_cache_file(kind), encoding="utf-8") as fh:
-            data = json.load(fh)
-        if data["key"] == key and all(_mtime(f) == m for f, m in data["files"]):
-            return data
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return None
-
-
-def _write(kind: str, record: dict[str, Any]) -> None:
-    path = _cache_file(kind)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(record, fh)
-        os.replace(tmp, path)
-    except OSError:  # a read-only home: no cache, the output is still right
-        pass
 
 
 def cached_summaries(load: Callable[[], tuple[Rows, list[str]]], config: str | None) -> Rows:
     """``(name, summary)`` of every plugin command: from the cache while it is fresh, else
     from ``load()`` (which loads the plugins and also returns the files to watch).
     ``config`` is the ``--config`` given, if any."""
-    if not _enabled():
+    if not enabled():
         return load()[0]
     key = _key(config)
-    data = _read("plugin-commands", key)
+    data = read("plugin-commands", key)
     if data is not None:
         return [(str(name), str(text)) for name, text in data["commands"]]
     rows, files = load()
-    _write("plugin-commands", {"key": key, "commands": rows,
-                               "files": [[f, _mtime(f)] for f in sorted(set(files))]})
+    write("plugin-commands", {"key": key, "commands": rows,
+                               "files": [[f, mtime(f)] for f in sorted(set(files))]})
     return rows
 
 
@@ -147,21 +101,21 @@ def _help_key(prog: str) -> dict[str, Any]:
 
 
 def _cached_help() -> str | None:
-    data = _read("help", _help_key(os.path.basename(sys.argv[0])))
+    data = read("help", _help_key(os.path.basename(sys.argv[0])))
     return str(data["text"]) if data is not None else None
 
 
 def remember_help(text: str, prog: str) -> None:
     """Keep the root help the CLI just printed, for the next ``mig --help``; it goes stale
     with the plugin commands it lists and with mig's own command-line modules."""
-    if not _enabled():
+    if not enabled():
         return
     from pathlib import Path
 
     cli = Path(__file__).parent / "cli"
     files = [str(p) for p in cli.glob("*.py")] + [str(Path(__file__).parent / "__init__.py")]
-    plugins = _read("plugin-commands", _key(None))
+    plugins = read("plugin-commands", _key(None))
     if plugins is not None:
         files += [f for f, _ in plugins["files"]]
-    _write("help", {"key": _help_key(prog), "text": text,
-                    "files": [[f, _mtime(f)] for f in sorted(set(files))]})
+    write("help", {"key": _help_key(prog), "text": text,
+                    "files": [[f, mtime(f)] for f in sorted(set(files))]})

@@ -71,21 +71,16 @@ class Plugins:
         return self
 
     def _load_entry_points(self) -> None:
-        from importlib.metadata import entry_points
+        from .caches import entry_points
 
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
-            if ep.name in self.disabled or self.pm.get_plugin(ep.name) is not None:
+        for name, value, dist, version in entry_points(ENTRY_POINT_GROUP):
+            if name in self.disabled or self.pm.get_plugin(name) is not None:
                 continue
-            dist = getattr(ep, "dist", None)
-            info = PluginInfo(
-                name=ep.name,
-                distribution=dist.name if dist else None,
-                version=dist.version if dist else None,
-            )
-            self.infos[ep.name] = info
+            info = PluginInfo(name=name, distribution=dist, version=version)
+            self.infos[name] = info
             try:
-                plugin = ep.load()
-                self.register(plugin, name=ep.name, info=info)
+                plugin = _load_object(value)
+                self.register(plugin, name=name, info=info)
             except PluginError as exc:  # a broken plugin must not break unrelated commands
                 info.error = str(exc)
             except Exception as exc:
@@ -337,3 +332,15 @@ class Plugins:
 
     def run_finished(self, ctx: Context, executions: list[MigrationExecution]) -> None:
         self.hook.mig_run_finished(ctx=ctx, executions=executions)
+
+
+def _load_object(value: str) -> Any:
+    """The object an entry point's ``module:attr.attr`` value names (what
+    ``EntryPoint.load`` does, without importing :mod:`importlib.metadata`)."""
+    import importlib
+
+    module, _, attrs = value.partition("[")[0].partition(":")
+    found: Any = importlib.import_module(module.strip())
+    for attr in filter(None, attrs.strip().split(".")):
+        found = getattr(found, attr)
+    return found

@@ -5,6 +5,31 @@ functions that need them, not with the package."""
 
 from __future__ import annotations
 
-from .api import diff_live, diff_urls, migration_text, new_migration
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["diff_live", "diff_urls", "migration_text", "new_migration"]
+if TYPE_CHECKING:
+    from .api import diff_live, diff_urls, migration_text, new_migration
+
+# Imported on first use: the plugin's entry module imports this package with every command.
+_FROM = {
+    "diff_live": "api",
+    "diff_urls": "api",
+    "migration_text": "api",
+    "new_migration": "api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+
+
+__all__ = [
+    "diff_live",
+    "diff_urls",
+    "migration_text",
+    "new_migration",
+]

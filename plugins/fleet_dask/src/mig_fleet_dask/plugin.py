@@ -7,11 +7,11 @@ from typing import Any
 
 from mig import hookimpl
 
-from .runner import DaskRunner
-
 MIG_API_VERSION = 1
 
 
 @hookimpl
 def mig_register_fleet_runners() -> list[Any]:
+    from .runner import DaskRunner
+
     return [DaskRunner]

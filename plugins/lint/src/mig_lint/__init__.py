@@ -6,17 +6,45 @@ for the protocol). Importing this package does not import sqlglot.
 
 from __future__ import annotations
 
-from .model import (
-    BaseRule,
-    Finding,
-    LintContext,
-    ParsedMigration,
-    ParsedStatement,
-    Rule,
-    Severity,
-)
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .model import (
+        BaseRule,
+        Finding,
+        LintContext,
+        ParsedMigration,
+        ParsedStatement,
+        Rule,
+        Severity,
+    )
+
+# Imported on first use: the plugin's entry module imports this package with every command.
+_FROM = {
+    "BaseRule": "model",
+    "Finding": "model",
+    "LintContext": "model",
+    "ParsedMigration": "model",
+    "ParsedStatement": "model",
+    "Rule": "model",
+    "Severity": "model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+
 
 __all__ = [
-    "BaseRule", "Finding", "LintContext", "ParsedMigration", "ParsedStatement", "Rule",
+    "BaseRule",
+    "Finding",
+    "LintContext",
+    "ParsedMigration",
+    "ParsedStatement",
+    "Rule",
     "Severity",
 ]

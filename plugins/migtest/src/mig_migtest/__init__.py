@@ -6,7 +6,32 @@ Other plugins call :func:`run_roundtrip` with a :class:`mig.config.Config` and g
 
 from __future__ import annotations
 
-from .report import Finding, Kind, Report
-from .roundtrip import run_roundtrip
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Finding", "Kind", "Report", "run_roundtrip"]
+if TYPE_CHECKING:
+    from .report import Finding, Kind, Report
+    from .roundtrip import run_roundtrip
+
+# Imported on first use: the plugin's entry module imports this package with every command.
+_FROM = {
+    "Finding": "report",
+    "Kind": "report",
+    "Report": "report",
+    "run_roundtrip": "roundtrip",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+
+
+__all__ = [
+    "Finding",
+    "Kind",
+    "Report",
+    "run_roundtrip",
+]
