@@ -8,11 +8,10 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import repair as _repair
 from . import status as _status
-from .backups import Backups, RestoreNotice
 from .config import NO_BACKUP, Config, from_table, load_config
 from .database import Database
 from .errors import (
@@ -47,6 +46,9 @@ from .protocols import Context, Dialect, Executor
 from .repair import RepairPlan
 from .runner import Apply, Progress, Runner, Undo, apply_steps, record_schema, undo_steps
 from .status import Status
+
+if TYPE_CHECKING:
+    from .backups import Backups, RestoreNotice
 
 __all__ = ["MigrationEngine", "Progress", "RepairPlan", "RollbackStep", "Status"]
 
@@ -157,6 +159,8 @@ class MigrationEngine:
     def backups(self) -> Backups:
         """The backup service (strategies and storage targets come from plugins)."""
         if self._backups is None:
+            from .backups import Backups
+
             self._backups = Backups(self.config, self.plugins, self.db, self.context)
         return self._backups
 

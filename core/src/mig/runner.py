@@ -11,8 +11,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .backups import Backups
 from .config import NO_BACKUP
 from .database import Database
 from .errors import ConfigError, MigError, StatementFailed
@@ -23,6 +23,9 @@ from .plugins import Plugins
 from .protocols import Context, Dialect, RollbackMethod
 from .schema import fingerprint
 from .status import snapshot as schema_snapshot
+
+if TYPE_CHECKING:
+    from .backups import Backups
 
 #: Called as ``progress(done, total, migration, execution)``; execution is None at the start
 #: of a step, then each execution the step recorded follows (a restore records several).
