@@ -57,16 +57,19 @@ def test_a_restore_that_undoes_several_says_each_and_json_stays_json(project: Pr
     project.write_migration("003_t3", "CREATE TABLE t3 (c INTEGER);", "DROP TABLE t3;",
                             {"dependencies": ["002_t2"]})
     project.ok("up")
-    # Rolling back 002 (irreversible) restores the backup taken before it: 003 goes too.
-    code, out, err = project.run("down", "--steps", "2", "--yes")
+    # One restore, of the backup taken before 002, undoes both.
+    code, out, err = project.run("down", "--steps", "2", "--method", "restore", "--yes")
     assert code == 0, err
-    assert "rolled back  002_t2" in out and "rolled back  003_t3" in out
+    # Newest first, in the order the notice names them and a rollback undoes them.
+    assert out.index("rolled back  003_t3") < out.index("rolled back  002_t2")
+    assert "it undoes: 003_t3, 002_t2" in out
     assert "rolled back 2 migration(s)" in out
     project.ok("up")
-    code, out, err = project.run("down", "--steps", "2", "--yes", "--json")
+    code, out, err = project.run("down", "--steps", "2", "--method", "restore", "--yes",
+                                 "--json")
     assert code == 0, err
     assert "restores backup" in err  # the notice goes to stderr: stdout is the JSON alone
-    assert {e["migration_id"] for e in json.loads(out)["executions"]} == {"002_t2", "003_t3"}
+    assert [e["migration_id"] for e in json.loads(out)["executions"]] == ["003_t3", "002_t2"]
 
 
 def test_rollback_by_restore_asks_even_for_one_migration(project: Project) -> None:

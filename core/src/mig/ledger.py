@@ -581,7 +581,8 @@ class Ledger:
         current = dict(effect.by_id)
         wanted = set(current) if in_effect_then is None else in_effect_then
         rollbacks: list[MigrationExecution] = []
-        for ex in sorted(current.values(), key=lambda e: e.seq or 0):
+        # Newest first, as a rollback undoes them (and as the restore notice lists them).
+        for ex in sorted(current.values(), key=lambda e: e.seq or 0, reverse=True):
             if ex.execution_id in wanted:
                 continue
             by = record.execution_id
