@@ -24,6 +24,21 @@ next ``mig up`` applies the new text once.
 Transactions: Flyway runs each migration in a transaction unless its ``.sql.conf`` says
 ``executeInTransaction=false`` or it holds a statement that cannot run in one (``CREATE
 INDEX CONCURRENTLY``, ...); mig's ``transactional`` follows the same rule.
+
+Placeholders (``${schema}``) are replaced as Flyway replaces them, with the values of
+``flyway.conf``/``flyway.toml`` and ``FLYWAY_PLACEHOLDERS_*`` (see :mod:`.flyway_config`):
+a section they change becomes one ready piece (``up_statements``/``down_statements``) that
+the engine splits for execution and ``--sql`` scripts, while ``up_sql``/``down_sql``, and so
+the checksum, stay the file as written (Flyway sums versioned scripts as written too), so a
+new value is not drift. An undefined placeholder, or a connection's built-in
+(``${flyway:user}``, ``${flyway:database}``, ``${flyway:defaultSchema}`` when the
+configuration names no schema) is a :class:`mig.MigrationFileError` naming the file and line
+when the folder is read: the values are the same for every database a folder is run on, since
+the hook that reads it knows no connection.
+
+Callbacks (``beforeMigrate.sql``, ``afterMigrate__x.sql``, ...) are not run (running them
+around a command would need lifecycle hooks the core lacks); reading the folder names them in
+one warning on stderr, once per process.
 """
 
 from __future__ import annotations
