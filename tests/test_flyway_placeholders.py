@@ -288,6 +288,20 @@ def test_import_history_matches_a_repeatable_by_its_replaced_text(project: Proje
     assert report["adopted"] == ["R__view"]
 
 
+def test_convert_warns_that_converted_files_keep_placeholders(
+    project: Project, tmp_path: Path
+) -> None:
+    from mig_formats.importer import run_import
+
+    (project.path / "flyway.conf").write_text(CONF)
+    out = tmp_path / "converted"
+    with project.engine() as engine:
+        report = run_import(engine, source=None, directory=None, convert=out, history=False)
+    warnings = [line for line in report["lines"] if line.startswith("warning:")]
+    assert len(warnings) == 2 and "V1__people.sql" in warnings[0]  # V2: ${flyway:table}
+    assert "${table_name}" in (out / "1_people.sql").read_text()
+
+
 # -- PostgreSQL: a schema placeholder in a database of its own --------------------------------
 
 

@@ -185,6 +185,18 @@ def _ready(written: str, replaced: str, line: int) -> tuple[Statement, ...] | No
     return None if replaced == written else (Statement(replaced, line),)
 
 
+def _script(directory: Path, n: str, placeholders: Placeholders) -> tuple[str, str]:
+    """The script ``n`` as written, and as it runs (its placeholders replaced)."""
+    text = read_text(directory / n)
+    return text, placeholders.replace(text, directory / n)
+
+
+def _replaced(*pairs: tuple[str, str]) -> dict[str, str]:
+    """``placeholders = "replaced"`` in the metadata of a migration whose text placeholders
+    changed (so ``mig import --convert`` can say its files keep them)."""
+    return {"placeholders": "replaced"} if any(a != b for a, b in pairs) else {}
+
+
 def load(directory: Path, names: list[str]) -> list[Migration]:
     versioned: dict[tuple[int, ...], tuple[str, str, str]] = {}
     undo: dict[tuple[int, ...], str] = {}
@@ -223,10 +235,8 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
     out = []
     for key, (n, version, description) in versioned.items():
         path = directory / n
-        up = read_text(path)
-        down = read_text(directory / undo[key]) if key in undo else ""
-        run_up = placeholders.replace(up, path)
-        run_down = placeholders.replace(down, directory / undo[key]) if key in undo else ""
+        up, run_up = _script(directory, n, placeholders)
+        down, run_down = _script(directory, undo[key], placeholders) if key in undo else ("", "")
         out.append(make_migration(
             id=path.stem, version=encode(key),
             name=description.replace("_", " "), path=path, up=up, down=down, fmt=NAME,
@@ -238,20 +248,20 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             # not the number it orders as); repeatables have none
             metadata={"flyway_version": ".".join(map(str, key)), "flyway_type": "versioned",
                       "version_label": version.replace("_", "."),
-                      "undo_file": undo.get(key, ""), "transactional_hint": _hint(n)},
+                      "undo_file": undo.get(key, ""), "transactional_hint": _hint(n),
+                      **_replaced((up, run_up), (down, run_down))},
         ))
     for i, (description, n) in enumerate(sorted(repeatable)):
         path = directory / n
-        up = read_text(path)
-        run_up = placeholders.replace(up, path)
+        up, run_up = _script(directory, n, placeholders)
         out.append(make_migration(
             id=path.stem, version=repeatable_base + i, name=description.replace("_", " "),
             path=path, up=up, down="", fmt=NAME, reversible=False,
             up_statements=_ready(up, run_up, 1),
             transactional=_in_transaction(directory, n, run_up),
             metadata={"flyway_type": "repeatable", "flyway_description": description,
-                      "version_label": "",
-                      "transactional_hint": _hint(n)},
+                      "version_label": "", "transactional_hint": _hint(n),
+                      **_replaced((up, run_up))},
         ))
     _warn_callbacks(directory, callbacks)
     return out
