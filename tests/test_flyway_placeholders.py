@@ -7,6 +7,7 @@ for real on a SQLite file, and on PostgreSQL for a schema placeholder."""
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Iterator
@@ -160,6 +161,19 @@ def test_prefix_and_suffix_are_configurable(tmp_path: Path) -> None:
         '[flyway.placeholders]\nname = "t1"\n')
     m = by_id(folder)["V1__x"]
     assert m.up_statements[0].sql == "CREATE TABLE t1 (v TEXT DEFAULT '${left alone}');\n"
+
+
+def test_builtins_that_need_no_connection(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sql" / "sub").mkdir(parents=True)  # Flyway scans subfolders
+    folder = write(tmp_path / "sql", {"sub/R__v.sql": (
+        "-- ${flyway:filename} ${FLYWAY:TABLE} ${flyway:environment}\n"
+        "-- ${flyway:workingDirectory}\n-- ${flyway:timestamp}\n")})
+    (folder / "flyway.conf").write_text("flyway.table=history\n")
+    monkeypatch.chdir(tmp_path)
+    lines = by_id(folder)["R__v"].up_statements[0].sql.splitlines()
+    assert lines[0] == "-- R__v.sql history default"
+    assert lines[1] == f"-- {tmp_path}"
+    assert re.fullmatch(r"-- \d{4}-\d\d-\d\d \d\d:\d\d:\d\d", lines[2])
 
 
 def test_checksum_is_the_written_text_so_a_new_value_is_not_drift(project: Project) -> None:
