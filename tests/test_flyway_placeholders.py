@@ -2,7 +2,8 @@
 flyway.conf / flyway.toml / FLYWAY_PLACEHOLDERS_* replaced before the SQL runs (and in
 `mig up --sql`), the checksum kept over the file as written, an undefined placeholder refused
 before anything runs, replacement turned off, and callbacks named in a warning. The CLI runs
-for real on a SQLite file, and on PostgreSQL for a schema placeholder."""
+for real on a SQLite file, on PostgreSQL for a schema placeholder and on MariaDB for a
+database one."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from dialects.dialect_targets import DialectTarget, new_target
@@ -349,3 +351,32 @@ def test_schema_placeholder_on_postgres(postgres: DialectTarget, tmp_path: Path)
     project.ok("down", "--all")
     assert postgres.query(
         "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (schema,)) == []
+
+
+@pytest.fixture
+def mariadb(tmp_path: Path) -> Iterator[DialectTarget]:
+    target = new_target("mysql", tmp_path)
+    try:
+        yield target
+    finally:
+        target.drop()
+
+
+@pytest.mark.server
+def test_database_placeholder_from_the_environment_on_mariadb(
+    mariadb: DialectTarget, tmp_path: Path
+) -> None:
+    project = mariadb.project(tmp_path)
+    project.write_config(project.config_path.read_text(), migrations_format="flyway")
+    write(project.migrations_dir, {
+        "V1__items.sql": "CREATE TABLE ${schema}.items (id INT PRIMARY KEY, label VARCHAR(50));\n"
+                         "INSERT INTO ${schema}.items VALUES (1, '${flyway:filename}');\n",
+        "U1__items.sql": "DROP TABLE ${schema}.items;\n",
+    })
+    env = {"FLYWAY_PLACEHOLDERS_SCHEMA": urlsplit(mariadb.url).path.lstrip("/")}
+    assert project.run("validate").code == 2  # no value without the variable
+    project.ok("up", env=env)
+    assert mariadb.query("SELECT id, label FROM items") == [(1, "V1__items.sql")]
+    assert json.loads(project.ok("status", "--json", env=env))["drift"] == []
+    project.ok("down", "--all", env=env)
+    assert "items" not in mariadb.tables()
