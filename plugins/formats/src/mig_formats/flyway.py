@@ -24,18 +24,35 @@ next ``mig up`` applies the new text once.
 Transactions: Flyway runs each migration in a transaction unless its ``.sql.conf`` says
 ``executeInTransaction=false`` or it holds a statement that cannot run in one (``CREATE
 INDEX CONCURRENTLY``, ...); mig's ``transactional`` follows the same rule.
+
+Placeholders (``${schema}``) are replaced as Flyway replaces them, with the values of
+``flyway.conf``/``flyway.toml`` and ``FLYWAY_PLACEHOLDERS_*`` (see :mod:`.flyway_config`):
+a section they change becomes one ready piece (``up_statements``/``down_statements``) that
+the engine splits for execution and ``--sql`` scripts, while ``up_sql``/``down_sql``, and so
+the checksum, stay the file as written (Flyway sums versioned scripts as written too), so a
+new value is not drift. An undefined placeholder, or a connection's built-in
+(``${flyway:user}``, ``${flyway:database}``, ``${flyway:defaultSchema}`` when the
+configuration names no schema) is a :class:`mig.MigrationFileError` naming the file and line
+when the folder is read: the values are the same for every database a folder is run on, since
+the hook that reads it knows no connection.
+
+Callbacks (``beforeMigrate.sql``, ``afterMigrate__x.sql``, ...) are not run (running them
+around a command would need lifecycle hooks the core lacks); reading the folder names them in
+one warning on stderr, once per process.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import zlib
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from mig import DependencyError, Migration
+from mig import DependencyError, Migration, Statement
 
 from .common import make_migration, needs_no_transaction, read_text
+from .flyway_config import Placeholders, load_settings
 
 NAME = "flyway"
 FILE = re.compile(r"([VU])(\d+(?:[._]\d+)*)__(.+)\.sql")
@@ -43,6 +60,23 @@ REPEATABLE = re.compile(r"R__(.+)\.sql")
 REPEATABLE_BASE = 10**30
 _PART = 10**4
 _PARTS = 4
+#: Flyway's callback events: a script named after one (``afterMigrate.sql``,
+#: ``afterMigrate__grants.sql``) runs around a command, not as a migration.
+_EVENTS = (
+    "beforeConnect", "afterConnect", "beforeMigrate", "beforeRepeatables", "beforeEachMigrate",
+    "beforeEachMigrateStatement", "afterEachMigrateStatement", "afterEachMigrateStatementError",
+    "afterEachMigrate", "afterEachMigrateError", "afterMigrate", "afterMigrateApplied",
+    "afterVersioned", "afterMigrateError", "beforeUndo", "beforeEachUndo",
+    "beforeEachUndoStatement", "afterEachUndoStatement", "afterEachUndoStatementError",
+    "afterEachUndo", "afterEachUndoError", "afterUndo", "afterUndoError", "beforeClean",
+    "afterClean", "afterCleanError", "beforeInfo", "afterInfo", "afterInfoError",
+    "beforeValidate", "afterValidate", "afterValidateError", "beforeBaseline", "afterBaseline",
+    "afterBaselineError", "beforeRepair", "afterRepair", "afterRepairError",
+    "beforeCreateSchema", "createSchema",
+)
+CALLBACK = re.compile(rf"(?:{'|'.join(_EVENTS)})(?:__.*)?\.sql")
+#: The callback warnings already given, so a process says each once.
+_warned: set[tuple[str, ...]] = set()
 
 
 def detect(directory: Path, names: list[str]) -> bool:
@@ -133,11 +167,45 @@ def _scripts(directory: Path) -> list[str]:
     return sorted(found)
 
 
+def _warn_callbacks(directory: Path, found: list[str]) -> None:
+    """Say once per process that mig leaves the folder's callbacks alone (running
+    ``beforeMigrate``/``afterMigrate`` around a run would need hooks mig's core lacks)."""
+    key = (str(directory), *found)
+    if not found or key in _warned:
+        return
+    _warned.add(key)
+    print(f"mig: warning: {directory}: mig does not run Flyway callbacks, and these are"
+          f" skipped: {', '.join(found)} (run their SQL yourself, or make it a migration)",
+          file=sys.stderr)
+
+
+def _ready(written: str, replaced: str, line: int) -> tuple[Statement, ...] | None:
+    """The section as mig runs it when placeholders changed it (the checksum stays the
+    written text's, as Flyway's does); None lets mig split the text as written."""
+    return None if replaced == written else (Statement(replaced, line),)
+
+
+def _script(directory: Path, n: str, placeholders: Placeholders) -> tuple[str, str]:
+    """The script ``n`` as written, and as it runs (its placeholders replaced)."""
+    text = read_text(directory / n)
+    return text, placeholders.replace(text, directory / n)
+
+
+def _replaced(*pairs: tuple[str, str]) -> dict[str, str]:
+    """``placeholders = "replaced"`` in the metadata of a migration whose text placeholders
+    changed (so ``mig import --convert`` can say its files keep them)."""
+    return {"placeholders": "replaced"} if any(a != b for a, b in pairs) else {}
+
+
 def load(directory: Path, names: list[str]) -> list[Migration]:
     versioned: dict[tuple[int, ...], tuple[str, str, str]] = {}
     undo: dict[tuple[int, ...], str] = {}
     repeatable: list[tuple[str, str]] = []
+    callbacks: list[str] = []
     for n in _scripts(directory):
+        if CALLBACK.fullmatch(n.rsplit("/", 1)[-1]):
+            callbacks.append(n)
+            continue
         match = FILE.fullmatch(n.rsplit("/", 1)[-1])
         if match is not None:
             kind, version, description = match.groups()
@@ -160,35 +228,40 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
     for key, n in undo.items():
         if key not in versioned:
             raise DependencyError(f"undo migration {n} has no versioned migration", directory / n)
+    placeholders = Placeholders(directory, load_settings(directory))
     encode = encoder(versioned.keys())
     highest = max(map(encode, versioned), default=0)
     repeatable_base = max(REPEATABLE_BASE, 10 ** len(str(highest)))
     out = []
     for key, (n, version, description) in versioned.items():
         path = directory / n
-        up = read_text(path)
-        down = read_text(directory / undo[key]) if key in undo else ""
+        up, run_up = _script(directory, n, placeholders)
+        down, run_down = _script(directory, undo[key], placeholders) if key in undo else ("", "")
         out.append(make_migration(
             id=path.stem, version=encode(key),
             name=description.replace("_", " "), path=path, up=up, down=down, fmt=NAME,
             down_line=1 if key in undo else 0,
-            transactional=_in_transaction(directory, n, up)
-            and (key not in undo or _in_transaction(directory, undo[key], down)),
+            up_statements=_ready(up, run_up, 1), down_statements=_ready(down, run_down, 1),
+            transactional=_in_transaction(directory, n, run_up)
+            and (key not in undo or _in_transaction(directory, undo[key], run_down)),
             # version_label: how `mig status` and friends show the version (Flyway's 1.1,
             # not the number it orders as); repeatables have none
             metadata={"flyway_version": ".".join(map(str, key)), "flyway_type": "versioned",
                       "version_label": version.replace("_", "."),
-                      "undo_file": undo.get(key, ""), "transactional_hint": _hint(n)},
+                      "undo_file": undo.get(key, ""), "transactional_hint": _hint(n),
+                      **_replaced((up, run_up), (down, run_down))},
         ))
     for i, (description, n) in enumerate(sorted(repeatable)):
         path = directory / n
-        up = read_text(path)
+        up, run_up = _script(directory, n, placeholders)
         out.append(make_migration(
             id=path.stem, version=repeatable_base + i, name=description.replace("_", " "),
             path=path, up=up, down="", fmt=NAME, reversible=False,
-            transactional=_in_transaction(directory, n, up),
+            up_statements=_ready(up, run_up, 1),
+            transactional=_in_transaction(directory, n, run_up),
             metadata={"flyway_type": "repeatable", "flyway_description": description,
-                      "version_label": "",
-                      "transactional_hint": _hint(n)},
+                      "version_label": "", "transactional_hint": _hint(n),
+                      **_replaced((up, run_up))},
         ))
+    _warn_callbacks(directory, callbacks)
     return out

@@ -163,8 +163,11 @@ def flyway_history(
     for description, checksum in sums.items():
         script = repeatable.get(description)
         # A repeatable whose text changed since Flyway ran it stays pending: mig applies the
-        # new text, as Flyway's next migrate would.
-        if script is not None and checksum == flyway.checksum(script.up_sql):
+        # new text, as Flyway's next migrate would. Flyway sums a repeatable with its
+        # placeholders replaced (a versioned one as written).
+        if script is not None and checksum == flyway.checksum(
+            script.up_sql if script.up_statements is None else script.up_statements[0].sql
+        ):
             out[script.id] = f"Flyway {table} repeatable {description} (checksum {checksum})"
     return out
 

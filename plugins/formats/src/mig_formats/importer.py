@@ -64,6 +64,7 @@ def run_import(
         report["out"] = str(out)
         lines.append(f"converted {len(written)} {tool} migration(s) into {out}")
         lines.extend(_split_differently(engine, migrations, targets))
+        lines.extend(_kept_placeholders(migrations, targets))
     if history:
         adopted, already = _adopt(engine, tool, migrations, targets, table or TABLES[tool])
         report["adopted"], report["already"] = adopted, already
@@ -106,6 +107,16 @@ def _split_differently(
                            f" statement(s) where {m.metadata.get('format')} made {made};"
                            " check it before running it")
     return out
+
+
+def _kept_placeholders(
+    migrations: list[Migration], targets: dict[str, Migration]
+) -> list[str]:
+    """Warnings for converted files whose SQL holds placeholders the tool replaced (Flyway's
+    ``${...}``): mig's own files keep them as written, and no value is put in."""
+    return [f"warning: {targets[m.id].path.name}: keeps the placeholders of {m.path.name} as"
+            " written (mig's own files have none): put their values in before running it"
+            for m in migrations if m.metadata.get("placeholders") == "replaced"]
 
 
 def _adopt(
