@@ -81,6 +81,15 @@ def test_conf_placeholders_up_status_down(project: Project) -> None:
     assert status(project)["pending"] == ["V1__people", "V2__audit"]
 
 
+def test_lint_reads_the_sql_with_placeholders_replaced(project: Project) -> None:
+    (project.path / "flyway.conf").write_text(CONF + "flyway.placeholders.db=main\n")
+    write(project.migrations_dir,
+          {"V3__things.sql": "CREATE TABLE ${db}.things (id INTEGER PRIMARY KEY);\n"})
+    report = json.loads(project.ok("lint", "--format", "json"))
+    assert report["migrations"] == 3
+    assert [f for f in report["findings"] if f["rule"] == "unparsable-statement"] == []
+
+
 def test_env_vars_define_and_override_with_lower_cased_names(project: Project) -> None:
     (project.migrations_dir / "flyway.conf").write_text(CONF)
     env = {"FLYWAY_PLACEHOLDERS_TABLE_NAME": "things", "FLYWAY_PLACEHOLDERS_GREETING": "hey"}
