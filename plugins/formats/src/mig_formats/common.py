@@ -54,11 +54,20 @@ def line_at(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def sql_files(directory: Path) -> list[str]:
-    """The names of the folder's visible regular files, sorted."""
-    return sorted(
-        p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")
-    )
+def sql_files(directory: Path, levels: int = 0) -> list[str]:
+    """The folder's visible regular files, sorted: their names, and with ``levels`` above 0
+    also the files of its visible subfolders that many levels down, as relative paths
+    (``20240101000000_init/migration.sql``). A format module says how deep it looks in
+    its ``LEVELS``."""
+    found = []
+    for p in directory.iterdir():
+        if p.name.startswith("."):
+            continue
+        if p.is_file():
+            found.append(p.name)
+        elif levels > 0 and p.is_dir():
+            found.extend(f"{p.name}/{n}" for n in sql_files(p, levels - 1))
+    return sorted(found)
 
 
 def make_migration(
