@@ -1,7 +1,7 @@
-"""Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway and
-yoyo write them, and their history tables created the way each tool creates them (the DDL of
-each tool's SQLite, PostgreSQL and MySQL drivers), for tests/test_formats.py and the
-cross-dialect suite.
+"""Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway,
+yoyo and Prisma write them, and their history tables created the way each tool creates them
+(the DDL of each tool's SQLite, PostgreSQL and MySQL drivers), for tests/test_formats.py and
+the cross-dialect suite.
 
 Every folder holds the same three portable migrations (users table; an index and a row whose
 string holds a semicolon, with no final ``;``; a posts table) so one test can switch each tool
@@ -20,7 +20,8 @@ POSTS = "CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(200));\n"
 
 def write(folder: Path, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
+    for name, text in files.items():  # a name may hold a subfolder (Prisma's)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(text.encode("utf-8"))
     return folder
 
@@ -77,6 +78,13 @@ FOLDERS: dict[str, tuple[dict[str, str], list[str]]] = {
         "0003.create-posts.sql": "-- depends: 0002.add-index\n" + POSTS,
         "0003.create-posts.rollback.sql": "DROP TABLE posts;\n",
     }, ["0001.create-users", "0002.add-index", "0003.create-posts"]),
+    "prisma": ({
+        "migration_lock.toml": 'provider = "sqlite"\n',
+        "20240101100000_create_users/migration.sql": "-- CreateTable\n" + USERS,
+        "20240101110000_add_index/migration.sql": INDEX,
+        "20240102090000_create_posts/migration.sql": POSTS,
+    }, ["20240101100000_create_users", "20240101110000_add_index",
+        "20240102090000_create_posts"]),
 }
 
 
@@ -145,6 +153,14 @@ def history_ddl(tool: str, dialect: str) -> list[str]:
                 " PRIMARY KEY (id))",
                 "CREATE TABLE _yoyo_version (version INT NOT NULL PRIMARY KEY,"
                 " installed_at_utc TIMESTAMP)"]
+    if tool == "prisma":
+        stamp = {"sqlite": "DATETIME", "postgres": "TIMESTAMPTZ", "mysql": "DATETIME(3)"}[dialect]
+        now = {"sqlite": "current_timestamp", "postgres": "now()",
+               "mysql": "CURRENT_TIMESTAMP(3)"}[dialect]
+        return [f"CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL,"
+                f" checksum VARCHAR(64) NOT NULL, finished_at {stamp}, migration_name"
+                f" VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at {stamp}, started_at {stamp}"
+                f" NOT NULL DEFAULT {now}, applied_steps_count INTEGER NOT NULL DEFAULT 0)"]
     raise ValueError(tool)
 
 
@@ -194,5 +210,19 @@ def history_rows(tool: str, dialect: str, folder: Path, ids: list[str],
                        " username, hostname, created_at_utc) VALUES"
                        f" ('00000000-0000-0000-0000-00000000000{n}', '{migration_hash(i)}',"
                        f" '{i}', 'apply', 'me', 'host', '2024-01-01 10:00:00')")
+        return out
+    if tool == "prisma":
+        import hashlib
+
+        out = []
+        for n, i in enumerate(ids):
+            script = (folder / i / "migration.sql").read_bytes()
+            failed = dirty and n == len(ids) - 1
+            finished = "NULL" if failed else f"'2024-01-01 10:00:0{n}'"
+            out.append("INSERT INTO _prisma_migrations (id, checksum, finished_at,"
+                       " migration_name, logs, rolled_back_at, started_at, applied_steps_count)"
+                       f" VALUES ('00000000-0000-4000-8000-00000000000{n}',"
+                       f" '{hashlib.sha256(script).hexdigest()}', {finished}, '{i}', NULL, NULL,"
+                       f" '2024-01-01 10:00:0{n}', {0 if failed else 1})")
         return out
     raise ValueError(tool)

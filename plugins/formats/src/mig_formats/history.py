@@ -201,6 +201,39 @@ def sql_migrate(
     return {by_file[i].id: f"sql-migrate {table} {i}" for i in applied}
 
 
+def prisma(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "_prisma_migrations"
+) -> Applied:
+    """Prisma's rows: applied when finished and not rolled back. A row started but neither
+    finished nor rolled back is a failed migration, which Prisma itself refuses to go past
+    (P3009)."""
+    table = _table(dialect, name)
+    rows = dialect.query(
+        f"SELECT migration_name, checksum, finished_at, rolled_back_at, started_at FROM {table}"
+        " ORDER BY started_at"
+    )
+    failed = [r for r in rows if r[2] is None and r[3] is None]
+    if failed:
+        raise ImportRefused(
+            f"Prisma's {table} records a failed migration ({failed[0][0]}, started"
+            f" {failed[0][4]}): repair the database and run `prisma migrate resolve`"
+            " (--applied or --rolled-back), then import again"
+        )
+    by_name = {m.metadata.get("prisma_migration", m.id): m for m in migrations}
+    applied = {str(r[0]): str(r[1]) for r in rows if r[2] is not None and r[3] is None}
+    missing = [n for n in applied if n not in by_name]
+    if missing:
+        raise _unknown("Prisma", table, missing)
+    out: Applied = {}
+    for migration_name, stored in applied.items():
+        m = by_name[migration_name]
+        edited = "" if stored == m.metadata.get("prisma_checksum") else (
+            "; its migration.sql was edited since (checksum differs)"
+        )
+        out[m.id] = f"Prisma {table} {migration_name}{edited}"
+    return out
+
+
 READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "golang-migrate": golang_migrate,
     "dbmate": dbmate,
@@ -208,9 +241,10 @@ READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "flyway": flyway_history,
     "yoyo": yoyo,
     "sql-migrate": sql_migrate,
+    "prisma": prisma,
 }
 TABLES = {
     "golang-migrate": "schema_migrations", "dbmate": "schema_migrations",
     "goose": "goose_db_version", "flyway": "flyway_schema_history", "yoyo": "_yoyo_migration",
-    "sql-migrate": "gorp_migrations",
+    "sql-migrate": "gorp_migrations", "prisma": "_prisma_migrations",
 }

@@ -26,9 +26,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mig import DependencyError, Migration, MigrationFileError
+from mig import Migration, MigrationFileError
 
 from .common import (
+    check_name_order,
     line_at,
     make_migration,
     manages_own_transaction,
@@ -86,29 +87,22 @@ def _transactional(path: Path, text: str) -> bool:
 
 def load(directory: Path, names: list[str]) -> list[Migration]:
     files = [n for n in names if n.endswith(".sql")]
-    out = []
-    by_number: dict[int, str] = {}
-    previous: tuple[int, str] | None = None
+    numbered = []
     for n in files:  # names are sorted: the order Supabase and Atlas apply them in
-        path = directory / n
         match = FILE.fullmatch(n)
         if match is None:
             raise MigrationFileError(
                 "not named <version>_<name>.sql: plain SQL migrations need a leading number"
-                " (Supabase skips such a file; rename it or move it out of the folder)", path
+                " (Supabase skips such a file; rename it or move it out of the folder)",
+                directory / n,
             )
+        numbered.append((n, match))
+    check_name_order([(n, int(m.group(1)), directory / n) for n, m in numbered],
+                     "Supabase or Atlas")
+    out = []
+    for n, match in numbered:
+        path = directory / n
         number = int(match.group(1))
-        if number in by_number:
-            raise DependencyError(f"duplicate version {number}: {by_number[number]} and {n}",
-                                  path)
-        if previous is not None and number < previous[0]:
-            raise DependencyError(
-                f"{n} comes after {previous[1]} by name (the order Supabase and Atlas apply"
-                f" them in) but its version {match.group(1)} is lower: give every version"
-                " the same number of digits", path,
-            )
-        by_number[number] = n
-        previous = (number, n)
         text = read_text(path)
         marker = _MIG_MARKER.search(text)
         if marker is not None:

@@ -14,13 +14,15 @@ from types import ModuleType
 
 from mig import ConfigError, Migration
 
-from . import dbmate, flyway, golang_migrate, goose, plain, sql_migrate, yoyo
+from . import dbmate, flyway, golang_migrate, goose, plain, prisma, sql_migrate, yoyo
 from .common import sql_files
 
-#: In detection order: names first (Flyway, golang-migrate), then file contents; plain
-#: SQL files, which have no marker of their own, last.
+#: In detection order: a tool's own file first (Prisma's migration_lock.toml), then names
+#: (Flyway, golang-migrate), then file contents; plain SQL files, which have no marker of
+#: their own, last.
 FORMATS: dict[str, ModuleType] = {
-    m.NAME: m for m in (flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo, plain)
+    m.NAME: m
+    for m in (prisma, flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo, plain)
 }
 ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
            "sql_migrate": "sql-migrate", "supabase": "plain", "atlas": "plain"}
