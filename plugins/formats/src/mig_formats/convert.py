@@ -33,8 +33,8 @@ def _section(sql: str) -> str:
 
 
 def render(m: Migration, tool: str, ids: dict[str, str]) -> str:
-    # A file in a folder of its own (Prisma's <migration>/migration.sql) is named with it.
-    source = m.path.name if m.path.parent.name != m.id else f"{m.id}/{m.path.name}"
+    # A format whose files sit in subfolders names them itself (Prisma's, Sqitch's).
+    source = m.metadata.get("source") or m.path.name
     extra = m.metadata.get("down_file") or m.metadata.get("undo_file")
     if extra:
         source += ", " + extra

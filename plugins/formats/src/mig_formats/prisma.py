@@ -83,6 +83,6 @@ def load(directory: Path, names: list[str]) -> list[Migration]:
             down="", fmt=NAME, reversible=False,
             transactional=not (needs_no_transaction(up) or manages_own_transaction(up)),
             metadata={"prisma_migration": folder, "prisma_checksum": checksum(path.read_bytes()),
-                      "transactional_hint": TRANSACTIONAL_HINT},
+                      "source": f"{folder}/{SCRIPT}", "transactional_hint": TRANSACTIONAL_HINT},
         ))
     return out

@@ -14,15 +14,25 @@ from types import ModuleType
 
 from mig import ConfigError, Migration
 
-from . import dbmate, flyway, golang_migrate, goose, plain, prisma, sql_migrate, yoyo
+from . import (
+    dbmate,
+    flyway,
+    golang_migrate,
+    goose,
+    plain,
+    prisma,
+    sqitch,
+    sql_migrate,
+    yoyo,
+)
 from .common import sql_files
 
-#: In detection order: a tool's own file first (Prisma's migration_lock.toml), then names
-#: (Flyway, golang-migrate), then file contents; plain SQL files, which have no marker of
-#: their own, last.
+#: In detection order: a tool's own file first (sqitch.plan, Prisma's migration_lock.toml),
+#: then names (Flyway, golang-migrate), then file contents; plain SQL files, which have no
+#: marker of their own, last.
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (prisma, flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo, plain)
+    for m in (sqitch, prisma, flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo, plain)
 }
 ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
            "sql_migrate": "sql-migrate", "supabase": "plain", "atlas": "plain"}
