@@ -300,7 +300,7 @@ def test_bad_and_unknown_formats_are_config_errors(mig_project: Project) -> None
     mig_project.write_config(migrations_format="Goose!")
     result = mig_project.run("status")
     assert result.code == 2 and "migrations_format" in result.err
-    mig_project.write_config(migrations_format="liquibase")
+    mig_project.write_config(migrations_format="alembic")
     result = mig_project.run("status")
     assert result.code == 2 and "no installed plugin reads that format" in result.err
 

@@ -1,7 +1,8 @@
-"""mig-formats' plain (Supabase, Atlas), Prisma and Sqitch folders on every dialect, and the
-SQL each tool's users write for their server: PL/pgSQL bodies, ``CREATE INDEX CONCURRENTLY``
-and scripts that commit their own transaction on PostgreSQL, ``DELIMITER`` blocks on
-MariaDB. (Prisma's history import runs on every dialect in test_dialects_formats.py.)"""
+"""mig-formats' plain (Supabase, Atlas), Sqitch and Liquibase folders on every dialect, and
+the SQL each tool's users write for their server: PL/pgSQL bodies, ``CREATE INDEX
+CONCURRENTLY`` and scripts that commit their own transaction on PostgreSQL, ``DELIMITER``
+blocks on MariaDB. (Prisma's history import runs on every dialect in
+test_dialects_formats.py.)"""
 
 from __future__ import annotations
 
@@ -131,3 +132,65 @@ def test_atlas_folder_with_a_delimiter_block_on_mariadb(
     project.migrate()
     dialect.execute("INSERT INTO stock VALUES ('a', 1)", "UPDATE stock SET qty = 5")
     assert dialect.query("SELECT sku, qty FROM stock_log") == [("a", 5)]
+
+
+LIQUIBASE_PG = """\
+--liquibase formatted sql
+
+--changeset dana:accounts
+CREATE TABLE accounts (id serial PRIMARY KEY, email text NOT NULL, seen integer NOT NULL
+  DEFAULT 0);
+--rollback DROP TABLE accounts;
+
+--changeset dana:seen-function splitStatements:false
+--comment: a PL/pgSQL body with semicolons, kept whole
+CREATE FUNCTION accounts_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.seen := NEW.seen + 1;
+  RETURN NEW;
+END;
+$$;
+CREATE TRIGGER accounts_seen BEFORE INSERT ON accounts
+  FOR EACH ROW EXECUTE FUNCTION accounts_seen();
+--rollback DROP TRIGGER accounts_seen ON accounts;
+--rollback DROP FUNCTION accounts_seen();
+
+--changeset dana:email-index runInTransaction:false
+CREATE INDEX CONCURRENTLY accounts_email ON accounts (email);
+--rollback DROP INDEX CONCURRENTLY accounts_email;
+"""
+
+
+def test_liquibase_changelog_on_postgres(dialect: DialectTarget, tmp_path: Path) -> None:
+    if dialect.name != "postgres":
+        pytest.skip("PL/pgSQL and CONCURRENTLY are PostgreSQL's")
+    project = project_with(dialect, tmp_path, {"db.changelog.sql": LIQUIBASE_PG})
+    project.migrate()
+    dialect.execute("INSERT INTO accounts (email) VALUES ('a@example.org')")
+    assert dialect.query("SELECT seen FROM accounts") == [(1,)]
+    with project.engine() as engine:
+        assert [m.transactional for m in engine.migrations()] == [True, True, False]
+        engine.down(everything=True)
+    assert "accounts" not in dialect.user_tables()
+    assert dialect.query("SELECT count(*) FROM pg_proc WHERE proname = 'accounts_seen'") == [(0,)]
+
+
+LIQUIBASE_PORTABLE = """\
+--liquibase formatted sql
+--changeset erin:1
+CREATE TABLE parcels (id INTEGER PRIMARY KEY, label VARCHAR(40) NOT NULL);
+INSERT INTO parcels (id, label) VALUES (1, 'box; fragile');
+--rollback DROP TABLE parcels;
+--changeset erin:2
+ALTER TABLE parcels ADD weight INTEGER;
+--rollback ALTER TABLE parcels DROP COLUMN weight;
+"""
+
+
+def test_liquibase_changelog_up_and_down(dialect: DialectTarget, tmp_path: Path) -> None:
+    project = project_with(dialect, tmp_path, {"changelog.sql": LIQUIBASE_PORTABLE})
+    project.migrate()
+    assert dialect.query("SELECT label, weight FROM parcels") == [("box; fragile", None)]
+    with project.engine() as engine:
+        engine.down(everything=True)
+    assert "parcels" not in dialect.user_tables()

@@ -62,6 +62,11 @@ def convert(
 ) -> list[Migration]:
     """Write ``migrations`` into ``out`` (which must hold no ``.sql`` file yet) and return
     them as mig parses them back."""
+    for m in migrations:  # a format's feature mig's own files cannot say
+        refused = m.metadata.get("convert_refused")
+        if refused:
+            raise MigrationFileError(f"cannot be written as a mig file: {refused}", m.path,
+                                     m.up_line)
     out.mkdir(parents=True, exist_ok=True)
     taken = sorted(p.name for p in out.iterdir() if p.suffix == ".sql")
     if taken:

@@ -19,6 +19,7 @@ from . import (
     flyway,
     golang_migrate,
     goose,
+    liquibase,
     plain,
     prisma,
     sqitch,
@@ -27,12 +28,14 @@ from . import (
 )
 from .common import sql_files
 
-#: In detection order: a tool's own file first (sqitch.plan, Prisma's migration_lock.toml),
-#: then names (Flyway, golang-migrate), then file contents; plain SQL files, which have no
-#: marker of their own, last.
+#: In detection order: a tool's own file first (sqitch.plan, Prisma's migration_lock.toml,
+#: Liquibase's "--liquibase formatted sql" first line), then names (Flyway,
+#: golang-migrate), then file contents; plain SQL files, which have no marker of their own,
+#: last.
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (sqitch, prisma, flyway, golang_migrate, goose, sql_migrate, dbmate, yoyo, plain)
+    for m in (sqitch, prisma, liquibase, flyway, golang_migrate, goose, sql_migrate, dbmate,
+              yoyo, plain)
 }
 ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
            "sql_migrate": "sql-migrate", "supabase": "plain", "atlas": "plain"}
