@@ -1,7 +1,7 @@
 """Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway,
-yoyo and Prisma write them, and their history tables created the way each tool creates them
-(the DDL of each tool's SQLite, PostgreSQL and MySQL drivers), for tests/test_formats.py and
-the cross-dialect suite.
+yoyo, Prisma and Liquibase write them, and their history tables created the way each tool
+creates them (the DDL of each tool's SQLite, PostgreSQL and MySQL drivers), for
+tests/test_formats.py and the cross-dialect suite.
 
 Every folder holds the same three portable migrations (users table; an index and a row whose
 string holds a semicolon, with no final ``;``; a posts table) so one test can switch each tool
@@ -85,6 +85,12 @@ FOLDERS: dict[str, tuple[dict[str, str], list[str]]] = {
         "20240102090000_create_posts/migration.sql": POSTS,
     }, ["20240101100000_create_users", "20240101110000_add_index",
         "20240102090000_create_posts"]),
+    "liquibase": ({
+        "changelog-1.sql": "--liquibase formatted sql\n\n--changeset ann:1\n" + USERS
+                           + "--rollback DROP TABLE users;\n\n--changeset ann:2\n" + INDEX,
+        "changelog-2.sql": "--liquibase formatted sql\n--changeset bo:posts\n" + POSTS
+                           + "--rollback DROP TABLE posts;\n",
+    }, ["changelog-1.sql::1::ann", "changelog-1.sql::2::ann", "changelog-2.sql::posts::bo"]),
 }
 
 
@@ -161,6 +167,18 @@ def history_ddl(tool: str, dialect: str) -> list[str]:
                 f" checksum VARCHAR(64) NOT NULL, finished_at {stamp}, migration_name"
                 f" VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at {stamp}, started_at {stamp}"
                 f" NOT NULL DEFAULT {now}, applied_steps_count INTEGER NOT NULL DEFAULT 0)"]
+    if tool == "liquibase":
+        name = "databasechangelog" if dialect == "postgres" else "DATABASECHANGELOG"
+        stamp = "DATETIME" if dialect == "mysql" else "TIMESTAMP"
+        return [f"CREATE TABLE {name} (ID VARCHAR(255) NOT NULL, AUTHOR VARCHAR(255) NOT NULL,"
+                f" FILENAME VARCHAR(255) NOT NULL, DATEEXECUTED {stamp} NOT NULL,"
+                " ORDEREXECUTED INT NOT NULL, EXECTYPE VARCHAR(10) NOT NULL, MD5SUM VARCHAR(35),"
+                " DESCRIPTION VARCHAR(255), COMMENTS VARCHAR(255), TAG VARCHAR(255),"
+                " LIQUIBASE VARCHAR(20), CONTEXTS VARCHAR(255), LABELS VARCHAR(255),"
+                " DEPLOYMENT_ID VARCHAR(10))",
+                f"CREATE TABLE {name}LOCK (ID INT NOT NULL, LOCKED BOOLEAN NOT NULL,"
+                f" LOCKGRANTED {stamp}, LOCKEDBY VARCHAR(255),"
+                f" CONSTRAINT PK_{name}LOCK PRIMARY KEY (ID))"]
     raise ValueError(tool)
 
 
@@ -224,5 +242,19 @@ def history_rows(tool: str, dialect: str, folder: Path, ids: list[str],
                        f" VALUES ('00000000-0000-4000-8000-00000000000{n}',"
                        f" '{hashlib.sha256(script).hexdigest()}', {finished}, '{i}', NULL, NULL,"
                        f" '2024-01-01 10:00:0{n}', {0 if failed else 1})")
+        return out
+    if tool == "liquibase":
+        name = "databasechangelog" if dialect == "postgres" else "DATABASECHANGELOG"
+        # dirty: a run that died holding the lock
+        holder = "'ci-runner (10.0.0.7)'" if dirty else "NULL"
+        out = [f"INSERT INTO {name}LOCK (ID, LOCKED, LOCKGRANTED, LOCKEDBY) VALUES (1,"
+               f" {true if dirty else false}, NULL, {holder})"]
+        for n, i in enumerate(ids, start=1):
+            file, changeset, author = i.split("::")
+            out.append(f"INSERT INTO {name} (ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED,"
+                       " EXECTYPE, MD5SUM, LIQUIBASE, DEPLOYMENT_ID) VALUES"
+                       f" ('{changeset}', '{author}', 'db/changelog/{file}',"
+                       f" '2024-01-01 10:00:0{n}', {n}, 'EXECUTED', '9:0123456789abcdef', '4.25.0',"
+                       " '0000000001')")
         return out
     raise ValueError(tool)

@@ -492,7 +492,8 @@ def test_flyway_versions_are_shown_as_flyway_names_them(mig_project: Project) ->
     assert raw != "1.1" and int(raw) > 10**12  # the ledger keeps the number it orders as
 
 
-@pytest.mark.parametrize("tool", ["flyway", "goose", "yoyo", "dbmate", "golang-migrate"])
+@pytest.mark.parametrize("tool", ["flyway", "goose", "yoyo", "dbmate", "golang-migrate", "prisma",
+                                  "liquibase"])
 def test_convert_writes_mig_files_and_adopts_their_ids(mig_project: Project, tool: str) -> None:
     files, ids = FOLDERS[tool]
     write(mig_project.migrations_dir, files)

@@ -1,15 +1,17 @@
 """mig-formats' ``liquibase`` format (Liquibase formatted SQL) on real SQLite files: each
 changeset one migration in file order, ``--rollback`` as its DOWN, the attributes mig follows
-and the ones it refuses, every error naming its line."""
+and the ones it refuses, every error naming its line; DATABASECHANGELOG adopted (a held lock
+refused)."""
 
 from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import pytest
-from format_folders import write
+from format_folders import FOLDERS, history_ddl, history_rows, write
 from mig import MigrationFileError
 from mig.plugins import Plugins
 from mig.testing import Project
@@ -148,7 +150,7 @@ def test_a_numbered_changelog_is_liquibase_not_plain(tmp_path: Path) -> None:
     assert detect(path) == "liquibase"
 
 
-def test_convert_refuses_an_end_delimiter_and_has_no_history(mig_project: Project) -> None:
+def test_convert_refuses_an_end_delimiter(mig_project: Project) -> None:
     write(mig_project.migrations_dir, FILES)
     mig_project.write_config(migrations_format="liquibase")
     result = mig_project.run("import", "--convert", "out")
@@ -159,8 +161,53 @@ def test_convert_refuses_an_end_delimiter_and_has_no_history(mig_project: Projec
     assert len(report["converted"]) == 2
     text = (mig_project.path / "out" / report["converted"][1]).read_text()
     assert "-- @transactional: false" in text and "DELETE FROM orders WHERE id = 1;" in text
-    result = mig_project.run("import", "--history")
-    assert result.code == 2 and "cannot read liquibase's history" in result.err
+    result = mig_project.run("import", "--history")  # Liquibase never ran on this database
+    assert result.code == 2 and "no databasechangelog table" in result.err
     mig_project.write_config(migrations_dir="out", migrations_format="mig")
     mig_project.migrate()
     assert mig_project.query("SELECT COUNT(*) FROM orders") == [(2,)]
+
+
+def liquibase_ran(project: Project, count: int, *, dirty: bool = False) -> list[str]:
+    """What ``liquibase update`` leaves after the first ``count`` changesets of the shared
+    folder (``dirty``: a run that died holding DATABASECHANGELOGLOCK)."""
+    ids = FOLDERS["liquibase"][1][:count]
+    plugins = Plugins().load()
+    with sqlite3.connect(project.db_path) as conn:
+        for m in load(project.migrations_dir)[:count]:
+            for s in plugins.split(m.up_sql, "sqlite", m.up_line, m.path):
+                conn.execute(s.sql)
+        for sql in history_ddl("liquibase", "sqlite") + history_rows(
+            "liquibase", "sqlite", project.migrations_dir, ids, dirty=dirty
+        ):
+            conn.execute(sql)
+    return ids
+
+
+def test_liquibase_history_held_lock_is_refused(mig_project: Project) -> None:
+    write(mig_project.migrations_dir, FOLDERS["liquibase"][0])
+    mig_project.write_config(migrations_format="liquibase")
+    liquibase_ran(mig_project, 1, dirty=True)
+    result = mig_project.run("import", "--history")
+    assert result.code == 1 and "DATABASECHANGELOGLOCK is held" in result.err
+    assert "ci-runner" in result.err and "liquibase release-locks" in result.err
+    assert mig_project.executions() == []
+
+
+def test_liquibase_history_mark_ran_and_skipped_rows(mig_project: Project) -> None:
+    write(mig_project.migrations_dir, FOLDERS["liquibase"][0])
+    mig_project.write_config(migrations_format="liquibase")
+    ran = liquibase_ran(mig_project, 1)
+    with sqlite3.connect(mig_project.db_path) as conn:
+        # the index changeset's precondition marked it ran; posts was skipped (not applied)
+        conn.execute("INSERT INTO DATABASECHANGELOG (ID, AUTHOR, FILENAME, DATEEXECUTED,"
+                     " ORDEREXECUTED, EXECTYPE) VALUES ('2', 'ann', 'changelog-1.sql',"
+                     " '2024-01-02', 2, 'MARK_RAN'), ('posts', 'bo', 'changelog-2.sql',"
+                     " '2024-01-02', 3, 'SKIPPED')")
+    report = json.loads(mig_project.ok("import", "--history", "--json"))
+    assert report["adopted"] == [*ran, FOLDERS["liquibase"][1][1]]
+    notes = [r["error_message"] for r in mig_project.executions()]
+    assert "MARK_RAN" in notes[1] and "db/changelog/changelog-1.sql::1::ann" in notes[0]
+    mig_project.migrate()
+    assert "posts" in mig_project.tables()
+    assert mig_project.query("SELECT COUNT(*) FROM users") == [(0,)]  # the index's row: not run
