@@ -31,8 +31,11 @@ SUPABASE = {
 ATLAS = {
     "20221114165732_init.sql": USERS,
     "20221114170000_notes.sql": NOTES,
-    # not a migration: Atlas's integrity file, ignored
-    "atlas.sum": "h1:bm90IGEgcmVhbCBzdW0=\n20221114165732_init.sql h1:eA==\n",
+    # not a migration: Atlas's integrity file (as `atlas migrate hash` writes it for these
+    # two files), checked as Atlas checks it
+    "atlas.sum": "h1:0G0MzH986WsjxQ5TIBpmMqnXm15nljKVcT595tKBotE=\n"
+                 "20221114165732_init.sql h1:zxkjzOaxw/GbtOvBxqBg5h+sLDavjLC7HGSqqMTESmU=\n"
+                 "20221114170000_notes.sql h1:QGJ0/rP/WHqdCXA+9v/4DGlnDcYv8fXJdkKO4TNu+Uo=\n",
 }
 
 
@@ -119,7 +122,45 @@ def test_atlas_directives_and_own_transactions(tmp_path: Path) -> None:
         load(write(tmp_path / "d", {"1_p.sql": "-- a\n-- atlas:delimiter //\nSELECT 1//\n"}))
     assert info.value.line == 2
     with pytest.raises(MigrationFileError, match="none, file or all"):
-        load(write(tmp_path / "t", {"1_p.sql": "-- atlas:txmode sometimes\nSELECT 1;\n"}))
+        load(write(tmp_path / "t", {"1_p.sql": "-- atlas:txmode sometimes\n\nSELECT 1;\n"}))
+    # Directives are the leading comments only when a blank line parts them from the SQL, as
+    # Atlas reads them: here the comment belongs to the statement.
+    (attached,) = load(write(tmp_path / "a", {"1_p.sql": "-- atlas:txmode none\nSELECT 1;\n"}))
+    assert attached.transactional
+
+
+def test_atlas_sum_is_checked_as_atlas_checks_it(tmp_path: Path) -> None:
+    from mig_formats.plain import atlas_sum
+
+    path = write(tmp_path / "atlas", ATLAS)
+    assert [h for _, h in atlas_sum(path, ["20221114165732_init.sql", "20221114170000_notes.sql"])
+            ] == ["zxkjzOaxw/GbtOvBxqBg5h+sLDavjLC7HGSqqMTESmU=",
+                  "QGJ0/rP/WHqdCXA+9v/4DGlnDcYv8fXJdkKO4TNu+Uo="]
+    # edited after `atlas migrate hash`: the first file that differs is named
+    (path / "20221114165732_init.sql").write_text(USERS.replace("UNIQUE", ""))
+    with pytest.raises(MigrationFileError, match="does not match atlas.sum .line 2.") as info:
+        load(path)
+    assert info.value.path == path / "20221114165732_init.sql"
+    # added without hashing (a second branch's migration, say)
+    path = write(tmp_path / "added", {**ATLAS, "20221114165800_between.sql": "SELECT 1;\n"})
+    with pytest.raises(MigrationFileError, match="not in atlas.sum") as info:
+        load(path)
+    assert info.value.path == path / "20221114165800_between.sql"
+    # removed
+    path = write(tmp_path / "removed", ATLAS)
+    (path / "20221114165732_init.sql").unlink()
+    with pytest.raises(MigrationFileError, match="lists 20221114165732_init.sql") as info:
+        load(path)
+    assert info.value.line == 2
+    # the sum file edited by hand
+    sums = {**ATLAS, "atlas.sum": ATLAS["atlas.sum"].replace("h1:0G0M", "h1:1G0M")}
+    with pytest.raises(MigrationFileError, match="edited by hand"):
+        load(write(tmp_path / "hand", sums))
+    # "-- atlas:sum ignore" on the first line leaves a file's content out of the sum
+    first = "20221114165732_init.sql h1:zxkjzOaxw/GbtOvBxqBg5h+sLDavjLC7HGSqqMTESmU=\n"
+    ignored = {**ATLAS, "20221114170000_notes.sql": "-- atlas:sum ignore\n" + NOTES,
+               "atlas.sum": "h1:sjUqSBeqsMgdYIdnT/Fcjy+O5ytf0GN5AOmtqZEu2Jw=\n" + first}
+    assert len(load(write(tmp_path / "ignored", ignored))) == 2
 
 
 @pytest.mark.parametrize("files, message", [
