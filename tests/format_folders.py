@@ -1,7 +1,7 @@
-"""Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway and
-yoyo write them, and their history tables created the way each tool creates them (the DDL of
-each tool's SQLite, PostgreSQL and MySQL drivers), for tests/test_formats.py and the
-cross-dialect suite.
+"""Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway,
+yoyo, Prisma and Liquibase write them, and their history tables created the way each tool
+creates them (the DDL of each tool's SQLite, PostgreSQL and MySQL drivers), for
+tests/test_formats.py and the cross-dialect suite.
 
 Every folder holds the same three portable migrations (users table; an index and a row whose
 string holds a semicolon, with no final ``;``; a posts table) so one test can switch each tool
@@ -20,7 +20,8 @@ POSTS = "CREATE TABLE posts (id INTEGER PRIMARY KEY, title VARCHAR(200));\n"
 
 def write(folder: Path, files: dict[str, str]) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
+    for name, text in files.items():  # a name may hold a subfolder (Prisma's)
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(text.encode("utf-8"))
     return folder
 
@@ -77,6 +78,19 @@ FOLDERS: dict[str, tuple[dict[str, str], list[str]]] = {
         "0003.create-posts.sql": "-- depends: 0002.add-index\n" + POSTS,
         "0003.create-posts.rollback.sql": "DROP TABLE posts;\n",
     }, ["0001.create-users", "0002.add-index", "0003.create-posts"]),
+    "prisma": ({
+        "migration_lock.toml": 'provider = "sqlite"\n',
+        "20240101100000_create_users/migration.sql": "-- CreateTable\n" + USERS,
+        "20240101110000_add_index/migration.sql": INDEX,
+        "20240102090000_create_posts/migration.sql": POSTS,
+    }, ["20240101100000_create_users", "20240101110000_add_index",
+        "20240102090000_create_posts"]),
+    "liquibase": ({
+        "changelog-1.sql": "--liquibase formatted sql\n\n--changeset ann:1\n" + USERS
+                           + "--rollback DROP TABLE users;\n\n--changeset ann:2\n" + INDEX,
+        "changelog-2.sql": "--liquibase formatted sql\n--changeset bo:posts\n" + POSTS
+                           + "--rollback DROP TABLE posts;\n",
+    }, ["changelog-1.sql::1::ann", "changelog-1.sql::2::ann", "changelog-2.sql::posts::bo"]),
 }
 
 
@@ -145,6 +159,26 @@ def history_ddl(tool: str, dialect: str) -> list[str]:
                 " PRIMARY KEY (id))",
                 "CREATE TABLE _yoyo_version (version INT NOT NULL PRIMARY KEY,"
                 " installed_at_utc TIMESTAMP)"]
+    if tool == "prisma":
+        stamp = {"sqlite": "DATETIME", "postgres": "TIMESTAMPTZ", "mysql": "DATETIME(3)"}[dialect]
+        now = {"sqlite": "current_timestamp", "postgres": "now()",
+               "mysql": "CURRENT_TIMESTAMP(3)"}[dialect]
+        return [f"CREATE TABLE _prisma_migrations (id VARCHAR(36) PRIMARY KEY NOT NULL,"
+                f" checksum VARCHAR(64) NOT NULL, finished_at {stamp}, migration_name"
+                f" VARCHAR(255) NOT NULL, logs TEXT, rolled_back_at {stamp}, started_at {stamp}"
+                f" NOT NULL DEFAULT {now}, applied_steps_count INTEGER NOT NULL DEFAULT 0)"]
+    if tool == "liquibase":
+        name = "databasechangelog" if dialect == "postgres" else "DATABASECHANGELOG"
+        stamp = "DATETIME" if dialect == "mysql" else "TIMESTAMP"
+        return [f"CREATE TABLE {name} (ID VARCHAR(255) NOT NULL, AUTHOR VARCHAR(255) NOT NULL,"
+                f" FILENAME VARCHAR(255) NOT NULL, DATEEXECUTED {stamp} NOT NULL,"
+                " ORDEREXECUTED INT NOT NULL, EXECTYPE VARCHAR(10) NOT NULL, MD5SUM VARCHAR(35),"
+                " DESCRIPTION VARCHAR(255), COMMENTS VARCHAR(255), TAG VARCHAR(255),"
+                " LIQUIBASE VARCHAR(20), CONTEXTS VARCHAR(255), LABELS VARCHAR(255),"
+                " DEPLOYMENT_ID VARCHAR(10))",
+                f"CREATE TABLE {name}LOCK (ID INT NOT NULL, LOCKED BOOLEAN NOT NULL,"
+                f" LOCKGRANTED {stamp}, LOCKEDBY VARCHAR(255),"
+                f" CONSTRAINT PK_{name}LOCK PRIMARY KEY (ID))"]
     raise ValueError(tool)
 
 
@@ -194,5 +228,33 @@ def history_rows(tool: str, dialect: str, folder: Path, ids: list[str],
                        " username, hostname, created_at_utc) VALUES"
                        f" ('00000000-0000-0000-0000-00000000000{n}', '{migration_hash(i)}',"
                        f" '{i}', 'apply', 'me', 'host', '2024-01-01 10:00:00')")
+        return out
+    if tool == "prisma":
+        import hashlib
+
+        out = []
+        for n, i in enumerate(ids):
+            script = (folder / i / "migration.sql").read_bytes()
+            failed = dirty and n == len(ids) - 1
+            finished = "NULL" if failed else f"'2024-01-01 10:00:0{n}'"
+            out.append("INSERT INTO _prisma_migrations (id, checksum, finished_at,"
+                       " migration_name, logs, rolled_back_at, started_at, applied_steps_count)"
+                       f" VALUES ('00000000-0000-4000-8000-00000000000{n}',"
+                       f" '{hashlib.sha256(script).hexdigest()}', {finished}, '{i}', NULL, NULL,"
+                       f" '2024-01-01 10:00:0{n}', {0 if failed else 1})")
+        return out
+    if tool == "liquibase":
+        name = "databasechangelog" if dialect == "postgres" else "DATABASECHANGELOG"
+        # dirty: a run that died holding the lock
+        holder = "'ci-runner (10.0.0.7)'" if dirty else "NULL"
+        out = [f"INSERT INTO {name}LOCK (ID, LOCKED, LOCKGRANTED, LOCKEDBY) VALUES (1,"
+               f" {true if dirty else false}, NULL, {holder})"]
+        for n, i in enumerate(ids, start=1):
+            file, changeset, author = i.split("::")
+            out.append(f"INSERT INTO {name} (ID, AUTHOR, FILENAME, DATEEXECUTED, ORDEREXECUTED,"
+                       " EXECTYPE, MD5SUM, LIQUIBASE, DEPLOYMENT_ID) VALUES"
+                       f" ('{changeset}', '{author}', 'db/changelog/{file}',"
+                       f" '2024-01-01 10:00:0{n}', {n}, 'EXECUTED', '9:0123456789abcdef', '4.25.0',"
+                       " '0000000001')")
         return out
     raise ValueError(tool)

@@ -300,7 +300,7 @@ def test_bad_and_unknown_formats_are_config_errors(mig_project: Project) -> None
     mig_project.write_config(migrations_format="Goose!")
     result = mig_project.run("status")
     assert result.code == 2 and "migrations_format" in result.err
-    mig_project.write_config(migrations_format="liquibase")
+    mig_project.write_config(migrations_format="alembic")
     result = mig_project.run("status")
     assert result.code == 2 and "no installed plugin reads that format" in result.err
 
@@ -492,7 +492,8 @@ def test_flyway_versions_are_shown_as_flyway_names_them(mig_project: Project) ->
     assert raw != "1.1" and int(raw) > 10**12  # the ledger keeps the number it orders as
 
 
-@pytest.mark.parametrize("tool", ["flyway", "goose", "yoyo", "dbmate", "golang-migrate"])
+@pytest.mark.parametrize("tool", ["flyway", "goose", "yoyo", "dbmate", "golang-migrate", "prisma",
+                                  "liquibase"])
 def test_convert_writes_mig_files_and_adopts_their_ids(mig_project: Project, tool: str) -> None:
     files, ids = FOLDERS[tool]
     write(mig_project.migrations_dir, files)

@@ -1,6 +1,7 @@
-"""mig-formats on every dialect: a golang-migrate, dbmate, goose, Flyway and yoyo project each
-switches to mig with one command (`mig import --history`) and no migration re-run, the history
-tables created as each tool creates them on that database; a dirty state is refused."""
+"""mig-formats on every dialect: a golang-migrate, dbmate, goose, sql-migrate, Flyway, yoyo,
+Prisma and Liquibase project each switches to mig with one command (`mig import --history`)
+and no migration re-run, the history tables created as each tool creates them on that
+database; a dirty state is refused."""
 
 from __future__ import annotations
 

@@ -23,8 +23,9 @@ def register(app: typer.Typer) -> None:
         ),
         source: str | None = typer.Option(
             None, "--from",
-            help="The old tool: golang-migrate, dbmate, goose, sql-migrate, flyway or yoyo"
-            " (default: the configured migrations_format, else detected from the folder).",
+            help="The old tool: golang-migrate, dbmate, goose, sql-migrate, flyway, yoyo,"
+            " prisma, sqitch, liquibase or plain (default: the configured migrations_format,"
+            " else detected from the folder).",
         ),
         directory: Path | None = typer.Option(
             None, "--dir", help="The old tool's folder (default: the configured migrations_dir)."
@@ -35,9 +36,9 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
     ) -> None:
-        """Switch from golang-migrate, dbmate, goose, sql-migrate, Flyway or yoyo without
-        re-running anything: --convert writes mig files, --history adopts the old history
-        table."""
+        """Switch from another tool (golang-migrate, dbmate, goose, sql-migrate, Flyway, yoyo,
+        Prisma, Sqitch, Liquibase, plain SQL) without re-running anything: --convert writes mig
+        files, --history adopts the old history table."""
         from .importer import run_import
 
         if convert is None and not history:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from mig import Migration, MigrationFileError, Statement
+from mig import DependencyError, Migration, MigrationFileError, Statement
 from mig.checksum import CHECKSUM_VERSION, checksum, normalise
 
 # Whitespace and comments only (as mig's own parser decides that a DOWN is empty).
@@ -54,11 +54,37 @@ def line_at(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def sql_files(directory: Path) -> list[str]:
-    """The names of the folder's visible regular files, sorted."""
-    return sorted(
-        p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")
-    )
+def sql_files(directory: Path, levels: int = 0) -> list[str]:
+    """The folder's visible regular files, sorted: their names, and with ``levels`` above 0
+    also the files of its visible subfolders that many levels down, as relative paths
+    (``20240101000000_init/migration.sql``). A format module says how deep it looks in
+    its ``LEVELS``."""
+    found = []
+    for p in directory.iterdir():
+        if p.name.startswith("."):
+            continue
+        if p.is_file():
+            found.append(p.name)
+        elif levels > 0 and p.is_dir():
+            found.extend(f"{p.name}/{n}" for n in sql_files(p, levels - 1))
+    return sorted(found)
+
+
+def check_name_order(entries: list[tuple[str, int, Path]], tool: str) -> None:
+    """Refuse a folder that ``tool`` applies in name order where mig, which orders by version,
+    would not: ``entries`` are (name, version, path) in name order. Two entries of the same
+    version, or a version lower than the one before it, are errors naming the file."""
+    seen: dict[int, str] = {}
+    for i, (name, version, path) in enumerate(entries):
+        if version in seen:
+            raise DependencyError(f"duplicate version {version}: {seen[version]} and {name}", path)
+        if i and version < entries[i - 1][1]:
+            raise DependencyError(
+                f"{name} comes after {entries[i - 1][0]} by name (the order {tool} applies them"
+                f" in) but its version is lower: give every version the same number of digits",
+                path,
+            )
+        seen[version] = name
 
 
 def make_migration(

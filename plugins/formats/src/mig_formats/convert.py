@@ -33,7 +33,8 @@ def _section(sql: str) -> str:
 
 
 def render(m: Migration, tool: str, ids: dict[str, str]) -> str:
-    source = m.path.name
+    # A format whose files sit in subfolders names them itself (Prisma's, Sqitch's).
+    source = m.metadata.get("source") or m.path.name
     extra = m.metadata.get("down_file") or m.metadata.get("undo_file")
     if extra:
         source += ", " + extra
@@ -61,6 +62,11 @@ def convert(
 ) -> list[Migration]:
     """Write ``migrations`` into ``out`` (which must hold no ``.sql`` file yet) and return
     them as mig parses them back."""
+    for m in migrations:  # a format's feature mig's own files cannot say
+        refused = m.metadata.get("convert_refused")
+        if refused:
+            raise MigrationFileError(f"cannot be written as a mig file: {refused}", m.path,
+                                     m.up_line)
     out.mkdir(parents=True, exist_ok=True)
     taken = sorted(p.name for p in out.iterdir() if p.suffix == ".sql")
     if taken:

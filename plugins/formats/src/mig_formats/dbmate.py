@@ -11,6 +11,8 @@ from mig import Migration, MigrationFileError
 from .common import line_at, make_migration, read_text
 
 NAME = "dbmate"
+#: How deep below the folder the registry lists files for this format (0: the folder only).
+LEVELS = 0
 #: How a dbmate file says it runs outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = "add transaction:false after '-- migrate:up' (and '-- migrate:down')"
 # dbmate takes every ``.sql`` file whose name starts with digits; the digits are its version.

@@ -55,6 +55,9 @@ from .common import make_migration, needs_no_transaction, read_text
 from .flyway_config import Placeholders, load_settings
 
 NAME = "flyway"
+#: How deep below the folder the registry lists files for this format (0: the folder only);
+#: Flyway's loader scans the subfolders itself, at any depth.
+LEVELS = 0
 FILE = re.compile(r"([VU])(\d+(?:[._]\d+)*)__(.+)\.sql")
 REPEATABLE = re.compile(r"R__(.+)\.sql")
 REPEATABLE_BASE = 10**30

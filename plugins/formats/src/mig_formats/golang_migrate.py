@@ -16,6 +16,8 @@ from mig import DependencyError, Migration
 from .common import make_migration, manages_own_transaction, needs_no_transaction, read_text
 
 NAME = "golang-migrate"
+#: How deep below the folder the registry lists files for this format (0: the folder only).
+LEVELS = 0
 #: golang-migrate files cannot say they run outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = (
     "a golang-migrate file cannot say so: convert the folder with `mig import --convert`"

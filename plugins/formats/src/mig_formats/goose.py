@@ -22,6 +22,8 @@ from mig import Migration, MigrationFileError, Statement
 from .common import make_migration, read_text
 
 NAME = "goose"
+#: How deep below the folder the registry lists files for this format (0: the folder only).
+LEVELS = 0
 #: How a goose file says it runs outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = "add '-- +goose NO TRANSACTION' to the file"
 #: What to do when goose's line rules cut a statement (for mig's error messages).

@@ -2,7 +2,8 @@
 
 Each reader returns the applied migrations' ids with a note for the audit row, or raises
 :class:`ImportRefused` when the tool's own state is not clean (golang-migrate ``dirty``,
-a failed Flyway row) or names a version the folder does not have.
+a failed Flyway row, a failed Prisma migration, a held Liquibase lock) or names a version the
+folder does not have.
 """
 
 from __future__ import annotations
@@ -201,6 +202,85 @@ def sql_migrate(
     return {by_file[i].id: f"sql-migrate {table} {i}" for i in applied}
 
 
+def prisma(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "_prisma_migrations"
+) -> Applied:
+    """Prisma's rows: applied when finished and not rolled back. A row started but neither
+    finished nor rolled back is a failed migration, which Prisma itself refuses to go past
+    (P3009)."""
+    table = _table(dialect, name)
+    rows = dialect.query(
+        f"SELECT migration_name, checksum, finished_at, rolled_back_at, started_at FROM {table}"
+        " ORDER BY started_at"
+    )
+    failed = [r for r in rows if r[2] is None and r[3] is None]
+    if failed:
+        raise ImportRefused(
+            f"Prisma's {table} records a failed migration ({failed[0][0]}, started"
+            f" {failed[0][4]}): repair the database and run `prisma migrate resolve`"
+            " (--applied or --rolled-back), then import again"
+        )
+    by_name = {m.metadata.get("prisma_migration", m.id): m for m in migrations}
+    applied = {str(r[0]): str(r[1]) for r in rows if r[2] is not None and r[3] is None}
+    missing = [n for n in applied if n not in by_name]
+    if missing:
+        raise _unknown("Prisma", table, missing)
+    out: Applied = {}
+    for migration_name, stored in applied.items():
+        m = by_name[migration_name]
+        edited = "" if stored == m.metadata.get("prisma_checksum") else (
+            "; its migration.sql was edited since (checksum differs)"
+        )
+        out[m.id] = f"Prisma {table} {migration_name}{edited}"
+    return out
+
+
+def liquibase(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "databasechangelog"
+) -> Applied:
+    """Liquibase's rows: a changeset EXECUTED, RERAN or MARK_RAN (a precondition told
+    Liquibase to count it as run) is applied. A changeset is matched by id, author and file
+    (Liquibase records the path it was given, so ``changelog/a.sql`` matches the folder's
+    ``a.sql``). A held DATABASECHANGELOGLOCK (a run in progress, or one that died) is refused."""
+    table = _table(dialect, name)
+    try:
+        lock = _table(dialect, f"{name}lock")
+    except NoHistory:
+        lock = None
+    if lock is not None:
+        held = [r for r in dialect.query(f"SELECT locked, lockedby FROM {lock}")
+                if _truthy(r[0])]
+        if held:
+            raise ImportRefused(
+                f"Liquibase's {lock} is held (by {held[0][1]}): a Liquibase update is running or"
+                " died part-way. Check the database, run `liquibase release-locks`, then import"
+                " again"
+            )
+    rows = dialect.query(f"SELECT id, author, filename, exectype, md5sum FROM {table}"
+                         " ORDER BY orderexecuted")
+    by_key: dict[tuple[str, str], list[Migration]] = {}
+    for m in migrations:
+        key = (m.metadata.get("liquibase_id", ""), m.metadata.get("liquibase_author", ""))
+        by_key.setdefault(key, []).append(m)
+    out: Applied = {}
+    missing = []
+    for changeset, author, filename, exectype, md5 in rows:
+        if str(exectype).upper() not in ("EXECUTED", "RERAN", "MARK_RAN"):
+            continue
+        path = str(filename).replace("\\", "/")
+        found = [m for m in by_key.get((str(changeset), str(author)), [])
+                 if path == m.metadata["liquibase_file"]
+                 or path.endswith("/" + m.metadata["liquibase_file"])]
+        if len(found) != 1:
+            missing.append(f"{filename}::{changeset}::{author}")
+            continue
+        out[found[0].id] = f"Liquibase {table} {filename}::{changeset}::{author} {exectype}" + (
+            f" (MD5SUM {md5})" if md5 else "")
+    if missing:
+        raise _unknown("Liquibase", table, missing)
+    return out
+
+
 READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "golang-migrate": golang_migrate,
     "dbmate": dbmate,
@@ -208,9 +288,12 @@ READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "flyway": flyway_history,
     "yoyo": yoyo,
     "sql-migrate": sql_migrate,
+    "prisma": prisma,
+    "liquibase": liquibase,
 }
 TABLES = {
     "golang-migrate": "schema_migrations", "dbmate": "schema_migrations",
     "goose": "goose_db_version", "flyway": "flyway_schema_history", "yoyo": "_yoyo_migration",
-    "sql-migrate": "gorp_migrations",
+    "sql-migrate": "gorp_migrations", "prisma": "_prisma_migrations",
+    "liquibase": "databasechangelog",
 }

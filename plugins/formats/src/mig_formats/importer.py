@@ -13,7 +13,7 @@ from mig.runner import record_schema
 
 from .convert import convert as write_folder
 from .history import READERS, TABLES, NoHistory
-from .registry import detect, module
+from .registry import FORMATS, detect, load, module
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -29,8 +29,8 @@ def _tool(engine: MigrationEngine, source: str | None, directory: Path) -> str:
     found = detect(directory)
     if found is None:
         raise ConfigError(
-            f"{directory} is not a golang-migrate, dbmate, goose, sql-migrate, Flyway or yoyo"
-            " folder (say --from TOOL)"
+            f"{directory} is not a folder of any format mig reads ({', '.join(FORMATS)});"
+            " say --from TOOL"
         )
     return found
 
@@ -46,11 +46,7 @@ def run_import(
         raise ConfigError(f"migrations folder {directory} does not exist")
     tool = _tool(engine, source, directory)
     plugins = engine.plugins.load()
-    migrations: list[Migration] = plugins.resolve_order(
-        module(tool).load(directory, sorted(
-            p.name for p in directory.iterdir() if p.is_file() and not p.name.startswith(".")
-        ))
-    )
+    migrations: list[Migration] = plugins.resolve_order(load(directory, tool))
     report: dict[str, Any] = {"format": tool, "folder": str(directory), "converted": [],
                               "adopted": [], "already": [], "lines": []}
     lines: list[str] = report["lines"]
@@ -66,6 +62,11 @@ def run_import(
         lines.extend(_split_differently(engine, migrations, targets))
         lines.extend(_kept_placeholders(migrations, targets))
     if history:
+        if tool not in READERS:
+            raise ConfigError(
+                f"mig cannot read {tool}'s history table (it reads {', '.join(READERS)});"
+                " record what is applied with `mig baseline` instead"
+            )
         adopted, already = _adopt(engine, tool, migrations, targets, table or TABLES[tool])
         report["adopted"], report["already"] = adopted, already
         lines.extend(f"adopted      {i}" for i in adopted)

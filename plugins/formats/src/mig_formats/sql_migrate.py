@@ -21,6 +21,8 @@ from .common import make_migration, read_text
 from .goose import parse
 
 NAME = "sql-migrate"
+#: How deep below the folder the registry lists files for this format (0: the folder only).
+LEVELS = 0
 #: How a sql-migrate file says it runs outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = "add notransaction after '-- +migrate Up' (and '-- +migrate Down')"
 #: What to do when the line rules cut a statement (for mig's error messages).

@@ -20,6 +20,8 @@ from mig import Migration, MigrationFileError
 from .common import make_migration, read_text
 
 NAME = "yoyo"
+#: How deep below the folder the registry lists files for this format (0: the folder only).
+LEVELS = 0
 #: How a yoyo file says it runs outside a transaction (for mig's error messages).
 TRANSACTIONAL_HINT = "add '-- transactional: false' to the file's leading comments"
 ROLLBACK = ".rollback.sql"
