@@ -36,9 +36,11 @@ def register(app: typer.Typer) -> None:
         ),
         as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
     ) -> None:
-        """Switch from another tool (golang-migrate, dbmate, goose, sql-migrate, Flyway, yoyo,
-        Prisma, Sqitch, Liquibase, plain SQL) without re-running anything: --convert writes mig
-        files, --history adopts the old history table."""
+        """Switch from another tool without re-running anything: --convert writes mig files,
+        --history adopts the old history table.
+
+        Tools: golang-migrate, dbmate, goose, sql-migrate, Flyway, yoyo, Prisma, Sqitch,
+        Liquibase (formatted SQL) and plain timestamped SQL files (Supabase, Atlas)."""
         from .importer import run_import
 
         if convert is None and not history:
