@@ -17,6 +17,36 @@ def post(client: Client, path: str, data: dict[str, str], page: str = "/") -> st
     return client.wait_job(reply.headers["location"])
 
 
+def test_migration_ids_with_a_slash_have_pages(mig_project: Project, serve: Serve) -> None:
+    # Sqitch changes may sit in subfolders of deploy/ (``schemas/users``), and ids are
+    # URL-encoded in links.
+    mig_project.write_config(mig_project.config_path.read_text(), migrations_dir=".",
+                             migrations_format="sqitch", backup="none")
+    plan = ("%syntax-version=1.0.0\n%project=shop\n\n"
+            "schemas/users 2024-01-01T00:00:00Z Ann <ann@example.com> # users\n"
+            "orders+v2 [schemas/users] 2024-01-02T00:00:00Z Ann <ann@example.com> # orders\n")
+    (mig_project.path / "sqitch.plan").write_text(plan)
+    for change, table in (("schemas/users", "users"), ("orders+v2", "orders")):
+        for kind, sql in (("deploy", f"CREATE TABLE {table} (id INTEGER);\n"),
+                          ("revert", f"DROP TABLE {table};\n")):
+            path = mig_project.path / kind / f"{change}.sql"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(sql)
+    mig_project.ok("up")
+    client = serve(mig_project)
+    client.login()
+    status = client.get("/").body
+    assert 'href="/migrations/schemas/users"' in status
+    assert 'href="/migrations/orders%2Bv2"' in status
+    for path, table in (("/migrations/schemas/users", "users"),
+                        ("/migrations/orders%2Bv2", "orders")):
+        reply = client.get(path)
+        assert reply.status == 200 and f"{table}" in reply.body
+    graph = client.get("/graph").body
+    assert 'href="/migrations/orders%2Bv2"' in graph
+    assert 'href="/migrations/schemas/users"' in graph
+
+
 def test_pages_show_the_example(example: Project, serve: Serve) -> None:
     client = serve(example)
     client.login()

@@ -458,7 +458,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/history", page(history)),
         Route("/graph", page(graph)),
         Route("/backups", page(backups)),
-        Route("/migrations/{id}", page(migration)),
+        # ``path``: ids may hold a slash (Sqitch changes such as ``schemas/users``).
+        Route("/migrations/{id:path}", page(migration)),
         Route("/rollback/{execution_id}", page(rollback_page)),
         Route("/backups/{backup_id}/restore", page(restore_page)),
         Route("/checks", page(checks_page)),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from html import escape
+from urllib.parse import quote
 
 from mig.graph import build_graph
 from mig.models import Migration
@@ -62,7 +63,7 @@ def render(migrations: Sequence[Migration], states: Mapping[str, str],
         fill, stroke = COLOURS.get(state, COLOURS["pending"])
         label = m.id if len(m.id) <= 30 else m.id[:29] + "…"
         out.append(
-            f'<a href="{escape(link + m.id)}" class="node {state}" data-id="{escape(m.id)}">'
+            f'<a href="{escape(link + quote(m.id))}" class="node {state}" data-id="{escape(m.id)}">'
             f"<title>{escape(m.id)}: {state}</title>"
             f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="5" fill="{fill}"'
             f' stroke="{stroke}" stroke-width="1.5"/>'
