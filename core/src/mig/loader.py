@@ -54,8 +54,7 @@ def load_migrations(
         if format != AUTO_FORMAT:
             raise ConfigError(
                 f"migrations_format = {format!r}: no installed plugin reads that format"
-                " (mig-formats reads golang-migrate, dbmate, goose, sql-migrate, flyway, yoyo,"
-                " prisma, sqitch, liquibase and plain folders)"
+                " (`mig plugins` lists the installed plugins)"
             )
     found: list[Migration] = []
     by_number: dict[int, Migration] = {}
