@@ -4,7 +4,12 @@ mig-backup-incremental's tests."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -121,3 +126,59 @@ def test_compressed_delta_replays_the_pages_exactly(tmp_path: Path) -> None:
     for page in (1, 2, 4, 5, 6):
         assert got[(page - 1) * 4096:page * 4096] == content[(page - 1) * 4096:page * 4096]
     assert got[2 * 4096:3 * 4096] == b"x" * 4096
+
+
+def test_hashing_through_the_map_matches_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = tmp_path / "image"
+    image.write_bytes(os.urandom(4096 * 300))
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        mapped = pages.hash_pages(fd, 4096, 300, "xxh3", 2, seed=3)
+
+        @contextlib.contextmanager
+        def unmappable(fd: int, length: int, what: str) -> Iterator[None]:
+            yield None  # as where libc has no mmap: the pages are read instead
+
+        monkeypatch.setattr(pages, "mapped", unmappable)
+        read = pages.hash_pages(fd, 4096, 300, "xxh3", 2, seed=3)
+    finally:
+        os.close(fd)
+    assert mapped == read and len(mapped.pages) == 300 * 16
+
+
+def test_hashing_a_file_shorter_than_its_page_count_is_refused(tmp_path: Path) -> None:
+    image = tmp_path / "image"
+    image.write_bytes(os.urandom(4096 * 10))
+    fd = os.open(image, os.O_RDONLY)
+    try:
+        with pytest.raises(BackupError, match="ended early"):
+            pages.hash_pages(fd, 4096, 11, "xxh3", 1)
+    finally:
+        os.close(fd)
+
+
+def test_hashing_keeps_the_read_transactions_lock(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops every POSIX lock the process holds on it
+    (Python's mmap closes a duplicate of its own): hashing the pages must leave the read
+    transaction's lock in place, so that no other process can commit meanwhile."""
+    db = tmp_path / "app.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("CREATE TABLE t (x)")
+    conn.executemany("INSERT INTO t VALUES (?)", [(os.urandom(500),) for _ in range(2000)])
+    conn.execute("BEGIN")
+    conn.execute("SELECT count(*) FROM t").fetchone()  # SHARED lock held
+    fd = os.open(db, os.O_RDONLY)
+    try:
+        page_count = conn.execute("PRAGMA page_count").fetchone()[0]
+        pages.hash_pages(fd, 4096, page_count, "xxh3", 1)
+        writer = subprocess.run(
+            [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1],"
+             " timeout=0, isolation_level=None); c.execute('DELETE FROM t')", str(db)],
+            capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(fd)
+        conn.execute("COMMIT")
+        conn.close()
+    assert writer.returncode != 0 and "database is locked" in writer.stderr

@@ -49,6 +49,8 @@ from pathlib import Path
 
 from mig import BackupError
 
+from .mapped import mapped
+
 INDEX_MAGIC = b"MIGPIDX1"
 SPARSE_MAGIC = b"MIGPIDXP"
 #: The sparse index of format 2, without page numbers.
@@ -265,29 +267,33 @@ def hash_pages(
     out = bytearray(page_count * size)
     blocks = bytearray(-(-page_count // per_block) * size)
     buffers = _BUFFERS  # one read buffer per worker thread, reused by every call
-    # Read with preadv, never through mmap: Python's mmap holds a duplicate of the
-    # descriptor and closes it with the mapping, and closing any descriptor of the file
-    # drops every POSIX lock this process holds on it, the read transaction's included.
-
-    def work(span: tuple[int, int]) -> None:
-        first, end = span
-        want = _per_span(page_size) * page_size
-        whole = getattr(buffers, "buf", None)
-        if whole is None or len(whole) < want:
-            whole = buffers.buf = memoryview(bytearray(want))
-        buf = whole[:(end - first) * page_size]
-        _read_exact(fd, buf, first * page_size, what)
-        _blocks(buf, first, end, page_size, size, digest, seed, per_block, out, blocks,
-                previous)
-
     spans = _ranges(page_count, page_size)
-    if threads <= 1 or len(spans) <= 1 or page_count * page_size < THREADED_HASH:
-        for span in spans:
-            work(span)
-    else:
-        with ThreadPoolExecutor(min(threads, len(spans))) as pool:
-            for _ in pool.map(work, spans):
-                pass
+    # Hashed in place through a memory map (see .mapped: never Python's mmap), else read
+    # into a buffer: the copy out of the page cache cost as much as the hashing.
+    with mapped(fd, page_count * page_size, what) as view:
+
+        def work(span: tuple[int, int]) -> None:
+            first, end = span
+            if view is not None:
+                _blocks(view[first * page_size:end * page_size], first, end, page_size, size,
+                        digest, seed, per_block, out, blocks, previous)
+                return
+            want = _per_span(page_size) * page_size
+            whole = getattr(buffers, "buf", None)
+            if whole is None or len(whole) < want:
+                whole = buffers.buf = memoryview(bytearray(want))
+            buf = whole[:(end - first) * page_size]
+            _read_exact(fd, buf, first * page_size, what)
+            _blocks(buf, first, end, page_size, size, digest, seed, per_block, out, blocks,
+                    previous)
+
+        if threads <= 1 or len(spans) <= 1 or page_count * page_size < THREADED_HASH:
+            for span in spans:
+                work(span)
+        else:
+            with ThreadPoolExecutor(min(threads, len(spans))) as pool:
+                for _ in pool.map(work, spans):
+                    pass
     return Hashed(bytes(out), bytes(blocks), page_count)
 
 
