@@ -2,6 +2,32 @@
 Flyway, yoyo, Prisma, Sqitch, Liquibase formatted SQL, plain SQL as Supabase and Atlas write
 it) read as they are, converted to mig's files, and their history tables adopted."""
 
-from .registry import FORMATS, detect, load_folder
+from __future__ import annotations
 
-__all__ = ["FORMATS", "detect", "load_folder"]
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .registry import FORMATS, detect, load_folder
+
+# Imported on first use: the plugin's entry module imports this package with every command,
+# and most projects are in mig's own format.
+_FROM = {
+    "FORMATS": "registry",
+    "detect": "registry",
+    "load_folder": "registry",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _FROM:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+
+
+__all__ = [
+    "FORMATS",
+    "detect",
+    "load_folder",
+]
