@@ -5,7 +5,9 @@ functions that need them, not with the package."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mig.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .api import diff_live, diff_urls, migration_text, new_migration
@@ -18,13 +20,7 @@ _FROM = {
     "new_migration": "api",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _FROM:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _FROM)
 
 
 __all__ = [

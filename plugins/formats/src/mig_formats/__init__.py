@@ -4,7 +4,9 @@ it) read as they are, converted to mig's files, and their history tables adopted
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mig.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .registry import FORMATS, detect, load_folder
@@ -17,13 +19,7 @@ _FROM = {
     "load_folder": "registry",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _FROM:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _FROM)
 
 
 __all__ = [

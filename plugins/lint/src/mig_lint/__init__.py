@@ -6,7 +6,9 @@ for the protocol). Importing this package does not import sqlglot.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mig.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .model import (
@@ -30,13 +32,7 @@ _FROM = {
     "Severity": "model",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _FROM:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f".{_FROM[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _FROM)
 
 
 __all__ = [
