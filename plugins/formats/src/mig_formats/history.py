@@ -235,6 +235,22 @@ def prisma(
     return out
 
 
+def diesel(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "__diesel_schema_migrations"
+) -> Applied:
+    """Diesel's rows: one per applied migration, its version (the folder name up to the
+    first ``_``, no ``-``); ``diesel migration revert`` deletes the row."""
+    table = _table(dialect, name)
+    rows = dialect.query(f"SELECT version, run_on FROM {table} ORDER BY version")
+    by_version = {m.metadata.get("diesel_version", ""): m for m in migrations}
+    versions = [str(r[0]).strip() for r in rows]
+    missing = [v for v in versions if v not in by_version]
+    if missing:
+        raise _unknown("Diesel", table, missing)
+    return {by_version[v].id: f"Diesel {table} version {v} (run on {r[1]})"
+            for v, r in zip(versions, rows, strict=True)}
+
+
 def liquibase(
     dialect: Dialect, migrations: Sequence[Migration], name: str = "databasechangelog"
 ) -> Applied:
@@ -290,10 +306,11 @@ READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "sql-migrate": sql_migrate,
     "prisma": prisma,
     "liquibase": liquibase,
+    "diesel": diesel,
 }
 TABLES = {
     "golang-migrate": "schema_migrations", "dbmate": "schema_migrations",
     "goose": "goose_db_version", "flyway": "flyway_schema_history", "yoyo": "_yoyo_migration",
     "sql-migrate": "gorp_migrations", "prisma": "_prisma_migrations",
-    "liquibase": "databasechangelog",
+    "liquibase": "databasechangelog", "diesel": "__diesel_schema_migrations",
 }

@@ -16,6 +16,7 @@ from mig import ConfigError, Migration
 
 from . import (
     dbmate,
+    diesel,
     flyway,
     golang_migrate,
     goose,
@@ -29,12 +30,13 @@ from . import (
 from .common import sql_files
 
 #: In detection order: a tool's own file first (sqitch.plan, Prisma's migration_lock.toml,
-#: Liquibase's "--liquibase formatted sql" first line), then names (Flyway,
+#: Diesel's <version>_<name>/up.sql folders, Liquibase's "--liquibase formatted sql" first
+#: line), then names (Flyway,
 #: golang-migrate), then file contents; plain SQL files, which have no marker of their own,
 #: last.
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (sqitch, prisma, liquibase, flyway, golang_migrate, goose, sql_migrate, dbmate,
+    for m in (sqitch, prisma, diesel, liquibase, flyway, golang_migrate, goose, sql_migrate, dbmate,
               yoyo, plain)
 }
 ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
