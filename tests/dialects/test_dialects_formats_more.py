@@ -1,8 +1,8 @@
-"""mig-formats' plain (Supabase, Atlas), Sqitch, Liquibase and Diesel folders on every dialect, and
-the SQL each tool's users write for their server: PL/pgSQL bodies, ``CREATE INDEX
-CONCURRENTLY`` and scripts that commit their own transaction on PostgreSQL, ``DELIMITER``
-blocks on MariaDB. (Prisma's history import runs on every dialect in
-test_dialects_formats.py.)"""
+"""mig-formats' plain (Supabase, Atlas), Sqitch, Liquibase, Diesel and node-pg-migrate
+folders on every dialect, and the SQL each tool's users write for their server: PL/pgSQL
+bodies, ``CREATE INDEX CONCURRENTLY`` and scripts that commit their own transaction on
+PostgreSQL, ``DELIMITER`` blocks on MariaDB. (Prisma's history import runs on every dialect
+in test_dialects_formats.py.)"""
 
 from __future__ import annotations
 
@@ -241,3 +241,35 @@ def test_diesel_initial_setup_and_no_transaction_on_postgres(
     assert dialect.query("SELECT indexname FROM pg_indexes WHERE indexname ="
                          " 'notes_body_idx'") == []
     assert "notes" in dialect.user_tables()
+
+
+NODE_PG_MIGRATE_PG = {
+    "1706000000000_audit.sql":
+        "-- Up Migration\nCREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at TIMESTAMPTZ NOT NULL"
+        " DEFAULT now(), what TEXT NOT NULL);\n"
+        "CREATE FUNCTION audit_note(note TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $fn$\n"
+        "DECLARE new_id BIGINT;\nBEGIN\n  INSERT INTO audit (what) VALUES (note) RETURNING id"
+        " INTO new_id;\n  RETURN new_id;\nEND;\n$fn$;\n\n"
+        "-- Down Migration\nDROP FUNCTION audit_note(TEXT);\nDROP TABLE audit;\n",
+    "1706000100000_audit-what-idx.sql":
+        "-- no transaction\n\n-- Up Migration\n"
+        "CREATE INDEX CONCURRENTLY audit_what_idx ON audit (what);\n\n"
+        "-- Down Migration\nDROP INDEX CONCURRENTLY audit_what_idx;\n",
+}
+
+
+def test_node_pg_migrate_function_and_no_transaction_on_postgres(
+    dialect: DialectTarget, tmp_path: Path
+) -> None:
+    if dialect.name != "postgres":
+        pytest.skip("node-pg-migrate is PostgreSQL's")
+    project = project_with(dialect, tmp_path, NODE_PG_MIGRATE_PG)
+    with project.engine() as engine:
+        assert [m.transactional for m in engine.migrations()] == [True, False]
+    project.migrate()
+    assert dialect.query("SELECT audit_note('a;b')") == [(1,)]
+    assert dialect.query("SELECT indexname FROM pg_indexes WHERE indexname ="
+                         " 'audit_what_idx'") == [("audit_what_idx",)]
+    project.ok("down", "--method", "down", "--yes")
+    project.ok("down", "--method", "down", "--yes")
+    assert "audit" not in dialect.user_tables()
