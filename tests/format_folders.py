@@ -1,7 +1,7 @@
 """Migration folders written the way golang-migrate, dbmate, goose, sql-migrate, Flyway,
-yoyo, Prisma and Liquibase write them, and their history tables created the way each tool
-creates them (the DDL of each tool's SQLite, PostgreSQL and MySQL drivers), for
-tests/test_formats.py and the cross-dialect suite.
+yoyo, Prisma, Liquibase, Diesel and node-pg-migrate write them, and their history tables
+created the way each tool creates them (the DDL of each tool's SQLite, PostgreSQL and MySQL
+drivers), for tests/test_formats.py and the cross-dialect suite.
 
 Every folder holds the same three portable migrations (users table; an index and a row whose
 string holds a semicolon, with no final ``;``; a posts table) so one test can switch each tool
@@ -91,6 +91,23 @@ FOLDERS: dict[str, tuple[dict[str, str], list[str]]] = {
         "changelog-2.sql": "--liquibase formatted sql\n--changeset bo:posts\n" + POSTS
                            + "--rollback DROP TABLE posts;\n",
     }, ["changelog-1.sql::1::ann", "changelog-1.sql::2::ann", "changelog-2.sql::posts::bo"]),
+    "diesel": ({
+        "2024-01-01-100000_create_users/up.sql": USERS,
+        "2024-01-01-100000_create_users/down.sql": "DROP TABLE users;\n",
+        "2024-01-01-110000_add_index/up.sql": INDEX,
+        "2024-01-01-110000_add_index/down.sql": "-- This file should undo anything in `up.sql`\n",
+        "2024-01-02-090000_create_posts/up.sql": POSTS,
+        "2024-01-02-090000_create_posts/down.sql": "DROP TABLE posts;\n",
+    }, ["2024-01-01-100000_create_users", "2024-01-01-110000_add_index",
+        "2024-01-02-090000_create_posts"]),
+    "node-pg-migrate": ({
+        "1704103200000_create-users.sql":
+            "-- Up Migration\n" + USERS + "\n-- Down Migration\nDROP TABLE users;\n",
+        # no Down section: irreversible
+        "1704106800000_add-index.sql": "-- up migration\n" + INDEX,
+        "1704186000000_create-posts.sql":
+            "-- Up Migration\n" + POSTS + "\n-- Down Migration\nDROP TABLE posts;\n",
+    }, ["1704103200000_create-users", "1704106800000_add-index", "1704186000000_create-posts"]),
 }
 
 
@@ -179,6 +196,15 @@ def history_ddl(tool: str, dialect: str) -> list[str]:
                 f"CREATE TABLE {name}LOCK (ID INT NOT NULL, LOCKED BOOLEAN NOT NULL,"
                 f" LOCKGRANTED {stamp}, LOCKEDBY VARCHAR(255),"
                 f" CONSTRAINT PK_{name}LOCK PRIMARY KEY (ID))"]
+    if tool == "diesel":
+        return ["CREATE TABLE IF NOT EXISTS __diesel_schema_migrations (version VARCHAR(50)"
+                " PRIMARY KEY NOT NULL, run_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"]
+    if tool == "node-pg-migrate":  # PostgreSQL's tool; the same table elsewhere for the reader
+        key = {"sqlite": "id INTEGER PRIMARY KEY AUTOINCREMENT",
+               "postgres": "id SERIAL PRIMARY KEY",
+               "mysql": "id INT AUTO_INCREMENT PRIMARY KEY"}[dialect]
+        return [f"CREATE TABLE pgmigrations ({key}, name varchar(255) NOT NULL,"
+                " run_on timestamp NOT NULL)"]
     raise ValueError(tool)
 
 
@@ -257,4 +283,10 @@ def history_rows(tool: str, dialect: str, folder: Path, ids: list[str],
                        f" '2024-01-01 10:00:0{n}', {n}, 'EXECUTED', '9:0123456789abcdef', '4.25.0',"
                        " '0000000001')")
         return out
+    if tool == "diesel":
+        return [f"INSERT INTO __diesel_schema_migrations (version) VALUES"
+                f" ('{i.split('_', 1)[0].replace('-', '')}')" for i in ids]
+    if tool == "node-pg-migrate":
+        return [f"INSERT INTO pgmigrations (name, run_on) VALUES ('{i}', '2024-01-01 10:00:0{n}')"
+                for n, i in enumerate(ids)]
     raise ValueError(tool)

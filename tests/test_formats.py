@@ -493,7 +493,7 @@ def test_flyway_versions_are_shown_as_flyway_names_them(mig_project: Project) ->
 
 
 @pytest.mark.parametrize("tool", ["flyway", "goose", "yoyo", "dbmate", "golang-migrate", "prisma",
-                                  "liquibase"])
+                                  "liquibase", "diesel", "node-pg-migrate"])
 def test_convert_writes_mig_files_and_adopts_their_ids(mig_project: Project, tool: str) -> None:
     files, ids = FOLDERS[tool]
     write(mig_project.migrations_dir, files)

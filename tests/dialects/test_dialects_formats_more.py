@@ -1,8 +1,8 @@
-"""mig-formats' plain (Supabase, Atlas), Sqitch and Liquibase folders on every dialect, and
-the SQL each tool's users write for their server: PL/pgSQL bodies, ``CREATE INDEX
-CONCURRENTLY`` and scripts that commit their own transaction on PostgreSQL, ``DELIMITER``
-blocks on MariaDB. (Prisma's history import runs on every dialect in
-test_dialects_formats.py.)"""
+"""mig-formats' plain (Supabase, Atlas), Sqitch, Liquibase, Diesel and node-pg-migrate
+folders on every dialect, and the SQL each tool's users write for their server: PL/pgSQL
+bodies, ``CREATE INDEX CONCURRENTLY`` and scripts that commit their own transaction on
+PostgreSQL, ``DELIMITER`` blocks on MariaDB. (Prisma's history import runs on every dialect
+in test_dialects_formats.py.)"""
 
 from __future__ import annotations
 
@@ -193,3 +193,83 @@ def test_liquibase_changelog_up_and_down(dialect: DialectTarget, tmp_path: Path)
     with project.engine() as engine:
         engine.down(everything=True)
     assert "parcels" not in dialect.user_tables()
+
+
+# Diesel's first folder as `diesel setup` writes it on PostgreSQL (helper functions, in our
+# own words), then a table that uses it and an index Diesel must build outside a transaction.
+DIESEL_PG = {
+    "00000000000000_diesel_initial_setup/up.sql":
+        "-- Diesel's helpers: keep updated_at current\n"
+        "CREATE OR REPLACE FUNCTION diesel_manage_updated_at(_tbl regclass) RETURNS VOID AS $$\n"
+        "BEGIN\n    EXECUTE format('CREATE TRIGGER set_updated_at BEFORE UPDATE ON %s\n"
+        "                    FOR EACH ROW EXECUTE PROCEDURE diesel_set_updated_at()', _tbl);\n"
+        "END;\n$$ LANGUAGE plpgsql;\n\n"
+        "CREATE OR REPLACE FUNCTION diesel_set_updated_at() RETURNS trigger AS $$\n"
+        "BEGIN\n    IF (NEW IS DISTINCT FROM OLD AND NEW.updated_at IS NOT DISTINCT FROM"
+        " OLD.updated_at) THEN\n        NEW.updated_at := current_timestamp;\n    END IF;\n"
+        "    RETURN NEW;\nEND;\n$$ LANGUAGE plpgsql;\n",
+    "00000000000000_diesel_initial_setup/down.sql":
+        "DROP FUNCTION IF EXISTS diesel_manage_updated_at(_tbl regclass);\n"
+        "DROP FUNCTION IF EXISTS diesel_set_updated_at();\n",
+    "2024-02-01-093000_create_notes/up.sql":
+        "CREATE TABLE notes (id SERIAL PRIMARY KEY, body TEXT NOT NULL,"
+        " updated_at TIMESTAMP NOT NULL DEFAULT now());\n"
+        "SELECT diesel_manage_updated_at('notes');\n",
+    "2024-02-01-093000_create_notes/down.sql": "DROP TABLE notes;\n",
+    "2024-02-02-080000_notes_body_idx/up.sql":
+        "CREATE INDEX CONCURRENTLY notes_body_idx ON notes (body);\n",
+    "2024-02-02-080000_notes_body_idx/down.sql": "DROP INDEX CONCURRENTLY notes_body_idx;\n",
+    "2024-02-02-080000_notes_body_idx/metadata.toml": "run_in_transaction = false\n",
+}
+
+
+def test_diesel_initial_setup_and_no_transaction_on_postgres(
+    dialect: DialectTarget, tmp_path: Path
+) -> None:
+    if dialect.name != "postgres":
+        pytest.skip("diesel setup's helper functions are PL/pgSQL")
+    project = project_with(dialect, tmp_path, DIESEL_PG)
+    with project.engine() as engine:
+        assert [m.transactional for m in engine.migrations()] == [True, True, False]
+    project.migrate()
+    dialect.execute("INSERT INTO notes (body, updated_at) VALUES ('a', '2000-01-01')",
+                    "UPDATE notes SET body = 'b'")  # the helper's trigger stamps the row
+    assert dialect.query("SELECT updated_at > '2001-01-01' FROM notes") == [(True,)]
+    assert dialect.query("SELECT indexname FROM pg_indexes WHERE indexname ="
+                         " 'notes_body_idx'") == [("notes_body_idx",)]
+    project.ok("down", "--method", "down", "--yes")
+    assert dialect.query("SELECT indexname FROM pg_indexes WHERE indexname ="
+                         " 'notes_body_idx'") == []
+    assert "notes" in dialect.user_tables()
+
+
+NODE_PG_MIGRATE_PG = {
+    "1706000000000_audit.sql":
+        "-- Up Migration\nCREATE TABLE audit (id BIGSERIAL PRIMARY KEY, at TIMESTAMPTZ NOT NULL"
+        " DEFAULT now(), what TEXT NOT NULL);\n"
+        "CREATE FUNCTION audit_note(note TEXT) RETURNS BIGINT LANGUAGE plpgsql AS $fn$\n"
+        "DECLARE new_id BIGINT;\nBEGIN\n  INSERT INTO audit (what) VALUES (note) RETURNING id"
+        " INTO new_id;\n  RETURN new_id;\nEND;\n$fn$;\n\n"
+        "-- Down Migration\nDROP FUNCTION audit_note(TEXT);\nDROP TABLE audit;\n",
+    "1706000100000_audit-what-idx.sql":
+        "-- no transaction\n\n-- Up Migration\n"
+        "CREATE INDEX CONCURRENTLY audit_what_idx ON audit (what);\n\n"
+        "-- Down Migration\nDROP INDEX CONCURRENTLY audit_what_idx;\n",
+}
+
+
+def test_node_pg_migrate_function_and_no_transaction_on_postgres(
+    dialect: DialectTarget, tmp_path: Path
+) -> None:
+    if dialect.name != "postgres":
+        pytest.skip("node-pg-migrate is PostgreSQL's")
+    project = project_with(dialect, tmp_path, NODE_PG_MIGRATE_PG)
+    with project.engine() as engine:
+        assert [m.transactional for m in engine.migrations()] == [True, False]
+    project.migrate()
+    assert dialect.query("SELECT audit_note('a;b')") == [(1,)]
+    assert dialect.query("SELECT indexname FROM pg_indexes WHERE indexname ="
+                         " 'audit_what_idx'") == [("audit_what_idx",)]
+    project.ok("down", "--method", "down", "--yes")
+    project.ok("down", "--method", "down", "--yes")
+    assert "audit" not in dialect.user_tables()

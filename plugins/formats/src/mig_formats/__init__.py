@@ -1,6 +1,7 @@
 """mig-formats: other tools' migration folders (golang-migrate, dbmate, goose, sql-migrate,
-Flyway, yoyo, Prisma, Sqitch, Liquibase formatted SQL, plain SQL as Supabase and Atlas write
-it) read as they are, converted to mig's files, and their history tables adopted."""
+Flyway, yoyo, Prisma, Diesel, node-pg-migrate, Sqitch, Liquibase formatted SQL, plain SQL as
+Supabase and Atlas write it) read as they are, converted to mig's files, and their history
+tables adopted."""
 
 from __future__ import annotations
 

@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
         source: str | None = typer.Option(
             None, "--from",
             help="The old tool: golang-migrate, dbmate, goose, sql-migrate, flyway, yoyo,"
-            " prisma, sqitch, liquibase or plain (default: the configured migrations_format,"
-            " else detected from the folder).",
+            " prisma, diesel, node-pg-migrate, sqitch, liquibase or plain (default: the"
+            " configured migrations_format, else detected from the folder).",
         ),
         directory: Path | None = typer.Option(
             None, "--dir", help="The old tool's folder (default: the configured migrations_dir)."
@@ -39,8 +39,9 @@ def register(app: typer.Typer) -> None:
         """Switch from another tool without re-running anything: --convert writes mig files,
         --history adopts the old history table.
 
-        Tools: golang-migrate, dbmate, goose, sql-migrate, Flyway, yoyo, Prisma, Sqitch,
-        Liquibase (formatted SQL) and plain timestamped SQL files (Supabase, Atlas)."""
+        Tools: golang-migrate, dbmate, goose, sql-migrate, Flyway, yoyo, Prisma, Diesel,
+        node-pg-migrate, Sqitch, Liquibase (formatted SQL) and plain timestamped SQL files
+        (Supabase, Atlas)."""
         from .importer import run_import
 
         if convert is None and not history:

@@ -235,6 +235,37 @@ def prisma(
     return out
 
 
+def diesel(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "__diesel_schema_migrations"
+) -> Applied:
+    """Diesel's rows: one per applied migration, its version (the folder name up to the
+    first ``_``, no ``-``); ``diesel migration revert`` deletes the row."""
+    table = _table(dialect, name)
+    rows = dialect.query(f"SELECT version, run_on FROM {table} ORDER BY version")
+    by_version = {m.metadata.get("diesel_version", ""): m for m in migrations}
+    versions = [str(r[0]).strip() for r in rows]
+    missing = [v for v in versions if v not in by_version]
+    if missing:
+        raise _unknown("Diesel", table, missing)
+    return {by_version[v].id: f"Diesel {table} version {v} (run on {r[1]})"
+            for v, r in zip(versions, rows, strict=True)}
+
+
+def node_pg_migrate(
+    dialect: Dialect, migrations: Sequence[Migration], name: str = "pgmigrations"
+) -> Applied:
+    """node-pg-migrate's rows: one per applied migration, named by its file name without the
+    extension; ``down`` deletes the row."""
+    table = _table(dialect, name)
+    rows = dialect.query(f"SELECT id, name, run_on FROM {table} ORDER BY run_on, id")
+    by_name = {m.metadata.get("node_pg_migrate_name", m.id): m for m in migrations}
+    missing = [str(r[1]) for r in rows if str(r[1]) not in by_name]
+    if missing:
+        raise _unknown("node-pg-migrate", table, missing)
+    return {by_name[str(r[1])].id: f"node-pg-migrate {table} {r[1]} (run on {r[2]})"
+            for r in rows}
+
+
 def liquibase(
     dialect: Dialect, migrations: Sequence[Migration], name: str = "databasechangelog"
 ) -> Applied:
@@ -290,10 +321,13 @@ READERS: dict[str, Callable[[Dialect, Sequence[Migration], str], Applied]] = {
     "sql-migrate": sql_migrate,
     "prisma": prisma,
     "liquibase": liquibase,
+    "diesel": diesel,
+    "node-pg-migrate": node_pg_migrate,
 }
 TABLES = {
     "golang-migrate": "schema_migrations", "dbmate": "schema_migrations",
     "goose": "goose_db_version", "flyway": "flyway_schema_history", "yoyo": "_yoyo_migration",
     "sql-migrate": "gorp_migrations", "prisma": "_prisma_migrations",
-    "liquibase": "databasechangelog",
+    "liquibase": "databasechangelog", "diesel": "__diesel_schema_migrations",
+    "node-pg-migrate": "pgmigrations",
 }

@@ -16,10 +16,12 @@ from mig import ConfigError, Migration
 
 from . import (
     dbmate,
+    diesel,
     flyway,
     golang_migrate,
     goose,
     liquibase,
+    node_pg_migrate,
     plain,
     prisma,
     sqitch,
@@ -29,16 +31,18 @@ from . import (
 from .common import sql_files
 
 #: In detection order: a tool's own file first (sqitch.plan, Prisma's migration_lock.toml,
-#: Liquibase's "--liquibase formatted sql" first line), then names (Flyway,
-#: golang-migrate), then file contents; plain SQL files, which have no marker of their own,
+#: Diesel's <version>_<name>/up.sql folders, Liquibase's "--liquibase formatted sql" first
+#: line), then names (Flyway, golang-migrate), then file contents (node-pg-migrate's
+#: "-- Up Migration" last of them); plain SQL files, which have no marker of their own,
 #: last.
 FORMATS: dict[str, ModuleType] = {
     m.NAME: m
-    for m in (sqitch, prisma, liquibase, flyway, golang_migrate, goose, sql_migrate, dbmate,
-              yoyo, plain)
+    for m in (sqitch, prisma, diesel, liquibase, flyway, golang_migrate, goose, sql_migrate, dbmate,
+              yoyo, node_pg_migrate, plain)
 }
 ALIASES = {"migrate": "golang-migrate", "golang_migrate": "golang-migrate",
-           "sql_migrate": "sql-migrate", "supabase": "plain", "atlas": "plain"}
+           "sql_migrate": "sql-migrate",
+           "node_pg_migrate": "node-pg-migrate", "supabase": "plain", "atlas": "plain"}
 
 
 def module(name: str) -> ModuleType:
