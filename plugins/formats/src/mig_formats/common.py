@@ -128,3 +128,14 @@ def make_migration(
         down_statements=down_statements,
         metadata={"format": fmt, **(metadata or {})},
     )
+
+
+def by_folder(names: list[str]) -> dict[str, set[str]]:
+    """The files of each subfolder among ``names`` (``folder/file`` paths, as a format with
+    ``LEVELS = 1`` gets them); files beside the folders are left out."""
+    folders: dict[str, set[str]] = {}
+    for n in names:
+        folder, sep, file = n.partition("/")
+        if sep:
+            folders.setdefault(folder, set()).add(file)
+    return folders

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mig import Migration, MigrationFileError
 
-from .common import check_name_order, is_empty_sql, make_migration, read_text
+from .common import by_folder, check_name_order, is_empty_sql, make_migration, read_text
 
 NAME = "diesel"
 #: How deep below the folder the registry lists files for this format: one folder per
@@ -65,11 +65,7 @@ def _run_in_transaction(path: Path) -> bool:
 
 
 def load(directory: Path, names: list[str]) -> list[Migration]:
-    folders: dict[str, set[str]] = {}
-    for n in names:
-        folder, sep, file = n.partition("/")
-        if sep:
-            folders.setdefault(folder, set()).add(file)
+    folders = by_folder(names)
     entries = []
     for folder, files in folders.items():
         path = directory / folder / UP

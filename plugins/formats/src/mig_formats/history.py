@@ -8,7 +8,7 @@ folder does not have.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Iterable, Sequence
 from typing import Any
 
 from mig import MigError, Migration
@@ -49,6 +49,14 @@ def _unknown(tool: str, table: str, versions: Sequence[object]) -> ImportRefused
         f"{tool}'s {table} records version(s) {shown} that the migrations folder does not have;"
         " restore the missing files before importing"
     )
+
+
+def _require_known(tool: str, table: str, keys: Iterable[object],
+                   known: Container[object]) -> None:
+    """Refuse (see :func:`_unknown`) when the history names a key the folder does not have."""
+    missing = [k for k in keys if k not in known]
+    if missing:
+        raise _unknown(tool, table, missing)
 
 
 def golang_migrate(
@@ -102,9 +110,7 @@ def goose(
         latest[int(version)] = _truthy(applied)
     by_number = {m.number: m for m in migrations}
     applied_versions = [v for v, on in latest.items() if on and v != 0]
-    missing = [v for v in applied_versions if v not in by_number]
-    if missing:
-        raise _unknown("goose", table, missing)
+    _require_known("goose", table, applied_versions, by_number)
     return {by_number[v].id: f"goose {table} version_id {v}" for v in applied_versions}
 
 
@@ -183,9 +189,7 @@ def yoyo(
         rows = dialect.query(f"SELECT id FROM {table}")
     ids = {m.id for m in migrations}
     applied = [str(r[0]) for r in rows]
-    missing = [i for i in applied if i not in ids]
-    if missing:
-        raise _unknown("yoyo", table, missing)
+    _require_known("yoyo", table, applied, ids)
     return {i: f"yoyo {table} {i}" for i in applied}
 
 
@@ -196,9 +200,7 @@ def sql_migrate(
     rows = dialect.query(f"SELECT id FROM {table}")
     by_file = {m.metadata.get("sql_migrate_id", m.path.name): m for m in migrations}
     applied = [str(r[0]) for r in rows]
-    missing = [i for i in applied if i not in by_file]
-    if missing:
-        raise _unknown("sql-migrate", table, missing)
+    _require_known("sql-migrate", table, applied, by_file)
     return {by_file[i].id: f"sql-migrate {table} {i}" for i in applied}
 
 
@@ -222,9 +224,7 @@ def prisma(
         )
     by_name = {m.metadata.get("prisma_migration", m.id): m for m in migrations}
     applied = {str(r[0]): str(r[1]) for r in rows if r[2] is not None and r[3] is None}
-    missing = [n for n in applied if n not in by_name]
-    if missing:
-        raise _unknown("Prisma", table, missing)
+    _require_known("Prisma", table, applied, by_name)
     out: Applied = {}
     for migration_name, stored in applied.items():
         m = by_name[migration_name]
@@ -244,9 +244,7 @@ def diesel(
     rows = dialect.query(f"SELECT version, run_on FROM {table} ORDER BY version")
     by_version = {m.metadata.get("diesel_version", ""): m for m in migrations}
     versions = [str(r[0]).strip() for r in rows]
-    missing = [v for v in versions if v not in by_version]
-    if missing:
-        raise _unknown("Diesel", table, missing)
+    _require_known("Diesel", table, versions, by_version)
     return {by_version[v].id: f"Diesel {table} version {v} (run on {r[1]})"
             for v, r in zip(versions, rows, strict=True)}
 
@@ -259,9 +257,7 @@ def node_pg_migrate(
     table = _table(dialect, name)
     rows = dialect.query(f"SELECT id, name, run_on FROM {table} ORDER BY run_on, id")
     by_name = {m.metadata.get("node_pg_migrate_name", m.id): m for m in migrations}
-    missing = [str(r[1]) for r in rows if str(r[1]) not in by_name]
-    if missing:
-        raise _unknown("node-pg-migrate", table, missing)
+    _require_known("node-pg-migrate", table, [str(r[1]) for r in rows], by_name)
     return {by_name[str(r[1])].id: f"node-pg-migrate {table} {r[1]} (run on {r[2]})"
             for r in rows}
 

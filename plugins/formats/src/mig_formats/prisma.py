@@ -22,6 +22,7 @@ from pathlib import Path
 from mig import Migration, MigrationFileError
 
 from .common import (
+    by_folder,
     check_name_order,
     make_migration,
     manages_own_transaction,
@@ -55,11 +56,7 @@ def detect(directory: Path, names: list[str]) -> bool:
 
 
 def load(directory: Path, names: list[str]) -> list[Migration]:
-    folders: dict[str, set[str]] = {}
-    for n in names:
-        folder, sep, file = n.partition("/")
-        if sep:
-            folders.setdefault(folder, set()).add(file)
+    folders = by_folder(names)
     entries = []
     for folder, files in sorted(folders.items()):  # Prisma's order: by folder name
         path = directory / folder / SCRIPT
