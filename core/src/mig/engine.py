@@ -196,8 +196,10 @@ class MigrationEngine:
             self.config.migrations_dir, self._loaded, self.config.migrations_format
         )
 
-    def split(self, migration: Migration, direction: str = "up") -> list[Statement]:
-        """The statements of one section of ``migration`` for this database's dialect.
+    def split(self, migration: Migration, direction: str = "up",
+              dialect: str | None = None) -> list[Statement]:
+        """The statements of one section of ``migration`` for this database's dialect, or for
+        the dialect named ``dialect`` (``mig lint --dialect``).
 
         When its parser split the section already (goose's rules), each of those pieces is
         split again: a ``StatementBegin`` block may hold several statements, which goose
@@ -206,7 +208,7 @@ class MigrationEngine:
         if ready is not None:
             try:
                 return [s for piece in ready
-                        for s in self._split(piece.sql, piece.line, migration)]
+                        for s in self._split(piece.sql, piece.line, migration, dialect)]
             except MigrationFileError as exc:  # a piece its format's rules cut short, say
                 hint = migration.metadata.get("split_hint")
                 if not hint:
@@ -214,10 +216,11 @@ class MigrationEngine:
                 raise MigrationFileError(f"{exc.reason} ({hint})", exc.path, exc.line) from None
         sql, line = ((migration.up_sql, migration.up_line) if direction == "up"
                      else (migration.down_sql, migration.down_line))
-        return list(self._split(sql, line, migration))
+        return list(self._split(sql, line, migration, dialect))
 
-    def _split(self, sql: str, line: int, migration: Migration) -> tuple[Statement, ...]:
-        name = self.dialect.name if self.config.database else "generic"
+    def _split(self, sql: str, line: int, migration: Migration,
+               dialect: str | None) -> tuple[Statement, ...]:
+        name = dialect or (self.dialect.name if self.config.database else "generic")
         key = (sql, name, line, migration.path)
         done = self.catalog.splits.get(key)
         if done is None:

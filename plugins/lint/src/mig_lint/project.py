@@ -86,18 +86,11 @@ def resolve_dialect(option: str | None, url: str | None) -> str:
 
 
 def splitter(engine: MigrationEngine, dialect: str) -> Callable[[Migration, str], list[Statement]]:
-    """Splits a section with the installed splitter plugin (mig's ``mig_parse_split``)."""
+    """Splits a section as it runs (a format's ready pieces split again: goose blocks, Flyway
+    placeholders replaced), for ``dialect`` (see :meth:`MigrationEngine.split`)."""
 
     def split(migration: Migration, section: str) -> list[Statement]:
-        # The SQL as it runs: a format's ready pieces (goose blocks, Flyway placeholders
-        # replaced) split again, as MigrationEngine.split does, else the section as written.
-        ready = migration.up_statements if section == "up" else migration.down_statements
-        if ready is not None:
-            return [s for piece in ready
-                    for s in engine.plugins.split(piece.sql, dialect, piece.line, migration.path)]
-        sql, line = ((migration.up_sql, migration.up_line) if section == "up"
-                     else (migration.down_sql, migration.down_line))
-        return engine.plugins.split(sql, dialect, line, migration.path)
+        return engine.split(migration, section, dialect)
 
     return split
 
